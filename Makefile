@@ -1,0 +1,57 @@
+# Everything a fresh clone needs, with only Node and npm installed.
+#   make run    build what is missing, then serve on :8000 (embedded PostgreSQL unless DATABASE_URL is set)
+#   make test   the whole suite: PGlite always, a real PostgreSQL too when one can be had
+SHELL := /bin/bash
+# `prisma generate` only checks that an engine file exists; it never runs it (no download here).
+export PRISMA_SCHEMA_ENGINE_BINARY ?= $(CURDIR)/package.json
+
+SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
+
+.PHONY: build run test test-pglite test-postgres typecheck generate migrate admin clean bench fuzz
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed
+	npx prisma generate
+
+generate: node_modules/.installed
+	npx tsx scripts/generate-types.ts
+	npx prisma generate
+
+dist/src/server.js: node_modules/.installed generated/prisma/client.ts $(SOURCES) tsconfig.json
+	npx tsc -p tsconfig.build.json
+
+migrate: node_modules/.installed generated/prisma/client.ts
+	npx tsx scripts/migrate.ts
+
+admin: node_modules/.installed generated/prisma/client.ts
+	npx tsx scripts/create-admin.ts
+
+build: dist/src/server.js migrate admin
+
+run: build
+	node dist/src/server.js
+
+typecheck: node_modules/.installed generated/prisma/client.ts
+	npx tsc --noEmit -p tsconfig.json
+
+test: typecheck test-pglite test-postgres
+
+test-pglite: node_modules/.installed generated/prisma/client.ts
+	TEST_DB=pglite npx vitest run
+
+# Uses TEST_DATABASE_URL, or starts a throwaway cluster from the PostgreSQL binaries on this
+# machine. Without either it says so and skips, unless REQUIRE_POSTGRES=1 (CI), where it fails.
+test-postgres: node_modules/.installed generated/prisma/client.ts
+	@if [ -n "$$TEST_DATABASE_URL" ] || command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		TEST_DB=postgres npx vitest run; \
+	elif [ "$$REQUIRE_POSTGRES" = "1" ]; then \
+		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor pg_ctl is available" >&2; exit 1; \
+	else \
+		echo "NOTE: no PostgreSQL here (set TEST_DATABASE_URL or install postgresql): the PostgreSQL run was skipped"; \
+	fi
+
+clean:
+	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed

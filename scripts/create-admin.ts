@@ -1,0 +1,21 @@
+import { loadConfig } from "../src/config.js";
+import { createDatabaseClient } from "../src/db/client.js";
+import { resolveDatabase } from "../src/db/database-url.js";
+import { DEFAULT_ADMIN_NAME, ensureDefaultAdmin } from "../src/domain/default-admin.js";
+import { UsersRepository } from "../src/domain/users.js";
+
+// Development: admin/12345 as in the reference. Production: only when ADMIN_PASSWORD is set.
+const config = loadConfig();
+if (!config.ADMIN_PASSWORD) {
+  console.log("ADMIN_PASSWORD is not set: no default admin is created");
+} else {
+  const location = await resolveDatabase(config);
+  const database = createDatabaseClient(location.url, 1);
+  try {
+    const created = await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
+    console.log(created ? `created the default admin "${DEFAULT_ADMIN_NAME}"` : `the admin "${DEFAULT_ADMIN_NAME}" already exists`);
+  } finally {
+    await database.close();
+    await location.close();
+  }
+}

@@ -1,0 +1,35 @@
+import type { TokenService } from "../domain/tokens.js";
+import type { UsersRepository } from "../domain/users.js";
+import { verifyAgainstDummy, verifyPassword } from "../domain/passwords.js";
+import { normalizeUserName } from "../domain/user-names.js";
+import { Problem } from "../http/problem.js";
+import type { HandlersFor } from "../http/operation-types.js";
+
+export function authHandlers(deps: { users: UsersRepository; tokens: TokenService }): HandlersFor<"obtainToken" | "refreshToken" | "revokeToken"> {
+  const { users, tokens } = deps;
+  return {
+    async obtainToken(request) {
+      const { key } = normalizeUserName(request.body.name);
+      const account = await users.findCredentials(key);
+      // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
+      const valid = account
+        ? await verifyPassword(account.passwordHash, request.body.password)
+        : await verifyAgainstDummy(request.body.password);
+      if (!account || !valid) {
+        throw new Problem("invalid-credentials", "No active account found with the given credentials", {
+          headers: { "www-authenticate": 'Bearer realm="api"' },
+        });
+      }
+      return tokens.issue(account.id);
+    },
+
+    async refreshToken(request) {
+      return tokens.rotate(request.body.refresh);
+    },
+
+    async revokeToken(request, reply) {
+      await tokens.revoke(request.body.refresh);
+      reply.code(204);
+    },
+  };
+}

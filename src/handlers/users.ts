@@ -1,0 +1,101 @@
+import type { FastifyReply } from "fastify";
+import type { TokenService } from "../domain/tokens.js";
+import type { UserChanges, UserRecord, UsersRepository } from "../domain/users.js";
+import { hashPassword, passwordRuleViolations, verifyPassword } from "../domain/passwords.js";
+import { normalizeUserName, userNameViolations } from "../domain/user-names.js";
+import { Problem, type ProblemFieldError } from "../http/problem.js";
+import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
+import type { HandlersFor, OperationRequest } from "../http/operation-types.js";
+
+type UserHandlers = HandlersFor<"registerUser" | "listUsers" | "getUser" | "updateUser" | "patchUser" | "deleteUser">;
+
+export function toUserBody(user: UserRecord) {
+  return {
+    id: user.id,
+    name: user.name,
+    is_admin: user.isAdmin,
+    created_at: user.createdAt.toISOString(),
+    updated_at: user.updatedAt.toISOString(),
+  };
+}
+
+const userNotFound = (id: string) => new Problem("not-found", `User ${id} does not exist.`);
+
+function rejectIfAny(errors: ProblemFieldError[]): void {
+  if (errors.length > 0) throw new Problem("validation-failed", "The request is invalid.", { errors });
+}
+
+export function userHandlers(deps: { users: UsersRepository; tokens: TokenService }): UserHandlers {
+  const { users, tokens } = deps;
+
+  async function changeUser(request: OperationRequest<"updateUser">, _reply: FastifyReply) {
+    const { id } = request.params;
+    const principal = request.principal;
+    if (principal.id !== id && !principal.isAdmin) throw userNotFound(id);
+    const body = request.body;
+    if (body.is_admin !== undefined && !principal.isAdmin) {
+      throw new Problem("forbidden", "Only an admin may grant or revoke admin rights.");
+    }
+    const current = await users.findById(id);
+    if (!current) throw userNotFound(id);
+
+    const changes: UserChanges = {};
+    const errors: ProblemFieldError[] = [];
+    if (body.name !== undefined) {
+      changes.name = normalizeUserName(body.name);
+      errors.push(...userNameViolations(changes.name.name));
+    }
+    if (body.password !== undefined) {
+      errors.push(...passwordRuleViolations(body.password, changes.name?.name ?? current.name));
+      if (principal.id === id) {
+        const hash = await users.findPasswordHash(id);
+        const confirmed = body.current_password !== undefined && hash !== null && (await verifyPassword(hash, body.current_password));
+        if (!confirmed) {
+          errors.push({ path: "/body/current_password", code: "incorrect", message: "must be your current password" });
+        }
+      }
+    }
+    rejectIfAny(errors);
+    if (body.password !== undefined) changes.passwordHash = await hashPassword(body.password);
+    if (body.is_admin !== undefined) changes.isAdmin = body.is_admin;
+
+    const updated = await users.update(id, changes);
+    if (!updated) throw userNotFound(id);
+    if (changes.passwordHash) await tokens.revokeAllForUser(id);
+    return toUserBody(updated);
+  }
+
+  return {
+    async registerUser(request, reply) {
+      const { name, key } = normalizeUserName(request.body.name);
+      rejectIfAny([...userNameViolations(name), ...passwordRuleViolations(request.body.password, name)]);
+      const user = await users.create({ name, key, passwordHash: await hashPassword(request.body.password) });
+      reply.code(201).header("location", `/api/user/${user.id}`);
+      return toUserBody(user);
+    },
+
+    async listUsers(request) {
+      const { limit = DEFAULT_PAGE_SIZE, offset = 0 } = request.query;
+      const { count, rows } = await users.page(limit, offset);
+      return { ...pageLinks(request, count, limit, offset), results: rows.map(toUserBody) };
+    },
+
+    async getUser(request) {
+      const { id } = request.params;
+      if (request.principal.id !== id && !request.principal.isAdmin) throw userNotFound(id);
+      const user = await users.findById(id);
+      if (!user) throw userNotFound(id);
+      return toUserBody(user);
+    },
+
+    updateUser: changeUser,
+    patchUser: changeUser,
+
+    async deleteUser(request, reply) {
+      const { id } = request.params;
+      if (request.principal.id !== id && !request.principal.isAdmin) throw userNotFound(id);
+      if (!(await users.delete(id))) throw userNotFound(id);
+      reply.code(204);
+    },
+  };
+}

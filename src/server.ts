@@ -1,0 +1,37 @@
+import closeWithGrace from "close-with-grace";
+import { buildApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createDatabaseClient } from "./db/client.js";
+import { resolveDatabase } from "./db/database-url.js";
+import { applyMigrations } from "./db/migrations.js";
+import { ensureDefaultAdmin } from "./domain/default-admin.js";
+import { UsersRepository } from "./domain/users.js";
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const location = await resolveDatabase(config);
+  // The embedded database belongs to this process, so it migrates itself. A shared PostgreSQL
+  // is migrated once by `npm run migrate` (a separate step, so replicas never race).
+  if (location.embedded) await applyMigrations(location.url);
+  const database = createDatabaseClient(location.url, config.DB_POOL_MAX);
+  if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
+
+  const app = await buildApp({ config, database });
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, "shutting down after an error");
+    else app.log.info({ signal }, "shutting down");
+    app.lifecycle.shuttingDown = true;
+    await app.close(); // stops accepting, lets in-flight requests finish
+    await database.close();
+    await location.close();
+  });
+  await app.listen({ host: config.HOST, port: config.PORT });
+  app.log.info({ database: location.embedded ? "embedded (PGlite)" : "PostgreSQL" }, "order service ready");
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import { buildApp, type AppOptions } from "../../src/app.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createDatabaseClient, type DatabaseClient } from "../../src/db/client.js";
+import { ensureDefaultAdmin } from "../../src/domain/default-admin.js";
+import { UsersRepository } from "../../src/domain/users.js";
+import { createTestDatabase } from "./database.js";
+import { assertMatchesSpec } from "./contract.js";
+
+// The reference's development admin, so the seed client flow is tested with its own credentials.
+export const ADMIN = { name: "admin", password: "12345" };
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: DatabaseClient;
+  config: Config;
+  /** Sends a request through Fastify's inject and checks the answer against openapi.yaml. */
+  request(options: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
+  login(name: string, password: string): Promise<{ access: string; refresh: string }>;
+  adminToken(): Promise<string>;
+  /** Registers a user with a valid password and returns its id and tokens. */
+  createUser(name?: string): Promise<{ id: string; name: string; password: string; access: string; refresh: string }>;
+  close(): Promise<void>;
+}
+
+let userCounter = 0;
+
+/** A fresh app on its own empty, migrated database (PGlite or PostgreSQL, see TEST_DB). */
+export async function startTestApp(overrides: Partial<Config> = {}, options: Partial<AppOptions> = {}): Promise<TestApp> {
+  const testDb = await createTestDatabase();
+  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ...overrides };
+  const database = createDatabaseClient(testDb.url, 5);
+  await ensureDefaultAdmin(new UsersRepository(database.prisma), ADMIN.password);
+  const app = await buildApp({ config, database, logger: false, ...options });
+  await app.ready();
+
+  const request: TestApp["request"] = async ({ token, headers, ...rest }) => {
+    const response = await app.inject({
+      ...rest,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    });
+    assertMatchesSpec(rest.method ?? "GET", String(rest.url), response);
+    return response;
+  };
+
+  const login: TestApp["login"] = async (name, password) => {
+    const response = await request({ method: "POST", url: "/api/token/", payload: { name, password } });
+    if (response.statusCode !== 200) throw new Error(`login as ${name} failed: ${response.body}`);
+    return response.json();
+  };
+
+  let adminAccess: string | undefined;
+  return {
+    app,
+    database,
+    config,
+    request,
+    login,
+    async adminToken() {
+      adminAccess ??= (await login(ADMIN.name, ADMIN.password)).access;
+      return adminAccess;
+    },
+    async createUser(name = `user-${process.pid}-${++userCounter}`) {
+      const password = `correct horse ${userCounter} battery`;
+      const response = await request({ method: "POST", url: "/api/register/", payload: { name, password } });
+      if (response.statusCode !== 201) throw new Error(`register ${name} failed: ${response.body}`);
+      const tokens = await login(name, password);
+      return { id: response.json().id, name, password, ...tokens };
+    },
+    async close() {
+      await app.close();
+      await database.close();
+      await testDb.close();
+    },
+  };
+}
