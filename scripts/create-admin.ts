@@ -10,7 +10,7 @@ if (!config.ADMIN_PASSWORD) {
   console.log("ADMIN_PASSWORD is not set: no default admin is created");
 } else {
   const location = await resolveDatabase(config);
-  const database = createDatabaseClient(location.url, 1);
+  const database = createDatabaseClient(location.url, { poolMax: 1 });
   try {
     const created = await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
     console.log(created ? `created the default admin "${DEFAULT_ADMIN_NAME}"` : `the admin "${DEFAULT_ADMIN_NAME}" already exists`);

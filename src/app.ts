@@ -9,20 +9,28 @@ import { TokenService } from "./domain/tokens.js";
 import { UsersRepository } from "./domain/users.js";
 import { authHandlers } from "./handlers/auth.js";
 import { healthHandlers, type Lifecycle } from "./handlers/health.js";
-import { orderHandlers, type OrderEvents } from "./handlers/orders.js";
+import { operationsHandlers } from "./handlers/operations.js";
+import { orderHandlers } from "./handlers/orders.js";
 import { productHandlers } from "./handlers/products.js";
 import { userHandlers } from "./handlers/users.js";
 import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
 import { registerProblemHandlers } from "./http/error-handler.js";
 import type { OperationHandlers } from "./http/operation-types.js";
+import type { Metrics } from "./observability/metrics.js";
+import { registerDocs } from "./plugins/docs.js";
+import { registerMetrics } from "./plugins/metrics.js";
+import { registerAuthLimits } from "./plugins/rate-limits.js";
+import { registerSecurityHeaders } from "./plugins/security-headers.js";
+import { registerUnderPressure, type PressureLimits } from "./plugins/under-pressure.js";
 import { loadSpec } from "./spec.js";
 
 export interface AppOptions {
   config: Config;
   database: DatabaseClient;
+  metrics: Metrics;
   logger?: FastifyServerOptions["logger"];
-  orderEvents?: OrderEvents;
+  pressure?: PressureLimits;
 }
 
 declare module "fastify" {
@@ -31,29 +39,39 @@ declare module "fastify" {
   }
 }
 
+const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 };
+
 /** Builds the HTTP application; server.ts decides where it listens and what it runs on. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, database } = options;
+  const { config, database, metrics } = options;
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL },
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: "x-request-id",
+    // Slow-client limits: a request must arrive in 10 s, idle keep-alive sockets close after 5 s.
+    requestTimeout: 10_000,
+    keepAliveTimeout: 5_000,
   });
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation.
   app.removeContentTypeParser("text/plain");
   registerProblemHandlers(app);
 
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  app.decorate("lifecycle", lifecycle);
+
+  await registerSecurityHeaders(app, config.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean));
+  await registerUnderPressure(app, options.pressure ?? DEFAULT_PRESSURE);
+  await registerMetrics(app, metrics);
+  metrics.watchPool(database.pool);
+  const limits = await registerAuthLimits(app, config);
   await app.register(fastifyJwt, {
     secret: config.JWT_SECRET,
     sign: { algorithm: "HS256" },
     verify: { algorithms: ["HS256"] },
   });
-
-  const lifecycle: Lifecycle = { shuttingDown: false };
-  app.decorate("lifecycle", lifecycle);
 
   const users = new UsersRepository(database.prisma);
   const products = new ProductsRepository(database.prisma);
@@ -64,18 +82,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const handlers: OperationHandlers = {
-    ...authHandlers({ users, tokens }),
-    ...userHandlers({ users, tokens }),
+    ...authHandlers({ users, tokens, limits }),
+    ...userHandlers({ users, tokens, limits }),
     ...productHandlers({ products }),
-    ...orderHandlers({ orders, events: options.orderEvents }),
+    ...orderHandlers({ orders, events: metrics.orderEvents }),
     ...healthHandlers({ database, lifecycle }),
+    ...operationsHandlers({ metrics }),
   };
 
+  const spec = loadSpec();
   app.addHook("onRoute", authenticateBeforeValidation);
   await app.register(openapiGlue, {
-    specification: loadSpec(),
+    specification: spec,
     serviceHandlers: handlers,
-    securityHandlers: createSecurityHandlers(tokens, users),
+    securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),
   });
+  await registerDocs(app, loadSpec());
   return app;
 }

@@ -16,6 +16,17 @@ export interface Config {
   ADMIN_PASSWORD?: string;
   BODY_LIMIT_BYTES: number;
   TRUST_PROXY: boolean;
+  /** When set, /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN?: string;
+  /** Comma-separated origins allowed by CORS; empty means CORS stays off. */
+  CORS_ORIGINS: string;
+  /** node:cluster workers; 1 runs the server in this process. */
+  WORKERS: number;
+  /** Login attempts per client address per minute, and registrations per client address per hour. */
+  LOGIN_RATE_LIMIT_PER_MINUTE: number;
+  REGISTER_RATE_LIMIT_PER_HOUR: number;
+  /** Failed logins for one name before that name is slowed down. */
+  LOGIN_FAILURES_BEFORE_DELAY: number;
 }
 
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
@@ -37,6 +48,12 @@ const schema = {
     ADMIN_PASSWORD: { type: "string", minLength: 1 },
     BODY_LIMIT_BYTES: { type: "integer", minimum: 1024, default: 64 * 1024 },
     TRUST_PROXY: { type: "boolean", default: false },
+    METRICS_TOKEN: { type: "string", minLength: 16 },
+    CORS_ORIGINS: { type: "string", default: "" },
+    WORKERS: { type: "integer", minimum: 1, maximum: 256, default: 1 },
+    LOGIN_RATE_LIMIT_PER_MINUTE: { type: "integer", minimum: 1, default: 30 },
+    REGISTER_RATE_LIMIT_PER_HOUR: { type: "integer", minimum: 1, default: 20 },
+    LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1, default: 5 },
   },
 };
 

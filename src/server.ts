@@ -6,6 +6,7 @@ import { resolveDatabase } from "./db/database-url.js";
 import { applyMigrations } from "./db/migrations.js";
 import { ensureDefaultAdmin } from "./domain/default-admin.js";
 import { UsersRepository } from "./domain/users.js";
+import { createMetrics } from "./observability/metrics.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -15,10 +16,11 @@ async function main(): Promise<void> {
   // The embedded database belongs to this process, so it migrates itself. A shared PostgreSQL
   // is migrated once by `npm run migrate` (a separate step, so replicas never race).
   if (location.embedded) await applyMigrations(location.url);
-  const database = createDatabaseClient(location.url, config.DB_POOL_MAX);
+  const metrics = createMetrics();
+  const database = createDatabaseClient(location.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery });
   if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
 
-  const app = await buildApp({ config, database });
+  const app = await buildApp({ config, database, metrics });
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");

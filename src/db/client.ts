@@ -9,10 +9,16 @@ export interface DatabaseClient {
   close(): Promise<void>;
 }
 
-export function createDatabaseClient(url: string, poolMax: number): DatabaseClient {
+export interface DatabaseClientOptions {
+  poolMax: number;
+  /** Called after every Prisma operation with its duration. */
+  observeQuery?: (model: string, operation: string, seconds: number) => void;
+}
+
+export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
   const pool = new pg.Pool({
     connectionString: url,
-    max: poolMax,
+    max: options.poolMax,
     // Fail fast while the database is away instead of queueing requests until clients time out.
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
@@ -20,7 +26,8 @@ export function createDatabaseClient(url: string, poolMax: number): DatabaseClie
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   pool.on("error", () => {});
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   return {
     prisma,
     pool,
@@ -29,4 +36,21 @@ export function createDatabaseClient(url: string, poolMax: number): DatabaseClie
       await pool.end().catch(() => {});
     },
   };
+}
+
+function withQueryTimings(prisma: PrismaClient, observe: NonNullable<DatabaseClientOptions["observeQuery"]>): PrismaClient {
+  const extended = prisma.$extends({
+    query: {
+      async $allOperations({ model, operation, args, query }) {
+        const started = process.hrtime.bigint();
+        try {
+          return await query(args);
+        } finally {
+          observe(model ?? "raw", operation, Number(process.hrtime.bigint() - started) / 1e9);
+        }
+      },
+    },
+  });
+  // The extension only observes; the client's API is unchanged.
+  return extended as unknown as PrismaClient;
 }

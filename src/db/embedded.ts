@@ -26,6 +26,8 @@ export interface EmbeddedPostgres {
   url: string;
   /** Stops the server and closes PGlite (flushing the data directory). */
   close(): Promise<void>;
+  /** An uncompressed tarball of the data directory, for `loadDataDir` (used to clone test databases). */
+  dumpDataDir(): Promise<Blob>;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -66,5 +68,6 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       })();
       return closing;
     },
+    dumpDataDir: () => db.dumpDataDir("none"),
   };
 }

@@ -87,7 +87,9 @@ export interface NewMigration {
  * then updates the snapshot. Writes nothing when the diff is empty.
  */
 export async function createMigration(name: string, now = new Date()): Promise<NewMigration> {
-  if (!/^[a-z0-9_]+$/i.test(name)) throw new Error(`Migration name must match [A-Za-z0-9_]+: "${name}"`);
+  // Like the Prisma CLI: "add-sku" becomes "add_sku".
+  const slug = name.replace(/[^A-Za-z0-9_]/g, "_");
+  if (!/[A-Za-z0-9]/.test(slug)) throw new Error(`Not a usable migration name: "${name}"`);
   const schema = await readFile(SCHEMA_FILE, "utf8");
   const snapshot = await readFile(SNAPSHOT_FILE, "utf8").catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return null;
@@ -96,7 +98,7 @@ export async function createMigration(name: string, now = new Date()): Promise<N
   const script = await diffSchemas(snapshot, schema);
   if (isEmptyMigration(script)) return { name: null, script };
 
-  const folder = `${now.toISOString().replace(/\D/g, "").slice(0, 14)}_${name}`;
+  const folder = `${now.toISOString().replace(/\D/g, "").slice(0, 14)}_${slug}`;
   const existing = (await readMigrations()).migrationDirectories.map((dir) => dir.path);
   const last = existing.at(-1);
   if (last !== undefined && folder.localeCompare(last) <= 0) {

@@ -34,7 +34,7 @@ function loadEngineClass(): Promise<SchemaEngineClass> {
     const glue = await import("@prisma/schema-engine-wasm/schema_engine_bg");
     const wasmPath = join(dirname(createRequire(import.meta.url).resolve("@prisma/schema-engine-wasm/schema_engine_bg")), "schema_engine_bg.wasm");
     const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
-      "./schema_engine_bg.js": glue as unknown as WebAssembly.ModuleImports,
+      "./schema_engine_bg.js": unrefTimers(glue as unknown as WebAssembly.ModuleImports),
     });
     (glue as unknown as { __wbg_set_wasm(exports: WebAssembly.Exports): void }).__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
@@ -43,38 +43,50 @@ function loadEngineClass(): Promise<SchemaEngineClass> {
   return engineClass;
 }
 
+/**
+ * The engine arms 10 s timers (timeouts around its operations) and never clears them, which
+ * kept every script alive for 10 s after its work was done. Unref them.
+ */
+function unrefTimers(glue: WebAssembly.ModuleImports): WebAssembly.ModuleImports {
+  const imports: WebAssembly.ModuleImports = { ...glue };
+  for (const [name, value] of Object.entries(glue)) {
+    if (name.startsWith("__wbg_setTimeout_") && typeof value === "function") {
+      imports[name] = (...args: unknown[]) => {
+        const timer = (value as (...args: unknown[]) => unknown)(...args);
+        (timer as { unref?: () => void } | null)?.unref?.();
+        return timer;
+      };
+    }
+  }
+  return imports;
+}
+
 /** Runs `fn` with a schema engine connected through `factory`, then frees the engine. */
 export async function withSchemaEngine<T>(
   factory: SqlMigrationAwareDriverAdapterFactory,
   fn: (engine: SchemaEngine) => Promise<T>,
 ): Promise<T> {
   const SchemaEngine = await loadEngineClass();
-  const logs: string[] = [];
   let engine: SchemaEngine | undefined;
   try {
-    engine = await SchemaEngine.new({ datamodels: undefined }, (log: string) => logs.push(log), bindMigrationAwareSqlAdapterFactory(factory));
+    // The callback receives the engine's tracing logs (JSON lines); its errors say enough.
+    engine = await SchemaEngine.new({ datamodels: undefined }, () => {}, bindMigrationAwareSqlAdapterFactory(factory));
     return await fn(engine);
   } catch (error) {
-    throw engineError(error, logs);
+    throw engineError(error);
   } finally {
     engine?.free();
   }
 }
 
-function engineError(error: unknown, logs: string[]): Error {
+function engineError(error: unknown): Error {
   if (lastPanic) {
-    const message = `Schema engine panicked: ${lastPanic}`;
-    lastPanic = undefined;
-    // After a panic the Wasm instance is unusable: load a fresh one next time.
-    engineClass = undefined;
-    return new Error(message, { cause: error });
+    // After a panic the Wasm instance is unusable, and the glue module cannot be re-initialized.
+    engineClass = Promise.reject(new Error(`The schema engine panicked earlier in this process: ${lastPanic}`));
+    engineClass.catch(() => {});
+    return new Error(`Schema engine panicked: ${lastPanic}`, { cause: error });
   }
-  if (error instanceof Error) {
-    // The engine's error messages are JSON-ish; its log lines sometimes say more.
-    const tail = logs.slice(-5).join("\n");
-    return new Error(`${error.message}${tail ? `\nEngine log (last lines):\n${tail}` : ""}`, { cause: error });
-  }
-  return new Error(String(error));
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

@@ -24,6 +24,10 @@ export interface ProductFields {
 
 const fields = { id: true, name: true, price: true, stock: true, createdAt: true, updatedAt: true } as const;
 
+function escapeLikePattern(text: string): string {
+  return text.replace(/[\\%_]/g, "\\$&");
+}
+
 export function productNameKey(name: string): string {
   return name.trim().toLowerCase();
 }
@@ -34,8 +38,9 @@ export class ProductsRepository {
   /** A page in id order, so consecutive pages never repeat or skip a product. */
   async page(filter: ProductFilter, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
     const where: Prisma.ProductWhereInput = {
-      // ILIKE '%keyword%': served by the trigram GIN index on products.name.
-      ...(filter.keyword ? { name: { contains: filter.keyword, mode: "insensitive" } } : {}),
+      // ILIKE '%keyword%': served by the trigram GIN index on products.name. Prisma does not
+      // escape LIKE wildcards, so a keyword's % and _ are escaped here to match literally.
+      ...(filter.keyword ? { name: { contains: escapeLikePattern(filter.keyword), mode: "insensitive" } } : {}),
       ...(filter.maxPrice ? { price: { lte: filter.maxPrice } } : {}),
     };
     const [count, rows] = await Promise.all([

@@ -4,11 +4,17 @@ import { verifyAgainstDummy, verifyPassword } from "../domain/passwords.js";
 import { normalizeUserName } from "../domain/user-names.js";
 import { Problem } from "../http/problem.js";
 import type { HandlersFor } from "../http/operation-types.js";
+import type { AuthLimits } from "../plugins/rate-limits.js";
 
-export function authHandlers(deps: { users: UsersRepository; tokens: TokenService }): HandlersFor<"obtainToken" | "refreshToken" | "revokeToken"> {
-  const { users, tokens } = deps;
+export function authHandlers(deps: {
+  users: UsersRepository;
+  tokens: TokenService;
+  limits: AuthLimits;
+}): HandlersFor<"obtainToken" | "refreshToken" | "revokeToken"> {
+  const { users, tokens, limits } = deps;
   return {
     async obtainToken(request) {
+      await limits.beforeLogin(request, request.body.name);
       const { key } = normalizeUserName(request.body.name);
       const account = await users.findCredentials(key);
       // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
@@ -16,6 +22,7 @@ export function authHandlers(deps: { users: UsersRepository; tokens: TokenServic
         ? await verifyPassword(account.passwordHash, request.body.password)
         : await verifyAgainstDummy(request.body.password);
       if (!account || !valid) {
+        await limits.loginFailed(request, request.body.name);
         throw new Problem("invalid-credentials", "No active account found with the given credentials", {
           headers: { "www-authenticate": 'Bearer realm="api"' },
         });

@@ -6,6 +6,7 @@ import { normalizeUserName, userNameViolations } from "../domain/user-names.js";
 import { Problem, type ProblemFieldError } from "../http/problem.js";
 import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
 import type { HandlersFor, OperationRequest } from "../http/operation-types.js";
+import type { AuthLimits } from "../plugins/rate-limits.js";
 
 type UserHandlers = HandlersFor<"registerUser" | "listUsers" | "getUser" | "updateUser" | "patchUser" | "deleteUser">;
 
@@ -25,8 +26,8 @@ function rejectIfAny(errors: ProblemFieldError[]): void {
   if (errors.length > 0) throw new Problem("validation-failed", "The request is invalid.", { errors });
 }
 
-export function userHandlers(deps: { users: UsersRepository; tokens: TokenService }): UserHandlers {
-  const { users, tokens } = deps;
+export function userHandlers(deps: { users: UsersRepository; tokens: TokenService; limits: AuthLimits }): UserHandlers {
+  const { users, tokens, limits } = deps;
 
   async function changeUser(request: OperationRequest<"updateUser">, _reply: FastifyReply) {
     const { id } = request.params;
@@ -67,6 +68,7 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
 
   return {
     async registerUser(request, reply) {
+      await limits.beforeRegister(request, request.body.name);
       const { name, key } = normalizeUserName(request.body.name);
       rejectIfAny([...userNameViolations(name), ...passwordRuleViolations(request.body.password, name)]);
       const user = await users.create({ name, key, passwordHash: await hashPassword(request.body.password) });

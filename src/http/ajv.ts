@@ -24,6 +24,24 @@ function createAjv(coerceTypes: boolean): Ajv2020 {
 const textAjv = createAjv(true);
 const bodyAjv = createAjv(false);
 
+interface ObjectSchema {
+  properties?: Record<string, unknown>;
+  required?: string[];
+}
+
+/** Node lowercases incoming header names; Fastify only lowercases the schema's for its own compiler. */
+function lowerCaseHeaders(schema: ObjectSchema): ObjectSchema {
+  return {
+    ...schema,
+    ...(schema.properties && {
+      properties: Object.fromEntries(Object.entries(schema.properties).map(([name, value]) => [name.toLowerCase(), value])),
+    }),
+    ...(schema.required && { required: schema.required.map((name) => name.toLowerCase()) }),
+  };
+}
+
 /** OpenAPI 3.1 schemas are JSON Schema 2020-12, which Fastify's default (draft-07) Ajv does not speak. */
-export const validatorCompiler: FastifySchemaCompiler<Record<string, unknown>> = ({ schema, httpPart }) =>
-  (httpPart === "body" ? bodyAjv : textAjv).compile(schema);
+export const validatorCompiler: FastifySchemaCompiler<ObjectSchema> = ({ schema, httpPart }) => {
+  if (httpPart === "body") return bodyAjv.compile(schema);
+  return textAjv.compile(httpPart === "headers" ? lowerCaseHeaders(schema) : schema);
+};

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import { LRUCache } from "lru-cache";
 import type { TokenService } from "../domain/tokens.js";
@@ -24,8 +25,11 @@ export const PRINCIPAL_TTL_MS = 2_000;
 
 const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="api"' };
 
-/** The `bearerAuth` security scheme of openapi.yaml; its scopes are roles (`admin`). */
-export function createSecurityHandlers(tokens: TokenService, users: UsersRepository) {
+/**
+ * The security schemes of openapi.yaml: `bearerAuth` (scopes are roles: `admin`) and
+ * `metricsToken` (the operator's METRICS_TOKEN, when one is configured).
+ */
+export function createSecurityHandlers(tokens: TokenService, users: UsersRepository, metricsToken?: string) {
   const principals = new LRUCache<string, Principal | false>({
     max: 50_000,
     ttl: PRINCIPAL_TTL_MS,
@@ -52,6 +56,15 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
         throw new Problem("forbidden", "You do not have permission to perform this action.");
       }
       request.principal = principal;
+    },
+
+    async metricsToken(request: FastifyRequest): Promise<void> {
+      if (!metricsToken) return;
+      const sent = Buffer.from(request.headers.authorization ?? "");
+      const expected = Buffer.from(`Bearer ${metricsToken}`);
+      if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) {
+        throw new Problem("unauthorized", "A valid metrics token is required.", { headers: WWW_AUTHENTICATE });
+      }
     },
   };
 }

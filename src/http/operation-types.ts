@@ -4,6 +4,7 @@ import type { operations } from "../../generated/openapi.js";
 export type OperationId = keyof operations;
 
 type JsonOf<T> = T extends { content: { "application/json": infer Body } } ? Body : never;
+type ContentOf<T> = T extends { content: infer C } ? C[keyof C] : never;
 type Parameters<K extends OperationId> = operations[K]["parameters"];
 type Defined<T> = [T] extends [undefined | never] ? unknown : NonNullable<T>;
 
@@ -15,9 +16,9 @@ export type ParamsOf<K extends OperationId> = Defined<Parameters<K>["path"]>;
 export type HeadersOf<K extends OperationId> = Defined<Parameters<K>["header"]>;
 
 type Responses<K extends OperationId> = operations[K]["responses"];
-/** The JSON body of the operation's 2xx answer, or void when it has none. */
+/** The body of the operation's 2xx answer, or void when it has none. */
 export type SuccessBody<K extends OperationId> = {
-  [S in keyof Responses<K>]: S extends 200 | 201 ? JsonOf<Responses<K>[S]> : S extends 204 ? void : never;
+  [S in keyof Responses<K>]: S extends 200 | 201 ? ContentOf<Responses<K>[S]> : S extends 204 ? void : never;
 }[keyof Responses<K>];
 
 export type OperationRequest<K extends OperationId> = FastifyRequest<{

@@ -4,6 +4,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { createDatabaseClient, type DatabaseClient } from "../../src/db/client.js";
 import { ensureDefaultAdmin } from "../../src/domain/default-admin.js";
 import { UsersRepository } from "../../src/domain/users.js";
+import { createMetrics } from "../../src/observability/metrics.js";
 import { createTestDatabase } from "./database.js";
 import { assertMatchesSpec } from "./contract.js";
 
@@ -25,13 +26,20 @@ export interface TestApp {
 
 let userCounter = 0;
 
+// Tests log in far more often than a person; the abuse tests set their own, low limits.
+const GENEROUS_LIMITS = { LOGIN_RATE_LIMIT_PER_MINUTE: 100_000, REGISTER_RATE_LIMIT_PER_HOUR: 100_000, LOGIN_FAILURES_BEFORE_DELAY: 100_000, DB_POOL_MAX: 5 };
+
 /** A fresh app on its own empty, migrated database (PGlite or PostgreSQL, see TEST_DB). */
 export async function startTestApp(overrides: Partial<Config> = {}, options: Partial<AppOptions> = {}): Promise<TestApp> {
   const testDb = await createTestDatabase();
-  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ...overrides };
-  const database = createDatabaseClient(testDb.url, 5);
+  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ...GENEROUS_LIMITS, ...overrides };
+  const metrics = createMetrics();
+  const database = createDatabaseClient(testDb.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery });
   await ensureDefaultAdmin(new UsersRepository(database.prisma), ADMIN.password);
-  const app = await buildApp({ config, database, logger: false, ...options });
+  // PGlite runs in this process and blocks the event loop while it works, so the overload guard
+  // is off here; tests/abuse.test.ts switches it on.
+  const pressure = { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 };
+  const app = await buildApp({ config, database, metrics, pressure, logger: false, ...options });
   await app.ready();
 
   const request: TestApp["request"] = async ({ token, headers, ...rest }) => {

@@ -37,6 +37,15 @@ function validatorFor(pointer: string): ValidateFunction {
 
 const escapePointer = (segment: string) => segment.replace(/~/g, "~0").replace(/\//g, "~1");
 
+/** Follows a local `$ref` ("#/components/…") to the object it names. */
+function deref<T>(value: T | { $ref: string }): T {
+  if (value && typeof value === "object" && "$ref" in value) {
+    const path = value.$ref.replace(/^#\//, "").split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+    return deref(path.reduce<any>((node, key) => node?.[key], spec) as T);
+  }
+  return value as T;
+}
+
 export const COVERAGE_DIR = process.env.CONTRACT_COVERAGE_DIR;
 
 function record(operationId: string, status: number): void {
@@ -70,7 +79,7 @@ export function assertMatchesSpec(method: string, url: string, response: LightMy
   }
   const { template, operation } = found;
   const status = String(response.statusCode);
-  const documented = operation.responses[status];
+  const documented = operation.responses[status] ? deref(operation.responses[status]) : undefined;
   if (!documented) fail(`status ${status} is not documented for ${operation.operationId}`);
   record(operation.operationId, response.statusCode);
   for (const header of Object.keys(documented!.headers ?? {})) {
@@ -82,7 +91,11 @@ export function assertMatchesSpec(method: string, url: string, response: LightMy
     return;
   }
   if (!media.includes(contentType!)) fail(`content type ${contentType} is not one of ${media.join(", ")}`);
-  const pointer = ["", "paths", escapePointer(template), method.toLowerCase(), "responses", status, "content", escapePointer(contentType!), "schema"].join("/");
+  const responseRef = (operation.responses[status] as { $ref?: string }).$ref;
+  const responsePointer = responseRef
+    ? responseRef.replace(/^#/, "")
+    : ["", "paths", escapePointer(template), method.toLowerCase(), "responses", status].join("/");
+  const pointer = `${responsePointer}/content/${escapePointer(contentType!)}/schema`;
   const validate = validatorFor(pointer);
   if (!validate(response.json())) fail(ajv.errorsText(validate.errors, { separator: "; " }));
 }

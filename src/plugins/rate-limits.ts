@@ -1,0 +1,66 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import rateLimit, { type RateLimitPluginOptions } from "@fastify/rate-limit";
+import type { Config } from "../config.js";
+import { normalizeUserName } from "../domain/user-names.js";
+import { Problem } from "../http/problem.js";
+
+export interface AuthLimits {
+  /** Counts a login attempt from this address; throws 429 when over the limit or the name is cooling down. */
+  beforeLogin(request: FastifyRequest, name: string): Promise<void>;
+  /** Counts a failed login for this name. */
+  loginFailed(request: FastifyRequest, name: string): Promise<void>;
+  beforeRegister(request: FastifyRequest, name: string): Promise<void>;
+}
+
+type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const REGISTRATIONS_PER_NAME_PER_HOUR = 5;
+
+/**
+ * Abuse limits on the credential endpoints, per client address and per account name, on
+ * @fastify/rate-limit. Its default store is this process's memory; with several replicas pass a
+ * shared store (e.g. `{ store: RedisStore }` with an ioredis client, see @fastify/rate-limit).
+ */
+export async function registerAuthLimits(
+  app: FastifyInstance,
+  config: Config,
+  store: Pick<RateLimitPluginOptions, "redis" | "store"> = {},
+): Promise<AuthLimits> {
+  await app.register(rateLimit, { global: false, ...store });
+  const nameKey = (prefix: string, name: string) => () => `${prefix}:${normalizeUserName(name).key}`;
+
+  const loginsByAddress = app.createRateLimit({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
+  const registrationsByAddress = app.createRateLimit({ max: config.REGISTER_RATE_LIMIT_PER_HOUR, timeWindow: HOUR });
+
+  async function enforce(limiter: Limiter, request: FastifyRequest, what: string, increment = true): Promise<void> {
+    const limit = await limiter(request, { increment });
+    if (!limit.isAllowed && limit.isExceeded) {
+      const seconds = Math.max(1, limit.ttlInSeconds);
+      throw new Problem("too-many-requests", `Too many ${what}; try again in ${seconds} seconds.`, {
+        headers: { "retry-after": String(seconds) },
+      });
+    }
+  }
+
+  // Repeated failures for one name slow that name down for at most a minute: enough to stop
+  // guessing, short enough that an attacker cannot lock the owner out for long.
+  const failedLoginsFor = (name: string) =>
+    app.createRateLimit({ max: config.LOGIN_FAILURES_BEFORE_DELAY, timeWindow: MINUTE, keyGenerator: nameKey("login-failures", name) });
+  const registrationsFor = (name: string) =>
+    app.createRateLimit({ max: REGISTRATIONS_PER_NAME_PER_HOUR, timeWindow: HOUR, keyGenerator: nameKey("register", name) });
+
+  return {
+    async beforeLogin(request, name) {
+      await enforce(loginsByAddress, request, "login attempts from this address");
+      await enforce(failedLoginsFor(name), request, "failed logins for this name", false);
+    },
+    async loginFailed(request, name) {
+      await failedLoginsFor(name)(request);
+    },
+    async beforeRegister(request, name) {
+      await enforce(registrationsByAddress, request, "registrations from this address");
+      await enforce(registrationsFor(name), request, "registrations for this name");
+    },
+  };
+}

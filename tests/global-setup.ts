@@ -1,0 +1,54 @@
+// Prepares the migrated template that tests/helpers/database.ts copies for each test file.
+// TEST_DB=postgres never falls back to PGlite: without a server it fails.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { startEmbeddedPostgres } from "../src/db/embedded.js";
+import { applyMigrations } from "../src/db/migrations.js";
+import { createDatabase, databaseUrl, dropDatabase, onServer, testDatabaseKind } from "./helpers/database-setup.js";
+import { startPostgresCluster } from "./helpers/postgres-cluster.js";
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  return testDatabaseKind() === "pglite" ? setupPglite(project) : setupPostgres(project);
+}
+
+async function setupPglite(project: TestProject) {
+  const dir = await mkdtemp(join(tmpdir(), "order-service-pglite-"));
+  const db = await startEmbeddedPostgres({});
+  try {
+    const emptyDump = join(dir, "empty.tar");
+    const migratedDump = join(dir, "migrated.tar");
+    await writeFile(emptyDump, new Uint8Array(await (await db.dumpDataDir()).arrayBuffer()));
+    await applyMigrations(db.url);
+    await writeFile(migratedDump, new Uint8Array(await (await db.dumpDataDir()).arrayBuffer()));
+    project.provide("testDatabase", { kind: "pglite", emptyDump, migratedDump });
+  } finally {
+    await db.close();
+  }
+  return () => rm(dir, { recursive: true, force: true });
+}
+
+async function setupPostgres(project: TestProject) {
+  const cluster = process.env.TEST_DATABASE_URL ? undefined : await startPostgresCluster();
+  const serverUrl = process.env.TEST_DATABASE_URL ?? cluster!.url;
+  const template = `test_template_${randomBytes(6).toString("hex")}`;
+  try {
+    await createDatabase(serverUrl, template);
+    await applyMigrations(databaseUrl(serverUrl, template));
+    // Nobody may stay connected to a template database, or copying it fails.
+    await onServer(serverUrl, `ALTER DATABASE ${template} ALLOW_CONNECTIONS false`);
+  } catch (error) {
+    await cleanUp();
+    const where = cluster ? "the throwaway cluster" : "TEST_DATABASE_URL";
+    throw new Error(`TEST_DB=postgres: could not prepare a migrated template database on ${where}: ${(error as Error).message}`, { cause: error });
+  }
+  project.provide("testDatabase", { kind: "postgres", serverUrl, template });
+  return cleanUp;
+
+  async function cleanUp() {
+    if (cluster) return cluster.stop();
+    await dropDatabase(serverUrl, template).catch(() => {});
+  }
+}

@@ -1,0 +1,80 @@
+// A throwaway PostgreSQL cluster for the test run: password auth, listening only on 127.0.0.1,
+// durability off, deleted when stopped.
+import { execFile } from "node:child_process";
+import { access, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const BIN_DIR = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
+
+export interface PostgresCluster {
+  /** URL of the `postgres` database, as a superuser. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const initdb = join(BIN_DIR, "initdb");
+  const pgCtl = join(BIN_DIR, "pg_ctl");
+  await access(initdb).catch(() => {
+    throw new Error(`TEST_DB=postgres: no PostgreSQL binaries at ${BIN_DIR} (set PG_BIN_DIR or TEST_DATABASE_URL)`);
+  });
+
+  // initdb refuses to run as root: run the binaries as the `postgres` user then.
+  const owner = process.getuid?.() === 0 ? await systemUser("postgres") : undefined;
+  const as = (command: string, args: string[]) =>
+    owner ? run("runuser", ["-u", "postgres", "--", command, ...args]) : run(command, args);
+
+  const dir = await mkdtemp(join(tmpdir(), "order-service-pg-"));
+  const dataDir = join(dir, "data");
+  const password = randomBytes(18).toString("base64url");
+  const pwFile = join(dir, "pwfile");
+  await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+  if (owner) {
+    await chown(dir, owner.uid, owner.gid);
+    await chown(pwFile, owner.uid, owner.gid);
+  }
+
+  const stop = async () => {
+    await as(pgCtl, ["-D", dataDir, "-m", "immediate", "-w", "stop"]).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await as(initdb, ["-D", dataDir, "-U", "postgres", `--pwfile=${pwFile}`, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
+    const port = await freePort();
+    const settings = [
+      "-c listen_addresses=127.0.0.1",
+      `-c port=${port}`,
+      `-c unix_socket_directories=${dir}`,
+      "-c fsync=off",
+      "-c synchronous_commit=off",
+      "-c full_page_writes=off",
+      "-c max_connections=200",
+    ].join(" ");
+    await as(pgCtl, ["-D", dataDir, "-l", join(dir, "server.log"), "-o", settings, "-w", "-t", "60", "start"]);
+    return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`Could not start a throwaway PostgreSQL cluster: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
+  const [uid, gid] = await Promise.all([run("id", ["-u", name]), run("id", ["-g", name])]);
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
