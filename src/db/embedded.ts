@@ -14,7 +14,8 @@
 //   pg writes a query's messages in one chunk that the server processes without yielding (3000
 //   concurrent mixed parameterized queries over 10 connections: no error); very large messages
 //   that arrive split could still interleave.
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -43,13 +44,18 @@ export interface EmbeddedPostgresOptions {
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const { dataDir, host = "127.0.0.1", port = 0, loadDataDir } = opts;
-  if (dataDir) await mkdir(dataDir, { recursive: true });
-  const db = await PGlite.create({ dataDir, loadDataDir, extensions: { pg_trgm } });
-  const server = new PGLiteSocketServer({ db, host, port, maxConnections: MAX_CONNECTIONS });
+  const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
+  let db: PGlite;
+  let server: PGLiteSocketServer;
   try {
-    await server.start();
+    db = await PGlite.create({ dataDir, loadDataDir, extensions: { pg_trgm } });
+    server = new PGLiteSocketServer({ db, host, port, maxConnections: MAX_CONNECTIONS });
+    await server.start().catch(async (error: unknown) => {
+      await db.close();
+      throw error;
+    });
   } catch (error) {
-    await db.close();
+    await unlock();
     throw error;
   }
   // getServerConn() is "host:port" with the port the OS picked.
@@ -65,9 +71,43 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
         // transaction); let that run before closing the database under it.
         await new Promise((resolve) => setImmediate(resolve));
         await db.close();
+        await unlock();
       })();
       return closing;
     },
     dumpDataDir: () => db.dumpDataDir("none"),
   };
+}
+
+/**
+ * PGlite takes no lock on its data directory, and two instances on one directory (say
+ * `npm run migrate` while the server runs) corrupt it. A pid file beside the directory
+ * refuses the second one; a lock left by a dead process is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const lockFile = `${dataDir.replace(/[/\\]+$/, "")}.lock`;
+  await mkdir(dirname(lockFile), { recursive: true });
+  await mkdir(dataDir, { recursive: true });
+  for (;;) {
+    try {
+      await writeFile(lockFile, `${process.pid}\n`, { flag: "wx" });
+      return () => rm(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const pid = Number((await readFile(lockFile, "utf8").catch(() => "")).trim());
+    if (pid > 0 && isAlive(pid)) {
+      throw new Error(`${dataDir} is in use by process ${pid}${pid === process.pid ? " (this one)" : ""} (lock file ${lockFile})`);
+    }
+    await rm(lockFile, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
