@@ -319,7 +319,7 @@ export interface components {
         Problem: {
             /** @description A URI naming the kind of problem: urn:order-service:problem:<code>. */
             type: string;
-            /** @description The kind of problem */
+            /** @description The kind of problem, machine-readable (e.g. `insufficient-stock`). */
             code: string;
             /** @description A short summary of the kind of problem. */
             title: string;
