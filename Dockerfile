@@ -23,11 +23,9 @@ COPY prisma ./prisma
 COPY generated/openapi.ts ./generated/openapi.ts
 COPY scripts ./scripts
 COPY src ./src
-# The compiled migration code looks for prisma/ next to dist/src (dist/prisma): point it at /app/prisma.
 RUN npx tsx scripts/generate-types.ts \
  && npx prisma generate \
- && npx tsc -p tsconfig.build.json \
- && ln -s ../prisma dist/prisma
+ && npx tsc -p tsconfig.build.json
 
 # ---- prod-deps: runtime dependencies only -----------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps

@@ -4,10 +4,11 @@
 SHELL := /bin/bash
 # `prisma generate` only checks that an engine file exists; it never runs it (no download here).
 export PRISMA_SCHEMA_ENGINE_BINARY ?= $(CURDIR)/package.json
+COVERAGE_DIR := artifacts/contract-coverage
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: build run test test-pglite test-postgres typecheck generate migrate admin clean bench fuzz
+.PHONY: build run test test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -34,24 +35,34 @@ build: dist/src/server.js migrate admin
 run: build
 	node dist/src/server.js
 
+test: lint typecheck
+	rm -rf $(COVERAGE_DIR)
+	$(MAKE) test-pglite test-postgres
+	$(MAKE) contract-coverage
+
+lint: node_modules/.installed
+	npx redocly lint openapi.yaml --format=stylish
+	bash scripts/validate-deploy.sh
+
 typecheck: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p tsconfig.json
 
-test: typecheck test-pglite test-postgres
-
 test-pglite: node_modules/.installed generated/prisma/client.ts
-	TEST_DB=pglite npx vitest run
+	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run
 
 # Uses TEST_DATABASE_URL, or starts a throwaway cluster from the PostgreSQL binaries on this
 # machine. Without either it says so and skips, unless REQUIRE_POSTGRES=1 (CI), where it fails.
 test-postgres: node_modules/.installed generated/prisma/client.ts
-	@if [ -n "$$TEST_DATABASE_URL" ] || command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-		TEST_DB=postgres npx vitest run; \
+	@if [ -n "$$TEST_DATABASE_URL" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+		TEST_DB=postgres CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run; \
 	elif [ "$$REQUIRE_POSTGRES" = "1" ]; then \
-		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor pg_ctl is available" >&2; exit 1; \
+		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor PostgreSQL binaries are available" >&2; exit 1; \
 	else \
 		echo "NOTE: no PostgreSQL here (set TEST_DATABASE_URL or install postgresql): the PostgreSQL run was skipped"; \
 	fi
+
+contract-coverage: node_modules/.installed
+	CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx tsx scripts/contract-coverage.ts
 
 clean:
 	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed

@@ -64,9 +64,11 @@ export class ConfigError extends Error {}
  * production gets none of them and refuses to start without a JWT secret.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // `VAR=` (as compose and Kubernetes write an unset optional value) means unset.
+  const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
   let config: Config;
   try {
-    config = envSchema<Config>({ schema: structuredClone(schema), data: env, env: false, dotenv: false });
+    config = envSchema<Config>({ schema: structuredClone(schema), data, env: false, dotenv: false });
   } catch (error) {
     throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
   }

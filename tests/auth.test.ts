@@ -69,6 +69,8 @@ describe("tokens", () => {
     expect(revoke.statusCode).toBe(204);
     const after = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh } });
     expect(after.statusCode).toBe(401);
+    const forged = await t.request({ method: "POST", url: "/api/token/revoke/", payload: { refresh: `${refresh}x` } });
+    expect(forged.statusCode).toBe(401);
   });
 
   describe("attacks", () => {

@@ -93,8 +93,13 @@ describe("user management", () => {
     const renamed = await t.request({ method: "PATCH", url: `/api/user/${user.id}`, token: user.access, payload: { name: `${user.name}-x` } });
     expect(renamed.statusCode).toBe(200);
     expect(renamed.json().name).toBe(`${user.name}-x`);
-    const promote = await t.request({ method: "PUT", url: `/api/user/${user.id}`, token: user.access, payload: { is_admin: true } });
-    expect(promote.statusCode).toBe(403);
+    const again = await t.request({ method: "PUT", url: `/api/user/${user.id}`, token: user.access, payload: { name: `${user.name}-y` } });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().name).toBe(`${user.name}-y`);
+    for (const method of ["PUT", "PATCH"]) {
+      const promote = await t.request({ method, url: `/api/user/${user.id}`, token: user.access, payload: { is_admin: true } });
+      expect(promote.statusCode).toBe(403);
+    }
     expect((await t.database.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).isAdmin).toBe(false);
   });
 

@@ -6,11 +6,11 @@
 // (SNAPSHOT_FILE) and prisma/schema.prisma.
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { MigrationList, SchemaFilter } from "@prisma/schema-engine-wasm";
+import { PROJECT_ROOT } from "../project-root.js";
 import { liveDatabaseFactory, offlineFactory, withSchemaEngine } from "./schema-engine.js";
 
-export const PRISMA_DIR = fileURLToPath(new URL("../../prisma/", import.meta.url));
+export const PRISMA_DIR = join(PROJECT_ROOT, "prisma");
 export const SCHEMA_FILE = join(PRISMA_DIR, "schema.prisma");
 export const MIGRATIONS_DIR = join(PRISMA_DIR, "migrations");
 /** The schema the migrations produce. Not *.prisma: Prisma's folder-mode schema loading would pick it up. */

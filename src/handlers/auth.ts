@@ -14,7 +14,7 @@ export function authHandlers(deps: {
   const { users, tokens, limits } = deps;
   return {
     async obtainToken(request) {
-      await limits.beforeLogin(request, request.body.name);
+      await limits.beforeLogin(request);
       const { key } = normalizeUserName(request.body.name);
       const account = await users.findCredentials(key);
       // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
@@ -22,7 +22,7 @@ export function authHandlers(deps: {
         ? await verifyPassword(account.passwordHash, request.body.password)
         : await verifyAgainstDummy(request.body.password);
       if (!account || !valid) {
-        await limits.loginFailed(request, request.body.name);
+        await limits.loginFailed(request);
         throw new Problem("invalid-credentials", "No active account found with the given credentials", {
           headers: { "www-authenticate": 'Bearer realm="api"' },
         });

@@ -68,7 +68,7 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
 
   return {
     async registerUser(request, reply) {
-      await limits.beforeRegister(request, request.body.name);
+      await limits.beforeRegister(request);
       const { name, key } = normalizeUserName(request.body.name);
       rejectIfAny([...userNameViolations(name), ...passwordRuleViolations(request.body.password, name)]);
       const user = await users.create({ name, key, passwordHash: await hashPassword(request.body.password) });

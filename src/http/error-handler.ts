@@ -29,9 +29,10 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, proble
 
 function toProblem(error: FastifyError & { errors?: unknown[] }): Problem {
   if (error instanceof Problem) return error;
-  // fastify-openapi-glue wraps security handler failures; the first one says why.
-  const wrapped = error.errors?.find((e): e is Problem => e instanceof Problem);
-  if (wrapped) return wrapped;
+  // fastify-openapi-glue wraps security handler failures (as a 401). An unexpected one, such as
+  // the database being away while a token is checked, must not pass for a credentials problem.
+  const wrapped = error.errors?.find((e) => !(e instanceof Problem)) ?? error.errors?.[0];
+  if (wrapped instanceof Error) return toProblem(wrapped as FastifyError);
   if (error.validation) {
     return new Problem("validation-failed", "The request is invalid.", { errors: validationErrors(error) });
   }

@@ -6,10 +6,10 @@ import { Problem } from "../http/problem.js";
 
 export interface AuthLimits {
   /** Counts a login attempt from this address; throws 429 when over the limit or the name is cooling down. */
-  beforeLogin(request: FastifyRequest, name: string): Promise<void>;
-  /** Counts a failed login for this name. */
-  loginFailed(request: FastifyRequest, name: string): Promise<void>;
-  beforeRegister(request: FastifyRequest, name: string): Promise<void>;
+  beforeLogin(request: FastifyRequest): Promise<void>;
+  /** Counts a failed login for the name in the body. */
+  loginFailed(request: FastifyRequest): Promise<void>;
+  beforeRegister(request: FastifyRequest): Promise<void>;
 }
 
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
@@ -28,14 +28,18 @@ export async function registerAuthLimits(
   store: Pick<RateLimitPluginOptions, "redis" | "store"> = {},
 ): Promise<AuthLimits> {
   await app.register(rateLimit, { global: false, ...store });
-  const nameKey = (prefix: string, name: string) => () => `${prefix}:${normalizeUserName(name).key}`;
+  // Both endpoints take `name` in the body, which is parsed and validated before handlers run.
+  const nameKey = (prefix: string) => (request: FastifyRequest) =>
+    `${prefix}:${normalizeUserName((request.body as { name: string }).name).key}`;
 
   const loginsByAddress = app.createRateLimit({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
   const registrationsByAddress = app.createRateLimit({ max: config.REGISTER_RATE_LIMIT_PER_HOUR, timeWindow: HOUR });
 
   async function enforce(limiter: Limiter, request: FastifyRequest, what: string, increment = true): Promise<void> {
     const limit = await limiter(request, { increment });
-    if (!limit.isAllowed && limit.isExceeded) {
+    // Counting this request, it must stay within max; only peeking, none may be left.
+    const over = !limit.isAllowed && (increment ? limit.isExceeded : limit.remaining === 0);
+    if (!limit.isAllowed && over) {
       const seconds = Math.max(1, limit.ttlInSeconds);
       throw new Problem("too-many-requests", `Too many ${what}; try again in ${seconds} seconds.`, {
         headers: { "retry-after": String(seconds) },
@@ -45,22 +49,28 @@ export async function registerAuthLimits(
 
   // Repeated failures for one name slow that name down for at most a minute: enough to stop
   // guessing, short enough that an attacker cannot lock the owner out for long.
-  const failedLoginsFor = (name: string) =>
-    app.createRateLimit({ max: config.LOGIN_FAILURES_BEFORE_DELAY, timeWindow: MINUTE, keyGenerator: nameKey("login-failures", name) });
-  const registrationsFor = (name: string) =>
-    app.createRateLimit({ max: REGISTRATIONS_PER_NAME_PER_HOUR, timeWindow: HOUR, keyGenerator: nameKey("register", name) });
+  const failedLoginsByName = app.createRateLimit({
+    max: config.LOGIN_FAILURES_BEFORE_DELAY,
+    timeWindow: MINUTE,
+    keyGenerator: nameKey("login-failures"),
+  });
+  const registrationsByName = app.createRateLimit({
+    max: REGISTRATIONS_PER_NAME_PER_HOUR,
+    timeWindow: HOUR,
+    keyGenerator: nameKey("register"),
+  });
 
   return {
-    async beforeLogin(request, name) {
+    async beforeLogin(request) {
       await enforce(loginsByAddress, request, "login attempts from this address");
-      await enforce(failedLoginsFor(name), request, "failed logins for this name", false);
+      await enforce(failedLoginsByName, request, "failed logins for this name", false);
     },
-    async loginFailed(request, name) {
-      await failedLoginsFor(name)(request);
+    async loginFailed(request) {
+      await failedLoginsByName(request);
     },
-    async beforeRegister(request, name) {
+    async beforeRegister(request) {
       await enforce(registrationsByAddress, request, "registrations from this address");
-      await enforce(registrationsFor(name), request, "registrations for this name");
+      await enforce(registrationsByName, request, "registrations for this name");
     },
   };
 }

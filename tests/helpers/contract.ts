@@ -1,101 +1,131 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import type { LightMyRequestResponse } from "fastify";
 import { loadSpec } from "../../src/spec.js";
 
 /**
- * Checks every answer the tests receive against openapi.yaml: the status must be documented for
- * the operation, the content type must be the documented one, the body must match its schema and
- * documented headers must be present. Also records which (operation, status) pairs were seen.
+ * Checks an HTTP answer against an OpenAPI document: the status must be documented for the
+ * operation, the content type must be a documented one, the body must match its schema and the
+ * documented headers must be present. Answers on undocumented paths may only be 404/405 problems.
  */
-interface Operation {
+export interface Operation {
   operationId: string;
-  responses: Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }>;
+  responses: Record<string, { $ref?: string; content?: Record<string, unknown>; headers?: Record<string, unknown> }>;
 }
-
-const spec = loadSpec() as { paths: Record<string, Record<string, Operation>> };
-const ajv = new Ajv2020({ strict: false, allErrors: true, allowUnionTypes: true });
-addFormats.default(ajv);
-ajv.addSchema(spec, "openapi.yaml");
-
-const routes = Object.entries(spec.paths).map(([template, item]) => ({
-  template,
-  pattern: new RegExp(`^${template.replace(/\/$/, "").replace(/\{[^}]+\}/g, "[^/]+")}/?$`),
-  item,
-}));
-
-const validators = new Map<string, ValidateFunction>();
-function validatorFor(pointer: string): ValidateFunction {
-  let validate = validators.get(pointer);
-  if (!validate) {
-    validate = ajv.compile({ $ref: `openapi.yaml#${pointer}` });
-    validators.set(pointer, validate);
-  }
-  return validate;
+export interface OpenApiDocument {
+  paths: Record<string, Record<string, Operation>>;
 }
-
-const escapePointer = (segment: string) => segment.replace(/~/g, "~0").replace(/\//g, "~1");
-
-/** Follows a local `$ref` ("#/components/…") to the object it names. */
-function deref<T>(value: T | { $ref: string }): T {
-  if (value && typeof value === "object" && "$ref" in value) {
-    const path = value.$ref.replace(/^#\//, "").split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
-    return deref(path.reduce<any>((node, key) => node?.[key], spec) as T);
-  }
-  return value as T;
-}
-
-export const COVERAGE_DIR = process.env.CONTRACT_COVERAGE_DIR;
-
-function record(operationId: string, status: number): void {
-  if (!COVERAGE_DIR) return;
-  mkdirSync(COVERAGE_DIR, { recursive: true });
-  appendFileSync(`${COVERAGE_DIR}/${process.pid}.jsonl`, `${JSON.stringify({ operationId, status })}\n`);
+export interface Answer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
 }
 
 export class ContractViolation extends Error {}
 
-export function findOperation(method: string, url: string): { template: string; operation: Operation } | undefined {
-  const path = url.split("?")[0] ?? url;
-  const route = routes.find((r) => r.pattern.test(path));
-  const operation = route?.item[method.toLowerCase()];
-  return route && operation ? { template: route.template, operation } : undefined;
+const HTTP_METHODS = ["get", "put", "post", "patch", "delete"];
+const escapePointer = (segment: string) => segment.replace(/~/g, "~0").replace(/\//g, "~1");
+
+export function createContractChecker(spec: OpenApiDocument) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, allowUnionTypes: true });
+  addFormats.default(ajv);
+  ajv.addSchema(spec, "openapi.yaml");
+  const validators = new Map<string, ValidateFunction>();
+  const validatorFor = (pointer: string) => {
+    let validate = validators.get(pointer);
+    if (!validate) {
+      validate = ajv.compile({ $ref: `openapi.yaml#${pointer}` });
+      validators.set(pointer, validate);
+    }
+    return validate;
+  };
+  const routes = Object.entries(spec.paths).map(([template, item]) => ({
+    template,
+    pattern: new RegExp(`^${template.replace(/\/$/, "").replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+")}/?$`),
+    item,
+  }));
+
+  function deref<T>(value: T | { $ref: string }): T {
+    if (value && typeof value === "object" && "$ref" in value) {
+      const path = value.$ref.replace(/^#\//, "").split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+      return deref(path.reduce<any>((node, key) => node?.[key], spec) as T);
+    }
+    return value as T;
+  }
+
+  function findOperation(method: string, url: string): { template: string; operation: Operation } | undefined {
+    const path = url.split("?")[0] ?? url;
+    const route = routes.find((r) => r.pattern.test(path));
+    const operation = route?.item[method.toLowerCase()];
+    return route && operation ? { template: route.template, operation } : undefined;
+  }
+
+  /** Throws a ContractViolation unless the answer is what the spec documents; returns the operation. */
+  function check(method: string, url: string, answer: Answer): Operation | undefined {
+    const fail = (message: string): never => {
+      throw new ContractViolation(`${method} ${url} → ${answer.statusCode}: ${message}\nbody: ${answer.body.slice(0, 500)}`);
+    };
+    const contentType = String(answer.headers["content-type"] ?? "").split(";")[0]!;
+    const parse = () => {
+      try {
+        return JSON.parse(answer.body) as unknown;
+      } catch {
+        return fail("the body is not JSON");
+      }
+    };
+    const found = findOperation(method, url);
+    if (!found) {
+      if (![404, 405].includes(answer.statusCode)) fail("an undocumented route answered");
+      if (contentType !== "application/problem+json") fail(`content type ${contentType}, expected application/problem+json`);
+      const validate = validatorFor("/components/schemas/Problem");
+      if (!validate(parse())) fail(ajv.errorsText(validate.errors));
+      return undefined;
+    }
+    const { template, operation } = found;
+    const status = String(answer.statusCode);
+    const raw = operation.responses[status];
+    if (!raw) return fail(`status ${status} is not documented for ${operation.operationId}`);
+    const documented = deref(raw);
+    for (const header of Object.keys(documented.headers ?? {})) {
+      if (answer.headers[header.toLowerCase()] === undefined) fail(`documented header ${header} is missing`);
+    }
+    const media = Object.keys(documented.content ?? {});
+    if (media.length === 0) {
+      if (answer.body.length > 0) fail("a response documented without a body has one");
+      return operation;
+    }
+    if (!media.includes(contentType)) fail(`content type ${contentType} is not one of ${media.join(", ")}`);
+    const responsePointer = raw.$ref
+      ? raw.$ref.replace(/^#/, "")
+      : ["", "paths", escapePointer(template), method.toLowerCase(), "responses", status].join("/");
+    const validate = validatorFor(`${responsePointer}/content/${escapePointer(contentType)}/schema`);
+    const body = contentType.endsWith("json") ? parse() : answer.body;
+    if (!validate(body)) fail(ajv.errorsText(validate.errors, { separator: "; " }));
+    return operation;
+  }
+
+  /** Every (operationId, status) pair the spec documents. */
+  function documentedPairs(): { operationId: string; status: number }[] {
+    return Object.values(spec.paths).flatMap((item) =>
+      HTTP_METHODS.filter((m) => item[m]).flatMap((m) =>
+        Object.keys(item[m]!.responses).map((status) => ({ operationId: item[m]!.operationId, status: Number(status) })),
+      ),
+    );
+  }
+
+  return { check, findOperation, documentedPairs };
 }
 
-export function assertMatchesSpec(method: string, url: string, response: LightMyRequestResponse): void {
-  const found = findOperation(method, url);
-  const fail = (message: string) => {
-    throw new ContractViolation(`${method} ${url} → ${response.statusCode}: ${message}\nbody: ${response.body.slice(0, 500)}`);
-  };
-  const contentType = String(response.headers["content-type"] ?? "").split(";")[0];
-  if (!found) {
-    // Undocumented routes may only answer the generic 404/405 problem.
-    if (![404, 405].includes(response.statusCode)) fail("an undocumented route answered");
-    if (contentType !== "application/problem+json") fail(`content type ${contentType}, expected application/problem+json`);
-    const validate = validatorFor("/components/schemas/Problem");
-    if (!validate(response.json())) fail(ajv.errorsText(validate.errors));
-    return;
+const checker = createContractChecker(loadSpec() as unknown as OpenApiDocument);
+
+/** Where each test process appends the (operation, status) pairs it saw; see scripts/contract-coverage.ts. */
+const COVERAGE_DIR = process.env.CONTRACT_COVERAGE_DIR;
+
+/** Checks an answer against openapi.yaml and records the pair for contract coverage. */
+export function assertMatchesSpec(method: string, url: string, answer: Answer): void {
+  const operation = checker.check(method, url, answer);
+  if (operation && COVERAGE_DIR) {
+    mkdirSync(COVERAGE_DIR, { recursive: true });
+    appendFileSync(`${COVERAGE_DIR}/${process.pid}.jsonl`, `${JSON.stringify({ operationId: operation.operationId, status: answer.statusCode })}\n`);
   }
-  const { template, operation } = found;
-  const status = String(response.statusCode);
-  const documented = operation.responses[status] ? deref(operation.responses[status]) : undefined;
-  if (!documented) fail(`status ${status} is not documented for ${operation.operationId}`);
-  record(operation.operationId, response.statusCode);
-  for (const header of Object.keys(documented!.headers ?? {})) {
-    if (response.headers[header.toLowerCase()] === undefined) fail(`documented header ${header} is missing`);
-  }
-  const media = Object.keys(documented!.content ?? {});
-  if (media.length === 0) {
-    if (response.body.length > 0) fail("a response documented without a body has one");
-    return;
-  }
-  if (!media.includes(contentType!)) fail(`content type ${contentType} is not one of ${media.join(", ")}`);
-  const responseRef = (operation.responses[status] as { $ref?: string }).$ref;
-  const responsePointer = responseRef
-    ? responseRef.replace(/^#/, "")
-    : ["", "paths", escapePointer(template), method.toLowerCase(), "responses", status].join("/");
-  const pointer = `${responsePointer}/content/${escapePointer(contentType!)}/schema`;
-  const validate = validatorFor(pointer);
-  if (!validate(response.json())) fail(ajv.errorsText(validate.errors, { separator: "; " }));
 }

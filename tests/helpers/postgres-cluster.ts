@@ -1,6 +1,7 @@
 // A throwaway PostgreSQL cluster for the test run: password auth, listening only on 127.0.0.1,
 // durability off, deleted when stopped.
 import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { access, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,7 +10,14 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-const BIN_DIR = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
+/** PG_BIN_DIR, else the newest /usr/lib/postgresql/<version>/bin (Debian's layout). */
+function findBinDir(): string {
+  if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  return join(root, versions[0] ?? "15", "bin");
+}
+const BIN_DIR = findBinDir();
 
 export interface PostgresCluster {
   /** URL of the `postgres` database, as a superuser. */

@@ -1,0 +1,115 @@
+// autocannon against one URL: fixed connections, bounded by duration (and optionally a request count).
+import autocannon from "autocannon";
+
+export interface RequestSpec {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  path: string;
+  body?: unknown;
+  token?: string;
+}
+
+export interface LoadOptions {
+  baseUrl: string;
+  /** Builds each request afresh, so paths, bodies and tokens can vary. */
+  next: () => RequestSpec;
+  connections?: number;
+  durationSeconds?: number;
+  /** Called with every response (status and body text), e.g. to classify 400s. */
+  onResponse?: (status: number, body: string) => void;
+}
+
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  /** Latency percentiles in ms. */
+  p50: number;
+  p99: number;
+  non2xx: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  statuses: Record<string, number>;
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const durationSeconds = options.durationSeconds ?? benchDuration();
+  const request: autocannon.Request = {
+    setupRequest: (base) => {
+      const spec = options.next();
+      return {
+        ...base,
+        method: spec.method ?? "GET",
+        path: spec.path,
+        headers: {
+          ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}),
+          ...(spec.body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+      } as autocannon.Request;
+    },
+    ...(options.onResponse ? { onResponse: (status: number, body: string) => options.onResponse!(status, body) } : {}),
+  };
+  const result = await autocannon({
+    url: options.baseUrl,
+    connections: options.connections ?? 32,
+    duration: durationSeconds,
+    timeout: 30,
+    requests: [request],
+  });
+  const statuses = Object.fromEntries(
+    Object.entries((result as unknown as { statusCodeStats: Record<string, { count: number }> }).statusCodeStats).map(([code, { count }]) => [code, count]),
+  );
+  return {
+    requests: result.requests.total,
+    rps: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    statuses,
+  };
+}
+
+/** BENCH_DURATION (seconds), default 10. */
+export function benchDuration(): number {
+  const seconds = Number(process.env.BENCH_DURATION ?? 10);
+  if (!(seconds > 0 && seconds <= 3600)) throw new Error(`BENCH_DURATION must be 1..3600 seconds, not ${process.env.BENCH_DURATION}`);
+  return seconds;
+}
+
+/** A deterministic pseudo-random integer in [min, max] (xorshift, so runs are repeatable). */
+export function randomInts(seed = 42): (min: number, max: number) => number {
+  let state = seed >>> 0 || 1;
+  return (min, max) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return min + ((state >>> 0) % (max - min + 1));
+  };
+}
+
+/** Cycles through `items`: one per call. */
+export function roundRobin<T>(items: T[]): () => T {
+  if (items.length === 0) throw new Error("roundRobin: no items");
+  let i = 0;
+  return () => items[i++ % items.length]!;
+}
+
+/** An order body of 1–maxLines distinct products from `ids`, 1–maxQuantity units each. */
+export function randomOrder(random: (min: number, max: number) => number, ids: number[], maxLines = 3, maxQuantity = 3): { products: { id: number; quantity: number }[] } {
+  const chosen = new Set<number>();
+  const lines = random(1, Math.min(maxLines, ids.length));
+  for (let tries = 0; chosen.size < lines && tries < 20; tries++) chosen.add(ids[random(0, ids.length - 1)]!);
+  return { products: [...chosen].map((id) => ({ id, quantity: random(1, maxQuantity) })) };
+}
+
+/** The `code` of a problem document, or "?" when the body is not one. */
+export function problemCode(body: string): string {
+  try {
+    return String(JSON.parse(body).code ?? "?");
+  } catch {
+    return "?";
+  }
+}
+
+/** BENCH_WARMUP (seconds of unrecorded load before measuring a server), default 2. */
+export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);

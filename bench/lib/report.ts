@@ -1,0 +1,44 @@
+// Plain-text tables and formatting of figures.
+export type Row = Record<string, string | number | undefined>;
+
+export function printTable(title: string, rows: Row[]): void {
+  console.log(`\n${title}`);
+  if (rows.length === 0) return void console.log("  (no rows)");
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cell = (value: Row[string]) => (value === undefined ? "" : typeof value === "number" ? fmt(value) : value);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((row) => cell(row[c]).length)));
+  const line = (values: string[]) => "  " + values.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  console.log(line(columns));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const row of rows) console.log(line(columns.map((c) => cell(row[c]))));
+}
+
+/** Integers as is, other numbers with 1–3 significant decimals. */
+export function fmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value)) return String(value);
+  return value.toFixed(Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2);
+}
+
+export const mib = (bytes: number | undefined) => (bytes === undefined ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+
+export const statusSummary = (statuses: Record<string, number>) =>
+  Object.entries(statuses).sort().map(([code, count]) => `${code}:${count}`).join(" ") || "-";
+
+export function summarize(samples: number[]): { n: number; mean: number; p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const mean = sorted.reduce((sum, x) => sum + x, 0) / sorted.length;
+  return { n: sorted.length, mean, p50: at(0.5), p99: at(0.99) };
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function printChecks(title: string, checks: Check[]): boolean {
+  printTable(title, checks.map((c) => ({ check: c.name, result: c.ok ? "PASS" : "FAIL", detail: c.detail })));
+  return checks.every((c) => c.ok);
+}

@@ -1,0 +1,95 @@
+// The order service (or the baseline server) as a child process on a free loopback port.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+
+export interface RunningServer {
+  baseUrl: string;
+  pid: number;
+  /** Resident memory of the child process in bytes (VmRSS from /proc), or undefined. */
+  rssBytes(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** The service with the abuse limits raised so that a benchmark's logins are never refused. */
+export function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  return startNodeServer("src/server.ts", {
+    DATABASE_URL: databaseUrl,
+    NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
+    ADMIN_PASSWORD: ADMIN.password,
+    LOG_LEVEL: "warn",
+    DB_POOL_MAX: "20",
+    LOGIN_RATE_LIMIT_PER_MINUTE: "1000000",
+    REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
+    LOGIN_FAILURES_BEFORE_DELAY: "1000000",
+    ...env,
+  });
+}
+
+export const ADMIN = { name: "admin", password: "bench-admin-password" };
+
+/** Spawns `node --import tsx <script>` with HOST/PORT set and waits until GET /readyz answers 200. */
+export async function startNodeServer(script: string, env: Record<string, string>): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port) },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const server: RunningServer = {
+    baseUrl,
+    pid: child.pid!,
+    rssBytes: () => rssOf(child.pid!),
+    stop: () => stopChild(child),
+  };
+  try {
+    await waitReady(baseUrl, child);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+async function waitReady(baseUrl: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before it was ready`);
+    const status = await fetch(`${baseUrl}/readyz`).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    await sleep(200);
+  }
+  throw new Error(`${baseUrl}/readyz not 200 within ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function rssOf(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
+    });
+  });
+}

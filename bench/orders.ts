@@ -1,0 +1,99 @@
+// npm run bench:orders — placing orders on PostgreSQL: (a) spread over many products, (b) every
+// client on one hot product with less stock than the demand; then checks that nothing was oversold.
+// Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_USERS (32),
+// BENCH_HOT_STOCK (units of the hot product, default 1000).
+import { adminToken, expect, registerUsers } from "./lib/api.js";
+import { benchDuration, WARMUP_SECONDS, problemCode, randomInts, randomOrder, roundRobin, runLoad, type LoadResult } from "./lib/load.js";
+import { main, startCluster, startServiceFor, step } from "./lib/main.js";
+import { createMigratedDatabase, orderTotalErrors, seedProducts, sql, stockById, stockLedgerErrors, waitForQuiet } from "./lib/postgres.js";
+import { printChecks, printTable, statusSummary, type Check } from "./lib/report.js";
+
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const userCount = Number(process.env.BENCH_USERS ?? 32);
+const hotStock = Number(process.env.BENCH_HOT_STOCK ?? 1_000);
+const SPREAD_PRODUCTS = 1_000;
+
+await main("bench:orders", async () => {
+  const cluster = await startCluster();
+  const databaseUrl = await step("database + migrations", () => createMigratedDatabase(cluster, "orders"));
+  const { firstId, lastId } = await step(`seeding ${SPREAD_PRODUCTS} products`, () => seedProducts(databaseUrl, SPREAD_PRODUCTS, 1_000_000));
+  const service = await step("starting service", () => startServiceFor(databaseUrl));
+  const hot = await expect<{ id: number }>(201, service.baseUrl, "POST", "/api/product/", {
+    token: await adminToken(service.baseUrl),
+    body: { name: "Hot Deal Green Tea 20-pack", price: "3.990", stock: hotStock },
+  });
+  const users = await step(`registering and logging in ${userCount} users`, () => registerUsers(service.baseUrl, userCount));
+  const nextToken = roundRobin(users.map((u) => u.token));
+  const random = randomInts(7);
+  const spreadIds = Array.from({ length: lastId - firstId + 1 }, (_, i) => firstId + i);
+
+  const phases: { name: string; result: LoadResult; declined: Record<string, number> }[] = [];
+  const phase = async (name: string, body: () => unknown) => {
+    const declined: Record<string, number> = {};
+    const result = await step(`${name} (${benchDuration()} s, ${connections} connections)`, () =>
+      runLoad({
+        baseUrl: service.baseUrl,
+        connections,
+        next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: body() }),
+        onResponse: (status, text) => {
+          if (status >= 400) declined[`${status} ${problemCode(text)}`] = (declined[`${status} ${problemCode(text)}`] ?? 0) + 1;
+        },
+      }),
+    );
+    phases.push({ name, result, declined });
+    await waitForQuiet(databaseUrl); // requests in flight when the load stopped still complete
+  };
+  await step(`warm-up (${WARMUP_SECONDS} s)`, () =>
+    runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: randomOrder(random, spreadIds) }) }),
+  );
+  await waitForQuiet(databaseUrl);
+  const initialStock = await stockById(databaseUrl);
+  const ordersBefore = await countOrders(databaseUrl);
+  await phase("(a) 1–3 of 1000 products", () => randomOrder(random, spreadIds));
+  await phase("(b) one hot product", () => ({ products: [{ id: hot.id, quantity: random(1, 3) }] }));
+
+  printTable(
+    "Orders (latency in ms)",
+    phases.map(({ name, result, declined }) => ({
+      phase: name,
+      "req/s": result.rps,
+      "orders/s": (result.statuses["201"] ?? 0) / benchDuration(),
+      p50: result.p50,
+      p99: result.p99,
+      "201s": result.statuses["201"] ?? 0,
+      "400s": result.statuses["400"] ?? 0,
+      others: result.requests - (result.statuses["201"] ?? 0) - (result.statuses["400"] ?? 0),
+      errors: result.errors,
+      "non-2xx by code": statusSummary(declined),
+    })),
+  );
+
+  const [hotRow] = await sql<{ stock: number; sold: string | null }>(
+    databaseUrl,
+    "SELECT p.stock, (SELECT sum(quantity) FROM order_items WHERE product_id = p.id) AS sold FROM products p WHERE p.id = $1",
+    [hot.id],
+  );
+  const hotSold = Number(hotRow!.sold ?? 0);
+  const ledger = await stockLedgerErrors(databaseUrl, initialStock);
+  const totals = await orderTotalErrors(databaseUrl);
+  const placed = (await countOrders(databaseUrl)) - ordersBefore;
+  const created = phases.reduce((sum, p) => sum + (p.result.statuses["201"] ?? 0), 0);
+  const unexpected = phases.flatMap((p) => Object.entries(p.declined).filter(([code]) => code !== "400 insufficient-stock").map(([code, n]) => `${p.name}: ${code} ×${n}`));
+  const fiveXx = phases.reduce((sum, p) => sum + Object.entries(p.result.statuses).filter(([code]) => code >= "500").reduce((s, [, n]) => s + n, 0), 0);
+  return printChecks("Oversell check", [
+    { name: "hot product: units sold = initial − final stock", ok: hotSold === hotStock - hotRow!.stock, detail: `sold ${hotSold}, initial ${hotStock}, final ${hotRow!.stock}` },
+    { name: "hot product: final stock ≥ 0", ok: hotRow!.stock >= 0, detail: `final ${hotRow!.stock}` },
+    { name: "hot product: stock-outs occurred", ok: (phases[1]!.declined["400 insufficient-stock"] ?? 0) > 0, detail: `${phases[1]!.declined["400 insufficient-stock"] ?? 0} answers 400 insufficient-stock` },
+    { name: "every product: initial − final = units sold", ok: ledger.length === 0, detail: ledger.length ? ledger.slice(0, 3).join("; ") : `${initialStock.size} products` },
+    // Requests in flight when a phase stopped were placed but their answers never read.
+    { name: "201 answers ≤ orders in the database ≤ 201s + in flight", ok: created <= placed && placed <= created + connections * phases.length, detail: `${created} answers, ${placed} rows` },
+    { name: "order totals = sum of lines", ok: totals.bad.length === 0, detail: totals.bad.slice(0, 3).join("; ") || `${totals.orders} orders` },
+    { name: "no 5xx", ok: fiveXx === 0, detail: `${fiveXx}` },
+    { name: "only insufficient-stock declines, no connection errors", ok: unexpected.length === 0 && phases.every((p) => p.result.errors === 0), detail: unexpected.join("; ") || "none" },
+  ]);
+});
+
+async function countOrders(databaseUrl: string): Promise<number> {
+  const [row] = await sql<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM orders");
+  return Number(row!.n);
+}

@@ -1,0 +1,108 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, startTestApp, type TestApp } from "./helpers/app.js";
+
+const login = (t: TestApp, name: string, password: string, remoteAddress = "203.0.113.1") =>
+  t.request({ method: "POST", url: "/api/token/", payload: { name, password }, remoteAddress });
+
+describe("rate limits on the credential endpoints", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ LOGIN_RATE_LIMIT_PER_MINUTE: 3, REGISTER_RATE_LIMIT_PER_HOUR: 2, LOGIN_FAILURES_BEFORE_DELAY: 3 });
+  });
+  afterAll(() => t.close());
+
+  it("limits logins per client address with a 429 problem and Retry-After", async () => {
+    for (let i = 0; i < 3; i++) expect((await login(t, ADMIN.name, ADMIN.password, "198.51.100.7")).statusCode).toBe(200);
+    const limited = await login(t, ADMIN.name, ADMIN.password, "198.51.100.7");
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().code).toBe("too-many-requests");
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    expect(Number(limited.headers["retry-after"])).toBeLessThanOrEqual(60);
+    // Another address is not affected.
+    expect((await login(t, ADMIN.name, ADMIN.password, "198.51.100.8")).statusCode).toBe(200);
+  });
+
+  it("slows a name down after repeated failures, from any address, for at most a minute", async () => {
+    const user = await t.createUser();
+    for (let i = 0; i < 3; i++) expect((await login(t, user.name, "wrong password", `192.0.2.${i + 1}`)).statusCode).toBe(401);
+    const held = await login(t, user.name, user.password, "192.0.2.50");
+    expect(held.statusCode).toBe(429);
+    expect(Number(held.headers["retry-after"])).toBeLessThanOrEqual(60);
+    // Other names are not affected.
+    expect((await login(t, ADMIN.name, ADMIN.password, "192.0.2.51")).statusCode).toBe(200);
+  });
+
+  it("limits registrations per client address", async () => {
+    const register = (name: string) =>
+      t.request({ method: "POST", url: "/api/register/", payload: { name, password: "a long enough secret" }, remoteAddress: "203.0.113.9" });
+    expect((await register("first-of-three")).statusCode).toBe(201);
+    expect((await register("second-of-three")).statusCode).toBe(201);
+    const limited = await register("third-of-three");
+    expect(limited.statusCode).toBe(429);
+    expect(await t.database.prisma.user.count({ where: { nameKey: "third-of-three" } })).toBe(0);
+  });
+});
+
+describe("security headers and CORS", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ CORS_ORIGINS: "https://shop.example" });
+  });
+  afterAll(() => t.close());
+
+  it("sends headers fitted to a JSON API", async () => {
+    const response = await t.request({ url: "/healthz" });
+    expect(response.headers["content-security-policy"]).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(response.headers["x-content-type-options"]).toBe("nosniff");
+    expect(response.headers["strict-transport-security"]).toMatch(/max-age=31536000/);
+    expect(response.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    expect(response.headers["x-powered-by"]).toBeUndefined();
+  });
+
+  it("allows only the configured origins", async () => {
+    const preflight = (origin: string) =>
+      t.app.inject({ method: "OPTIONS", url: "/api/product/", headers: { origin, "access-control-request-method": "GET" } });
+    expect((await preflight("https://shop.example")).headers["access-control-allow-origin"]).toBe("https://shop.example");
+    expect((await preflight("https://evil.example")).headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
+  it("keeps CORS off by default", async () => {
+    const plain = await startTestApp();
+    try {
+      const response = await plain.app.inject({ url: "/healthz", headers: { origin: "https://shop.example" } });
+      expect(response.headers["access-control-allow-origin"]).toBeUndefined();
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe("overload", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({}, { pressure: { maxEventLoopDelayMs: 30, retryAfterSeconds: 3, sampleIntervalMs: 50 } });
+  });
+  afterAll(() => t.close());
+
+  it("answers 503 problems while the event loop is saturated, and recovers", async () => {
+    const busyUntil = Date.now() + 3_000;
+    const statuses: number[] = [];
+    while (Date.now() < busyUntil && !statuses.includes(503)) {
+      const spinUntil = Date.now() + 400;
+      while (Date.now() < spinUntil) {
+        // saturate the event loop, as a CPU-bound burst would
+      }
+      await sleep(15); // lets the guard take its next sample, which sees the 400 ms stall
+      const response = await t.request({ url: "/healthz" });
+      statuses.push(response.statusCode);
+      if (response.statusCode === 503) {
+        expect(response.headers["retry-after"]).toBe("3");
+        expect(response.json().code).toBe("service-unavailable");
+      }
+    }
+    expect(statuses).toContain(503);
+    await sleep(300);
+    expect((await t.request({ url: "/healthz" })).statusCode).toBe(200);
+  });
+});
