@@ -5,7 +5,9 @@ import { createServer, type ServerResponse } from "node:http";
 import pg from "pg";
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 20) });
-const COLUMNS = `"id", "name", "price", "stock", "created_at", "updated_at"`;
+// The statements Prisma sends for the service (seen with log_statement = 'all').
+const TABLE = `"public"."products"`;
+const COLUMNS = ["id", "name", "price", "stock", "created_at", "updated_at"].map((c) => `${TABLE}."${c}"`).join(", ");
 
 interface ProductRow {
   id: number;
@@ -25,12 +27,12 @@ async function listProducts(url: URL) {
   const maxPrice = url.searchParams.get("max_price");
   const conditions: string[] = [];
   const values: unknown[] = [];
-  if (keyword) conditions.push(`"name"::text ILIKE $${values.push(`%${keyword.replace(/[\\%_]/g, "\\$&")}%`)}`);
-  if (maxPrice !== null) conditions.push(`"price" <= $${values.push(maxPrice)}`);
+  if (keyword) conditions.push(`${TABLE}."name" ILIKE ('%' || $${values.push(keyword.replace(/[\\%_]/g, "\\$&"))} || '%')`);
+  if (maxPrice !== null) conditions.push(`${TABLE}."price" <= $${values.push(maxPrice)}`);
   const where = conditions.length ? `WHERE (${conditions.join(" AND ")})` : "";
   const [count, page] = await Promise.all([
-    pool.query<{ count: string }>(`SELECT COUNT(*) AS "count" FROM (SELECT "id" FROM "products" ${where} OFFSET $${values.length + 1}) AS "sub"`, [...values, 0]),
-    pool.query<ProductRow>(`SELECT ${COLUMNS} FROM "products" ${where} ORDER BY "id" ASC LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, limit, offset]),
+    pool.query<{ count: string }>(`SELECT COUNT(*) AS "count" FROM (SELECT ${TABLE}."id" FROM ${TABLE} ${where} OFFSET $${values.length + 1}) AS "sub"`, [...values, 0]),
+    pool.query<ProductRow>(`SELECT ${COLUMNS} FROM ${TABLE} ${where} ORDER BY ${TABLE}."id" ASC LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, limit, offset]),
   ]);
   const total = Number(count.rows[0]!.count);
   const link = (at: number) => {
@@ -48,7 +50,7 @@ async function listProducts(url: URL) {
 }
 
 async function getProduct(id: number) {
-  const { rows } = await pool.query<ProductRow>(`SELECT ${COLUMNS} FROM "products" WHERE "id" = $1 LIMIT 1`, [id]);
+  const { rows } = await pool.query<ProductRow>(`SELECT ${COLUMNS} FROM ${TABLE} WHERE (${TABLE}."id" = $1 AND 1=1) LIMIT $2 OFFSET $3`, [id, 1, 0]);
   return rows[0] ? toBody(rows[0]) : undefined;
 }
 
