@@ -3,7 +3,7 @@
 // BENCH_CONNECTIONS (default 32), BENCH_KEYWORD (default tea), BENCH_WARMUP (seconds, default 2).
 import { isDeepStrictEqual } from "node:util";
 import { call, registerUsers } from "./lib/api.js";
-import { benchDuration, randomInts, roundRobin, runLoad, WARMUP_SECONDS, type LoadResult, type RequestSpec } from "./lib/load.js";
+import { benchDuration, describeProblems, randomInts, roundRobin, runLoad, WARMUP_SECONDS, type LoadResult, type RequestSpec } from "./lib/load.js";
 import { main, onCleanup, startCluster, startServiceFor, step } from "./lib/main.js";
 import { createMigratedDatabase, seedProducts } from "./lib/postgres.js";
 import { printChecks, printTable, statusSummary, type Check } from "./lib/report.js";
@@ -100,7 +100,7 @@ await main("bench:catalogue", async () => {
   printChecks("Performance floors (informational: a miss does not fail the run)", floors);
 
   for (const m of measurements) {
-    checks.push({ name: `${m.size}: ${m.query} → ${m.target} all 2xx`, ok: m.non2xx === 0 && m.errors === 0 && m.requests > 0, detail: `${m.requests} requests, ${m.non2xx} non-2xx, ${m.errors} errors` });
+    checks.push({ name: `${m.size}: ${m.query} → ${m.target} all 2xx`, ok: m.non2xx === 0 && m.errors === 0 && m.requests > 0, detail: `${m.requests} requests, ${m.non2xx} non-2xx, ${m.errors} errors${m.non2xx ? `: ${describeProblems(m.problems)}` : ""}` });
   }
   return printChecks("Correctness", checks);
 });

@@ -3,10 +3,10 @@
 // Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_USERS (32),
 // BENCH_HOT_STOCK (units of the hot product, default 1000).
 import { adminToken, expect, registerUsers } from "./lib/api.js";
-import { benchDuration, WARMUP_SECONDS, problemCode, randomInts, randomOrder, roundRobin, runLoad, type LoadResult } from "./lib/load.js";
+import { benchDuration, describeProblems, WARMUP_SECONDS, randomInts, randomOrder, roundRobin, runLoad, type LoadResult } from "./lib/load.js";
 import { main, startCluster, startServiceFor, step } from "./lib/main.js";
 import { createMigratedDatabase, orderTotalErrors, seedProducts, sql, stockById, stockLedgerErrors, waitForQuiet } from "./lib/postgres.js";
-import { printChecks, printTable, statusSummary, type Check } from "./lib/report.js";
+import { printChecks, printTable, type Check } from "./lib/report.js";
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const userCount = Number(process.env.BENCH_USERS ?? 32);
@@ -27,34 +27,26 @@ await main("bench:orders", async () => {
   const random = randomInts(7);
   const spreadIds = Array.from({ length: lastId - firstId + 1 }, (_, i) => firstId + i);
 
-  const phases: { name: string; result: LoadResult; declined: Record<string, number> }[] = [];
+  const phases: { name: string; result: LoadResult }[] = [];
   const phase = async (name: string, body: () => unknown) => {
-    const declined: Record<string, number> = {};
     const result = await step(`${name} (${benchDuration()} s, ${connections} connections)`, () =>
-      runLoad({
-        baseUrl: service.baseUrl,
-        connections,
-        next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: body() }),
-        onResponse: (status, text) => {
-          if (status >= 400) declined[`${status} ${problemCode(text)}`] = (declined[`${status} ${problemCode(text)}`] ?? 0) + 1;
-        },
-      }),
+      runLoad({ baseUrl: service.baseUrl, connections, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: body() }) }),
     );
-    phases.push({ name, result, declined });
+    phases.push({ name, result });
     await waitForQuiet(databaseUrl); // requests in flight when the load stopped still complete
   };
+  const initialStock = await stockById(databaseUrl); // before any order, warm-up included
   await step(`warm-up (${WARMUP_SECONDS} s)`, () =>
     runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: randomOrder(random, spreadIds) }) }),
   );
   await waitForQuiet(databaseUrl);
-  const initialStock = await stockById(databaseUrl);
   const ordersBefore = await countOrders(databaseUrl);
   await phase("(a) 1–3 of 1000 products", () => randomOrder(random, spreadIds));
   await phase("(b) one hot product", () => ({ products: [{ id: hot.id, quantity: random(1, 3) }] }));
 
   printTable(
     "Orders (latency in ms)",
-    phases.map(({ name, result, declined }) => ({
+    phases.map(({ name, result }) => ({
       phase: name,
       "req/s": result.rps,
       "orders/s": (result.statuses["201"] ?? 0) / benchDuration(),
@@ -64,7 +56,7 @@ await main("bench:orders", async () => {
       "400s": result.statuses["400"] ?? 0,
       others: result.requests - (result.statuses["201"] ?? 0) - (result.statuses["400"] ?? 0),
       errors: result.errors,
-      "non-2xx by code": statusSummary(declined),
+      "non-2xx by code": describeProblems(result.problems, false) || "-",
     })),
   );
 
@@ -78,12 +70,12 @@ await main("bench:orders", async () => {
   const totals = await orderTotalErrors(databaseUrl);
   const placed = (await countOrders(databaseUrl)) - ordersBefore;
   const created = phases.reduce((sum, p) => sum + (p.result.statuses["201"] ?? 0), 0);
-  const unexpected = phases.flatMap((p) => Object.entries(p.declined).filter(([code]) => code !== "400 insufficient-stock").map(([code, n]) => `${p.name}: ${code} ×${n}`));
+  const unexpected = phases.map((p) => describeProblems(Object.fromEntries(Object.entries(p.result.problems).filter(([key]) => key !== "400 insufficient-stock")))).filter(Boolean);
   const fiveXx = phases.reduce((sum, p) => sum + Object.entries(p.result.statuses).filter(([code]) => code >= "500").reduce((s, [, n]) => s + n, 0), 0);
   return printChecks("Oversell check", [
     { name: "hot product: units sold = initial − final stock", ok: hotSold === hotStock - hotRow!.stock, detail: `sold ${hotSold}, initial ${hotStock}, final ${hotRow!.stock}` },
     { name: "hot product: final stock ≥ 0", ok: hotRow!.stock >= 0, detail: `final ${hotRow!.stock}` },
-    { name: "hot product: stock-outs occurred", ok: (phases[1]!.declined["400 insufficient-stock"] ?? 0) > 0, detail: `${phases[1]!.declined["400 insufficient-stock"] ?? 0} answers 400 insufficient-stock` },
+    { name: "hot product: stock-outs occurred", ok: (phases[1]!.result.problems["400 insufficient-stock"]?.count ?? 0) > 0, detail: `${phases[1]!.result.problems["400 insufficient-stock"]?.count ?? 0} answers 400 insufficient-stock` },
     { name: "every product: initial − final = units sold", ok: ledger.length === 0, detail: ledger.length ? ledger.slice(0, 3).join("; ") : `${initialStock.size} products` },
     // Requests in flight when a phase stopped were placed but their answers never read.
     { name: "201 answers ≤ orders in the database ≤ 201s + in flight", ok: created <= placed && placed <= created + connections * phases.length, detail: `${created} answers, ${placed} rows` },

@@ -31,6 +31,8 @@ export interface AppOptions {
   metrics: Metrics;
   logger?: FastifyServerOptions["logger"];
   pressure?: PressureLimits;
+  /** The OpenAPI document to serve; openapi.yaml unless a test swaps in a changed copy. */
+  specification?: Record<string, unknown>;
 }
 
 declare module "fastify" {
@@ -90,10 +92,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...operationsHandlers({ metrics }),
   };
 
-  const spec = loadSpec();
   app.addHook("onRoute", authenticateBeforeValidation);
   await app.register(openapiGlue, {
-    specification: spec,
+    specification: options.specification ?? loadSpec(),
     serviceHandlers: handlers,
     securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),
   });

@@ -14,8 +14,6 @@ export interface LoadOptions {
   next: () => RequestSpec;
   connections?: number;
   durationSeconds?: number;
-  /** Called with every response (status and body text), e.g. to classify 400s. */
-  onResponse?: (status: number, body: string) => void;
 }
 
 export interface LoadResult {
@@ -28,10 +26,13 @@ export interface LoadResult {
   /** Connection errors and timeouts. */
   errors: number;
   statuses: Record<string, number>;
+  /** Answers ≥ 400 by "<status> <problem code>", with the detail of the first one. */
+  problems: Record<string, { count: number; detail: string }>;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const durationSeconds = options.durationSeconds ?? benchDuration();
+  const problems: LoadResult["problems"] = {};
   const request: autocannon.Request = {
     setupRequest: (base) => {
       const spec = options.next();
@@ -46,7 +47,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
       } as autocannon.Request;
     },
-    ...(options.onResponse ? { onResponse: (status: number, body: string) => options.onResponse!(status, body) } : {}),
+    onResponse: (status: number, body: string) => {
+      if (status < 400) return;
+      const { code, detail } = problemOf(body);
+      const entry = (problems[`${status} ${code}`] ??= { count: 0, detail });
+      entry.count++;
+    },
   };
   const result = await autocannon({
     url: options.baseUrl,
@@ -66,6 +72,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     statuses,
+    problems,
   };
 }
 
@@ -102,13 +109,21 @@ export function randomOrder(random: (min: number, max: number) => number, ids: n
   return { products: [...chosen].map((id) => ({ id, quantity: random(1, maxQuantity) })) };
 }
 
-/** The `code` of a problem document, or "?" when the body is not one. */
-export function problemCode(body: string): string {
+/** The `code` and `detail` of a problem document ("?" and the text when the body is not one). */
+export function problemOf(body: string): { code: string; detail: string } {
   try {
-    return String(JSON.parse(body).code ?? "?");
+    const problem = JSON.parse(body);
+    return { code: String(problem.code ?? "?"), detail: String(problem.detail ?? "") };
   } catch {
-    return "?";
+    return { code: "?", detail: body.slice(0, 200) };
   }
+}
+
+export const problemCode = (body: string) => problemOf(body).code;
+
+/** "400 insufficient-stock ×12; 503 service-unavailable ×2 (The database is …)" */
+export function describeProblems(problems: LoadResult["problems"], withDetail = true): string {
+  return Object.entries(problems).map(([key, { count, detail }]) => `${key} ×${count}${withDetail && detail ? ` (${detail})` : ""}`).join("; ");
 }
 
 /** BENCH_WARMUP (seconds of unrecorded load before measuring a server), default 2. */

@@ -39,6 +39,7 @@ export interface Check {
 }
 
 export function printChecks(title: string, checks: Check[]): boolean {
-  printTable(title, checks.map((c) => ({ check: c.name, result: c.ok ? "PASS" : "FAIL", detail: c.detail })));
+  const short = (text: string) => (text.length > 160 ? `${text.slice(0, 157)}…` : text);
+  printTable(title, checks.map((c) => ({ check: c.name, result: c.ok ? "PASS" : "FAIL", detail: short(c.detail) })));
   return checks.every((c) => c.ok);
 }
