@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
 import fastifyJwt from "@fastify/jwt";
 import openapiGlue from "fastify-openapi-glue";
 import type { Config } from "./config.js";
@@ -33,6 +33,8 @@ export interface AppOptions {
   pressure?: PressureLimits;
   /** The OpenAPI document to serve; openapi.yaml unless a test swaps in a changed copy. */
   specification?: Record<string, unknown>;
+  /** Told of every route as it is added (tests check that routes come only from the spec). */
+  observeRoute?: (route: RouteOptions) => void;
 }
 
 declare module "fastify" {
@@ -56,6 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 10_000,
     keepAliveTimeout: 5_000,
   });
+  if (options.observeRoute) app.addHook("onRoute", options.observeRoute);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation.
   app.removeContentTypeParser("text/plain");

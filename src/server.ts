@@ -1,6 +1,7 @@
 import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { runWorkers } from "./cluster.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createDatabaseClient } from "./db/client.js";
 import { resolveDatabase } from "./db/database-url.js";
 import { applyMigrations } from "./db/migrations.js";
@@ -10,8 +11,7 @@ import { createMetrics } from "./observability/metrics.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-async function main(): Promise<void> {
-  const config = loadConfig();
+async function serve(config: Config): Promise<void> {
   const location = await resolveDatabase(config);
   // The embedded database belongs to this process, so it migrates itself. A shared PostgreSQL
   // is migrated once by `npm run migrate` (a separate step, so replicas never race).
@@ -31,6 +31,14 @@ async function main(): Promise<void> {
   });
   await app.listen({ host: config.HOST, port: config.PORT });
   app.log.info({ database: location.embedded ? "embedded (PGlite)" : "PostgreSQL" }, "order service ready");
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.WORKERS > 1 && !config.DATABASE_URL) {
+    throw new ConfigError("WORKERS > 1 needs DATABASE_URL: the embedded database belongs to a single process");
+  }
+  await runWorkers(config.WORKERS, () => serve(config));
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,34 @@
+// No route is declared outside openapi.yaml: the API's routes are exactly the spec's operations.
+// The only others are the docs page's own (/docs and its assets) and the CORS preflight.
+import type { RouteOptions } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "./helpers/app.js";
+import { specOperations } from "./helpers/spec-operations.js";
+
+const routes: { method: string; url: string }[] = [];
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({ CORS_ORIGINS: "https://shop.example" }, {
+    observeRoute: (route: RouteOptions) => {
+      for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    },
+  });
+});
+afterAll(() => t.close());
+
+const toFastifyPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
+const isInfrastructure = (route: { method: string; url: string }) =>
+  route.url === "/docs" || route.url.startsWith("/docs/") || route.method === "OPTIONS" || route.method === "HEAD";
+
+describe("routes", () => {
+  it("come from the spec, one per operation", () => {
+    const api = routes.filter((route) => !isInfrastructure(route)).map((r) => `${r.method} ${r.url}`).sort();
+    const spec = specOperations.map((op) => `${op.method} ${toFastifyPath(op.path)}`).sort();
+    expect(api).toEqual(spec);
+  });
+
+  it("beyond the spec are only the docs page and CORS preflight", () => {
+    const others = routes.filter(isInfrastructure).filter((r) => r.method !== "HEAD");
+    expect(others.every((r) => r.url.startsWith("/docs") || r.method === "OPTIONS")).toBe(true);
+  });
+});
