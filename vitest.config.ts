@@ -1,7 +1,12 @@
 import { defineConfig } from "vitest/config";
 
+// *.postgres.test.ts need a real PostgreSQL server of their own (they stop and start it), so they
+// belong to the PostgreSQL run (make test-postgres), which CI requires.
+const postgresOnly = process.env.TEST_DB === "postgres" ? [] : ["tests/**/*.postgres.test.ts"];
+
 export default defineConfig({
   test: {
+    exclude: ["**/node_modules/**", ...postgresOnly],
     // PGlite (WebAssembly) and the schema engine are happiest in plain child processes.
     pool: "forks",
     // Prepares the migrated template database that each test file copies (TEST_DB=pglite|postgres).

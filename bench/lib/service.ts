@@ -24,6 +24,7 @@ export function startService(databaseUrl: string, env: Record<string, string> = 
     ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: "warn",
     DB_POOL_MAX: "20",
+    WORKERS: "1", // one process, so its RSS is the service's
     LOGIN_RATE_LIMIT_PER_MINUTE: "1000000",
     REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
     LOGIN_FAILURES_BEFORE_DELAY: "1000000",

@@ -23,9 +23,17 @@ export interface PostgresCluster {
   /** URL of the `postgres` database, as a superuser. */
   url: string;
   stop(): Promise<void>;
+  /** Kills the server (like a crash or a failover); the data stays for resume(). */
+  pause(): Promise<void>;
+  /** Starts the server again on the same port and data. */
+  resume(): Promise<void>;
 }
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/**
+ * `durable: false` (the default, for speed) turns off fsync and synchronous commit; tests that
+ * crash the server (pause) and count on committed data surviving need `durable: true`.
+ */
+export async function startPostgresCluster(options: { durable?: boolean } = {}): Promise<PostgresCluster> {
   const initdb = join(BIN_DIR, "initdb");
   const pgCtl = join(BIN_DIR, "pg_ctl");
   await access(initdb).catch(() => {
@@ -58,13 +66,21 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       "-c listen_addresses=127.0.0.1",
       `-c port=${port}`,
       `-c unix_socket_directories=${dir}`,
-      "-c fsync=off",
-      "-c synchronous_commit=off",
-      "-c full_page_writes=off",
+      ...(options.durable ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
       "-c max_connections=200",
     ].join(" ");
-    await as(pgCtl, ["-D", dataDir, "-l", join(dir, "server.log"), "-o", settings, "-w", "-t", "60", "start"]);
-    return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
+    const start = () => as(pgCtl, ["-D", dataDir, "-l", join(dir, "server.log"), "-o", settings, "-w", "-t", "60", "start"]);
+    await start();
+    return {
+      url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+      stop,
+      pause: async () => {
+        await as(pgCtl, ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
+      },
+      resume: async () => {
+        await start();
+      },
+    };
   } catch (error) {
     await stop();
     throw new Error(`Could not start a throwaway PostgreSQL cluster: ${(error as Error).message}`, { cause: error });
