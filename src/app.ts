@@ -79,7 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const users = new UsersRepository(database.prisma);
-  const products = new ProductsRepository(database.prisma);
+  const products = new ProductsRepository(database.prisma, database.query);
   const orders = new OrdersRepository(database.prisma);
   const tokens = new TokenService(app.jwt, database.prisma, {
     accessSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

@@ -27,6 +27,8 @@ export interface Config {
   REGISTER_RATE_LIMIT_PER_HOUR: number;
   /** Failed logins for one name before that name is slowed down. */
   LOGIN_FAILURES_BEFORE_DELAY: number;
+  /** Registration attempts for one name per hour. */
+  REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: number;
 }
 
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
@@ -54,6 +56,7 @@ const schema = {
     LOGIN_RATE_LIMIT_PER_MINUTE: { type: "integer", minimum: 1, default: 30 },
     REGISTER_RATE_LIMIT_PER_HOUR: { type: "integer", minimum: 1, default: 20 },
     LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1, default: 5 },
+    REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1, default: 10 },
   },
 };
 

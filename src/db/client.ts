@@ -6,8 +6,23 @@ export interface DatabaseClient {
   prisma: PrismaClient;
   /** The pool behind Prisma's adapter, for readiness checks and pool metrics. */
   pool: pg.Pool;
+  /** Runs a SQL statement on the same pool, timed like Prisma's operations. */
+  query: SqlRunner;
   close(): Promise<void>;
 }
+
+/**
+ * A statement for the pool. Deliberately unnamed (not prepared server-side): the embedded
+ * database serves every connection from one session, where per-connection names would clash.
+ */
+export interface Statement {
+  text: string;
+  /** Labels for db_query_duration_seconds. */
+  model: string;
+  operation: string;
+}
+
+export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => Promise<Row[]>;
 
 export interface DatabaseClientOptions {
   poolMax: number;
@@ -28,9 +43,19 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   pool.on("error", () => {});
   const base = new PrismaClient({ adapter: new PrismaPg(pool) });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
+  const observe = options.observeQuery;
+  const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
+    const started = process.hrtime.bigint();
+    try {
+      return (await pool.query<Row>(statement.text, values)).rows;
+    } finally {
+      observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  };
   return {
     prisma,
     pool,
+    query,
     async close() {
       await prisma.$disconnect();
       await pool.end().catch(() => {});

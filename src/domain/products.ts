@@ -1,5 +1,8 @@
-import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
+import { LRUCache } from "lru-cache";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
+import type { SqlRunner } from "../db/client.js";
 import { Problem } from "../http/problem.js";
+import { countProducts, productById, productPage } from "./catalogue-sql.js";
 import { isRecordMissing, isUniqueViolation } from "./users.js";
 
 export interface ProductRecord {
@@ -24,34 +27,59 @@ export interface ProductFields {
 
 const fields = { id: true, name: true, price: true, stock: true, createdAt: true, updatedAt: true } as const;
 
-function escapeLikePattern(text: string): string {
-  return text.replace(/[\\%_]/g, "\\$&");
-}
-
 export function productNameKey(name: string): string {
   return name.trim().toLowerCase();
 }
 
+/**
+ * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
+ * part of a filtered page at a million products; the page itself is always read fresh. Writes
+ * through this process clear the counts at once; other replicas see them within this delay.
+ */
+export const COUNT_CACHE_TTL_MS = 5_000;
+
+interface ProductRow {
+  id: number;
+  name: string;
+  price: string;
+  stock: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const toRecord = (row: ProductRow): ProductRecord => ({ ...row, price: new Prisma.Decimal(row.price) });
+
 export class ProductsRepository {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly counts = new LRUCache<string, number>({ max: 10_000, ttl: COUNT_CACHE_TTL_MS });
+
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly sql: SqlRunner,
+  ) {}
 
   /** A page in id order, so consecutive pages never repeat or skip a product. */
   async page(filter: ProductFilter, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
-    const where: Prisma.ProductWhereInput = {
-      // ILIKE '%keyword%': served by the trigram GIN index on products.name. Prisma does not
-      // escape LIKE wildcards, so a keyword's % and _ are escaped here to match literally.
-      ...(filter.keyword ? { name: { contains: escapeLikePattern(filter.keyword), mode: "insensitive" } } : {}),
-      ...(filter.maxPrice ? { price: { lte: filter.maxPrice } } : {}),
-    };
+    const page = productPage(filter, limit, offset);
     const [count, rows] = await Promise.all([
-      this.db.product.count({ where }),
-      limit === 0 ? [] : this.db.product.findMany({ where, select: fields, orderBy: { id: "asc" }, take: limit, skip: offset }),
+      this.count(filter),
+      limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values),
     ]);
-    return { count, rows };
+    return { count, rows: rows.map(toRecord) };
   }
 
-  findById(id: number): Promise<ProductRecord | null> {
-    return this.db.product.findUnique({ where: { id }, select: fields });
+  private async count(filter: ProductFilter): Promise<number> {
+    const { statement, values } = countProducts(filter);
+    const key = `${statement.text}:${JSON.stringify(values)}`;
+    const cached = this.counts.get(key);
+    if (cached !== undefined) return cached;
+    const [row] = await this.sql<{ count: number }>(statement, values);
+    this.counts.set(key, row!.count);
+    return row!.count;
+  }
+
+  async findById(id: number): Promise<ProductRecord | null> {
+    const [row] = await this.sql<ProductRow>(productById, [id]);
+    return row ? toRecord(row) : null;
   }
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
@@ -62,6 +90,8 @@ export class ProductsRepository {
       });
     } catch (error) {
       throw nameTakenOr(error, input.name);
+    } finally {
+      this.counts.clear();
     }
   }
 
@@ -79,12 +109,15 @@ export class ProductsRepository {
     } catch (error) {
       if (isRecordMissing(error)) return null;
       throw nameTakenOr(error, changes.name ?? "");
+    } finally {
+      this.counts.clear();
     }
   }
 
   /** Removes the product; order lines keep its name and price (order_items.product_id becomes null). */
   async delete(id: number): Promise<boolean> {
     const { count } = await this.db.product.deleteMany({ where: { id } });
+    this.counts.clear();
     return count === 1;
   }
 }

@@ -15,7 +15,6 @@ export interface AuthLimits {
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const REGISTRATIONS_PER_NAME_PER_HOUR = 5;
 
 /**
  * Abuse limits on the credential endpoints, per client address and per account name, on
@@ -55,7 +54,7 @@ export async function registerAuthLimits(
     keyGenerator: nameKey("login-failures"),
   });
   const registrationsByName = app.createRateLimit({
-    max: REGISTRATIONS_PER_NAME_PER_HOUR,
+    max: config.REGISTER_ATTEMPTS_PER_NAME_PER_HOUR,
     timeWindow: HOUR,
     keyGenerator: nameKey("register"),
   });
