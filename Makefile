@@ -8,7 +8,7 @@ COVERAGE_DIR := artifacts/contract-coverage
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: build run test test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -63,6 +63,13 @@ test-postgres: node_modules/.installed generated/prisma/client.ts
 
 contract-coverage: node_modules/.installed
 	CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx tsx scripts/contract-coverage.ts
+
+# The compose stack: PostgreSQL, migrations, the API; add PROFILE=monitoring for Prometheus + Grafana.
+up:
+	docker compose $(if $(PROFILE),--profile $(PROFILE)) up -d --build
+
+down:
+	docker compose --profile monitoring down
 
 clean:
 	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed

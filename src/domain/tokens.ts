@@ -41,7 +41,10 @@ export class TokenService {
   verify(token: string, expected: TokenType, options: { ignoreExpiration?: boolean } = {}): TokenClaims {
     let claims: Partial<TokenClaims>;
     try {
-      claims = this.jwt.verify<Partial<TokenClaims>>(token, { ignoreExpiration: options.ignoreExpiration ?? false });
+      // Without options @fastify/jwt reuses its one verifier (and its cache); with options it builds a new one.
+      claims = options.ignoreExpiration
+        ? this.jwt.verify<Partial<TokenClaims>>(token, { ignoreExpiration: true })
+        : this.jwt.verify<Partial<TokenClaims>>(token);
     } catch {
       throw tokenNotValid();
     }
