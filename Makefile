@@ -46,6 +46,7 @@ lint: node_modules/.installed
 
 typecheck: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p tsconfig.json
+	npx tsc --noEmit -p bench/tsconfig.json
 
 test-pglite: node_modules/.installed generated/prisma/client.ts
 	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run

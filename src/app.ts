@@ -54,10 +54,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: "x-request-id",
-    // Slow-client limits: a request must arrive in 10 s, idle keep-alive sockets close after 5 s.
+    // Slow-client limits: headers within 5 s, the whole request within 10 s, a silent socket is
+    // closed after 60 s, an idle keep-alive one after 5 s (below a load balancer's usual 60 s).
     requestTimeout: 10_000,
+    connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
   });
+  app.server.headersTimeout = 5_000;
   if (options.observeRoute) app.addHook("onRoute", options.observeRoute);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation.

@@ -35,8 +35,11 @@ export function productNameKey(name: string): string {
  * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
  * part of a filtered page at a million products; the page itself is always read fresh. Writes
  * through this process clear the counts at once; other replicas see them within this delay.
+ * Concurrent requests for one filter share a single count query.
  */
 export const COUNT_CACHE_TTL_MS = 5_000;
+
+type CountQuery = ReturnType<typeof countProducts>;
 
 interface ProductRow {
   id: number;
@@ -50,12 +53,21 @@ interface ProductRow {
 const toRecord = (row: ProductRow): ProductRecord => ({ ...row, price: new Prisma.Decimal(row.price) });
 
 export class ProductsRepository {
-  private readonly counts = new LRUCache<string, number>({ max: 10_000, ttl: COUNT_CACHE_TTL_MS });
+  private readonly counts: LRUCache<string, number, CountQuery>;
 
   constructor(
     private readonly db: PrismaClient,
     private readonly sql: SqlRunner,
-  ) {}
+  ) {
+    this.counts = new LRUCache<string, number, CountQuery>({
+      max: 10_000,
+      ttl: COUNT_CACHE_TTL_MS,
+      fetchMethod: async (_key, _stale, { context }) => {
+        const [row] = await this.sql<{ count: number }>(context.statement, context.values);
+        return row!.count;
+      },
+    });
+  }
 
   /** A page in id order, so consecutive pages never repeat or skip a product. */
   async page(filter: ProductFilter, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
@@ -68,13 +80,9 @@ export class ProductsRepository {
   }
 
   private async count(filter: ProductFilter): Promise<number> {
-    const { statement, values } = countProducts(filter);
-    const key = `${statement.text}:${JSON.stringify(values)}`;
-    const cached = this.counts.get(key);
-    if (cached !== undefined) return cached;
-    const [row] = await this.sql<{ count: number }>(statement, values);
-    this.counts.set(key, row!.count);
-    return row!.count;
+    const query = countProducts(filter);
+    const count = await this.counts.fetch(`${query.statement.text}:${JSON.stringify(query.values)}`, { context: query });
+    return count!;
   }
 
   async findById(id: number): Promise<ProductRecord | null> {

@@ -10,14 +10,24 @@ export interface PressureLimits {
   sampleIntervalMs?: number;
 }
 
+const DEFAULT_SAMPLE_INTERVAL_MS = 1_000;
+
 /** Answers 503 while the event loop is saturated, instead of queueing work without bound. */
 export async function registerUnderPressure(app: FastifyInstance, limits: PressureLimits): Promise<void> {
+  const sampleInterval = limits.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+  // The first samples measure start-up (loading modules, compiling schemas), not load: the
+  // guard is armed once two samples have been taken after the app is ready.
+  let armed = false;
+  app.addHook("onReady", async () => {
+    setTimeout(() => (armed = true), 2 * sampleInterval).unref();
+  });
   await app.register(underPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
-    ...(limits.sampleIntervalMs ? { sampleInterval: limits.sampleIntervalMs } : {}),
+    sampleInterval,
     retryAfter: limits.retryAfterSeconds,
     exposeStatusRoute: false,
     pressureHandler: (request, reply) => {
+      if (!armed) return; // handled as if there were no pressure
       sendProblem(
         request,
         reply,

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("configuration", () => {
+  it("has working defaults for development", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ NODE_ENV: "development", HOST: "127.0.0.1", PORT: 8000, ADMIN_PASSWORD: "12345", WORKERS: 1 });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.JWT_SECRET.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it("reads and converts the environment", () => {
+    const config = loadConfig({ PORT: "9000", DATABASE_URL: "postgres://u:p@db:5432/shop", TRUST_PROXY: "true", DB_POOL_MAX: "25" });
+    expect(config).toMatchObject({ PORT: 9000, DATABASE_URL: "postgres://u:p@db:5432/shop", TRUST_PROXY: true, DB_POOL_MAX: 25 });
+  });
+
+  it("treats an empty value as unset", () => {
+    expect(loadConfig({ ADMIN_PASSWORD: "", METRICS_TOKEN: "" }).METRICS_TOKEN).toBeUndefined();
+  });
+
+  it.each([
+    [{ PORT: "eighty" }, /PORT/],
+    [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL/],
+    [{ JWT_SECRET: "short" }, /JWT_SECRET/],
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ NODE_ENV: "production" }, /JWT_SECRET is required when NODE_ENV=production/],
+  ])("refuses %j with a clear message", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("uses no development default in production", () => {
+    const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(32) });
+    expect(config.ADMIN_PASSWORD).toBeUndefined();
+    expect(config.JWT_SECRET).toBe("s".repeat(32));
+  });
+});
