@@ -43,6 +43,7 @@ declare module "fastify" {
   }
 }
 
+const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 };
 
 /** Builds the HTTP application; server.ts decides where it listens and what it runs on. */
@@ -91,6 +92,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refreshSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   });
 
+  const purge = setInterval(() => {
+    orders.purgeIdempotencyKeys().catch((err: unknown) => app.log.warn({ err }, "could not purge idempotency keys"));
+  }, IDEMPOTENCY_PURGE_INTERVAL_MS).unref();
+  app.addHook("onClose", async () => clearInterval(purge));
+
   const handlers: OperationHandlers = {
     ...authHandlers({ users, tokens, limits }),
     ...userHandlers({ users, tokens, limits }),
@@ -102,6 +108,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook("onRoute", authenticateBeforeValidation);
   await app.register(openapiGlue, {
+    // The glue warns that no body parser exists for the spec's response-only media types
+    // (problem+json, yaml, text): true, and intended. Its errors still show.
+    logLevel: "error",
     specification: options.specification ?? loadSpec(),
     serviceHandlers: handlers,
     securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrdersRepository } from "../src/domain/orders.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;
@@ -173,6 +174,23 @@ describe("idempotency", () => {
     expect(answers.map((r) => r.statusCode)).toEqual(Array(8).fill(201));
     expect(new Set(answers.map((r) => r.json().id)).size).toBe(1);
     expect(await stockOf(a)).toBe(99);
+  });
+
+  it("keeps keys for 24 hours, then forgets them", async () => {
+    const a = await product("Expiry Tea", "2", 10);
+    const headers = { "idempotency-key": "expiry-1" };
+    const first = await order(alice.access, [{ id: a, quantity: 1 }], headers);
+    const age = (hours: number) =>
+      t.database.pool.query("UPDATE idempotency_keys SET created_at = now() - make_interval(hours => $1) WHERE key = 'expiry-1'", [hours]);
+    await age(23);
+    expect((await order(alice.access, [{ id: a, quantity: 1 }], headers)).json().id).toBe(first.json().id);
+    await age(25);
+    const later = await order(alice.access, [{ id: a, quantity: 1 }], headers);
+    expect(later.json().id).not.toBe(first.json().id);
+    expect(await stockOf(a)).toBe(8);
+    await age(25);
+    expect(await new OrdersRepository(t.database.prisma).purgeIdempotencyKeys()).toBeGreaterThanOrEqual(1);
+    expect((await t.database.pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = 'expiry-1'")).rows[0].n).toBe(0);
   });
 
   it("refuses an invalid key", async () => {

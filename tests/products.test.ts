@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SqlRunner } from "../src/db/client.js";
+import { Decimal } from "../src/domain/money.js";
+import { ProductsRepository } from "../src/domain/products.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;
@@ -192,5 +195,30 @@ describe("listing products", () => {
 
   it("needs a signed-in user", async () => {
     expect((await listing.request({ url: "/api/product/" })).statusCode).toBe(401);
+  });
+
+});
+
+describe("filtered counts under concurrent writes", () => {
+  // The race needs a count still running when a write lands: the repository is given a query
+  // runner that holds counts until the test lets them go.
+  it("answers a count that was running during a write, and counts the write afterwards", async () => {
+    const db = await startTestApp();
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const slowCounts: SqlRunner = async (statement, values) => {
+        if (statement.operation === "count") await held;
+        return db.database.query(statement, values);
+      };
+      const products = new ProductsRepository(db.database.prisma, slowCounts);
+      const page = products.page({ keyword: "race" }, 5, 0);
+      await products.create({ name: "Race Car", price: new Decimal("1"), stock: 1 });
+      release();
+      await expect(page).resolves.toMatchObject({ count: expect.any(Number) });
+      expect((await products.page({ keyword: "race" }, 5, 0)).count).toBe(1);
+    } finally {
+      await db.close();
+    }
   });
 });

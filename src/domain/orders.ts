@@ -37,6 +37,9 @@ const IDEMPOTENCY_WINDOW = "24 hours";
 const orderWithItems = { items: { orderBy: { id: "asc" } } } as const;
 type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
 
+/** A conflict this module detects itself and resolves by running the transaction again. */
+class RetryableConflict extends Error {}
+
 export function requestHash(body: unknown): string {
   return createHash("sha256").update(JSON.stringify(body)).digest("hex");
 }
@@ -58,7 +61,8 @@ export class OrdersRepository {
           timeout: 15_000,
         });
       } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !isTransientConflict(error)) throw error;
+        const retryable = error instanceof RetryableConflict || isTransientConflict(error);
+        if (attempt >= MAX_ATTEMPTS || !retryable) throw error;
         await sleep(10 * attempt + Math.random() * 20);
       }
     }
@@ -158,7 +162,7 @@ export class OrdersRepository {
     return row ? toOrderView(row) : null;
   }
 
-  /** Forgets idempotency keys older than the window. */
+  /** Forgets idempotency keys older than the window (expired keys are also replaced when reused). */
   async purgeIdempotencyKeys(): Promise<number> {
     return this.db.$executeRawUnsafe(
       `DELETE FROM idempotency_keys WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
@@ -196,7 +200,8 @@ async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string,
     ON CONFLICT DO NOTHING`;
   if (claimed === 1) return null;
   const earlier = await tx.idempotencyKey.findUnique({ where: { userId_key: { userId, key: idem.key } } });
-  if (!earlier) throw Object.assign(new Error("idempotency key vanished"), { code: "P2034" });
+  // Expired and deleted by a concurrent request between our insert and this read: start over.
+  if (!earlier) throw new RetryableConflict("idempotency key vanished");
   if (earlier.requestHash !== idem.requestHash) {
     throw new Problem("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
   }

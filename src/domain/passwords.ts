@@ -9,8 +9,8 @@ import type { ProblemFieldError } from "../http/problem.js";
  */
 const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
 
-export const PASSWORD_MIN_LENGTH = 8;
-export const PASSWORD_MAX_LENGTH = 128;
+const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MAX_LENGTH = 128;
 const SIMILARITY_LIMIT = 0.7;
 
 const commonPasswords = new Set(dictionary["passwords-common"] as string[]);

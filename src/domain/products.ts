@@ -34,10 +34,10 @@ export function productNameKey(name: string): string {
 /**
  * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
  * part of a filtered page at a million products; the page itself is always read fresh. Writes
- * through this process clear the counts at once; other replicas see them within this delay.
+ * through this process invalidate the counts at once; other replicas see them within this delay.
  * Concurrent requests for one filter share a single count query.
  */
-export const COUNT_CACHE_TTL_MS = 5_000;
+const COUNT_CACHE_TTL_MS = 5_000;
 
 type CountQuery = ReturnType<typeof countProducts>;
 
@@ -54,6 +54,11 @@ const toRecord = (row: ProductRow): ProductRecord => ({ ...row, price: new Prism
 
 export class ProductsRepository {
   private readonly counts: LRUCache<string, number, CountQuery>;
+  /**
+   * Part of every count's key; a write moves it on, so counts started before the write (even
+   * those still running) are never served after it. Old entries age out of the LRU.
+   */
+  private generation = 0;
 
   constructor(
     private readonly db: PrismaClient,
@@ -81,7 +86,7 @@ export class ProductsRepository {
 
   private async count(filter: ProductFilter): Promise<number> {
     const query = countProducts(filter);
-    const count = await this.counts.fetch(`${query.statement.text}:${JSON.stringify(query.values)}`, { context: query });
+    const count = await this.counts.fetch(`${this.generation}:${query.statement.text}:${JSON.stringify(query.values)}`, { context: query });
     return count!;
   }
 
@@ -99,7 +104,7 @@ export class ProductsRepository {
     } catch (error) {
       throw nameTakenOr(error, input.name);
     } finally {
-      this.counts.clear();
+      this.generation++;
     }
   }
 
@@ -118,14 +123,14 @@ export class ProductsRepository {
       if (isRecordMissing(error)) return null;
       throw nameTakenOr(error, changes.name ?? "");
     } finally {
-      this.counts.clear();
+      this.generation++;
     }
   }
 
   /** Removes the product; order lines keep its name and price (order_items.product_id becomes null). */
   async delete(id: number): Promise<boolean> {
     const { count } = await this.db.product.deleteMany({ where: { id } });
-    this.counts.clear();
+    this.generation++;
     return count === 1;
   }
 }

@@ -25,7 +25,7 @@ export interface TokenLifetimes {
   refreshSeconds: number;
 }
 
-export function tokenNotValid(detail = "Given token not valid for any token type"): Problem {
+function tokenNotValid(detail = "Given token not valid for any token type"): Problem {
   return new Problem("token-not-valid", detail, { headers: { "www-authenticate": 'Bearer realm="api", error="invalid_token"' } });
 }
 

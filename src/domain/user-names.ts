@@ -1,6 +1,6 @@
 import type { ProblemFieldError } from "../http/problem.js";
 
-export const USER_NAME_MAX_LENGTH = 100;
+const USER_NAME_MAX_LENGTH = 100;
 
 export interface NormalizedName {
   name: string;

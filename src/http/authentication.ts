@@ -79,7 +79,3 @@ export function authenticateBeforeValidation(route: RouteOptions): void {
     delete route.preHandler;
   }
 }
-
-export function assertSelfOrAdmin(principal: Principal, userId: string, notFound: () => Problem): void {
-  if (principal.id !== userId && !principal.isAdmin) throw notFound();
-}

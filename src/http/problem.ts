@@ -44,7 +44,7 @@ export interface ProblemDocument {
   errors?: ProblemFieldError[];
 }
 
-export const PROBLEM_TYPE_PREFIX = "urn:order-service:problem:";
+const PROBLEM_TYPE_PREFIX = "urn:order-service:problem:";
 
 /** Thrown anywhere to answer with an RFC 9457 problem document. */
 export class Problem extends Error {
