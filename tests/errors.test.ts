@@ -77,16 +77,14 @@ describe("problem answers", () => {
     expect(response.json().errors).toEqual([{ path: "/body/password", message: "must have required property 'password'" }]);
   });
 
-  it("answers a non-JSON content type with 415", async () => {
-    const response = await t.request({
-      method: "POST",
-      url: "/api/token/",
-      headers: { "content-type": "text/plain" },
-      payload: "name=admin",
-    });
-    expect(response.statusCode).toBe(415);
-    expect(response.json().code).toBe("unsupported-media-type");
-  });
+  it.each(["text/plain", "application/yaml", "application/problem+json", "application/x-www-form-urlencoded"])(
+    "answers a %s body with 415",
+    async (contentType) => {
+      const response = await t.request({ method: "POST", url: "/api/token/", headers: { "content-type": contentType }, payload: "name=admin" });
+      expect(response.statusCode).toBe(415);
+      expect(response.json().code).toBe("unsupported-media-type");
+    },
+  );
 
   it("answers an oversized body with 413", async () => {
     const response = await t.request({

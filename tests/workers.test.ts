@@ -10,8 +10,11 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-const childrenOf = (pid: number) =>
-  execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).trim().split(/\s+/).filter(Boolean);
+/** Node processes whose parent is `pid` (tsx may add an esbuild helper, which is not a worker). */
+const nodeChildrenOf = (pid: number) =>
+  execFileSync("ps", ["-o", "comm=", "--ppid", String(pid)], { encoding: "utf8" })
+    .split("\n")
+    .filter((command) => command.trim() === "node");
 
 describe("WORKERS", () => {
   it("serves from N processes and stops them all on SIGTERM", async () => {
@@ -20,7 +23,7 @@ describe("WORKERS", () => {
     expect(statuses).toEqual(Array(20).fill(200));
     // Both workers listen (each logs its own "Server listening").
     await expect.poll(() => server.output().match(/Server listening/g)?.length ?? 0, { timeout: 20_000 }).toBe(2);
-    expect(childrenOf(server.child.pid!)).toHaveLength(2);
+    expect(nodeChildrenOf(server.child.pid!)).toHaveLength(2);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
   }, 60_000);
