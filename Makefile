@@ -6,6 +6,9 @@ SHELL := /bin/bash
 export PRISMA_SCHEMA_ENGINE_BINARY ?= $(CURDIR)/package.json
 COVERAGE_DIR := artifacts/contract-coverage
 
+# vitest's usual output, plus a JSON report that scripts/test-summary.ts adds up.
+REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$(1).json
+
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
 .PHONY: up down build run test test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
@@ -36,9 +39,10 @@ run: build
 	node dist/src/server.js
 
 test: lint typecheck
-	rm -rf $(COVERAGE_DIR)
+	rm -rf $(COVERAGE_DIR) artifacts/vitest-*.json
 	$(MAKE) test-pglite test-postgres
 	$(MAKE) contract-coverage
+	@npx tsx scripts/test-summary.ts
 
 lint: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
@@ -49,13 +53,13 @@ typecheck: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p bench/tsconfig.json
 
 test-pglite: node_modules/.installed generated/prisma/client.ts
-	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run
+	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run $(call REPORT,pglite)
 
 # Uses TEST_DATABASE_URL, or starts a throwaway cluster from the PostgreSQL binaries on this
 # machine. Without either it says so and skips, unless REQUIRE_POSTGRES=1 (CI), where it fails.
 test-postgres: node_modules/.installed generated/prisma/client.ts
 	@if [ -n "$$TEST_DATABASE_URL" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-		TEST_DB=postgres CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run; \
+		TEST_DB=postgres CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run $(call REPORT,postgres); \
 	elif [ "$$REQUIRE_POSTGRES" = "1" ]; then \
 		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor PostgreSQL binaries are available" >&2; exit 1; \
 	else \
