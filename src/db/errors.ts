@@ -8,35 +8,54 @@ const UNAVAILABLE_CODES = new Set([
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
-  "08000",
-  "08001",
-  "08003",
-  "08006",
+  "08000", // connection_exception
+  "08001", // sqlclient_unable_to_establish_sqlconnection
+  "08003", // connection_does_not_exist
+  "08006", // connection_failure
   "P1001", // Prisma: can't reach database server
   "P1017", // Prisma: server closed the connection
   "P2024", // Prisma: timed out fetching a connection from the pool
 ]);
+const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout"]);
+const UNAVAILABLE_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|timeout exceeded when trying to connect/i;
 
-const UNAVAILABLE_MESSAGES = [/connection terminated/i, /connection refused/i, /timeout exceeded when trying to connect/i, /ECONNREFUSED/, /Connection terminated/];
+/** PostgreSQL serialization failure and deadlock, and Prisma's name for them: safe to retry. */
+const TRANSIENT_CODES = new Set(["40001", "40P01", "P2034"]);
 
-/** True when an error (or one of its causes) says the database is unreachable. */
-export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
-  if (!error || typeof error !== "object" || depth > 5) return false;
-  const e = error as { code?: unknown; originalCode?: unknown; message?: unknown; cause?: unknown; kind?: unknown };
-  for (const code of [e.code, e.originalCode]) {
-    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
-  }
-  if (e.kind === "DatabaseNotReachable" || e.kind === "ConnectionClosed" || e.kind === "SocketTimeout") return true;
-  if (typeof e.message === "string" && UNAVAILABLE_MESSAGES.some((re) => re.test(e.message as string))) return true;
-  return isDatabaseUnavailable(e.cause, depth + 1);
+interface ErrorLike {
+  code?: unknown;
+  originalCode?: unknown;
+  kind?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: unknown };
 }
 
-/** True for PostgreSQL serialization failures and deadlocks, which are safe to retry. */
-export function isTransientConflict(error: unknown, depth = 0): boolean {
-  if (!error || typeof error !== "object" || depth > 5) return false;
-  const e = error as { code?: unknown; originalCode?: unknown; cause?: unknown; kind?: unknown };
-  if (e.code === "P2034") return true;
-  if (e.originalCode === "40001" || e.originalCode === "40P01" || e.code === "40001" || e.code === "40P01") return true;
-  if (e.kind === "TransactionWriteConflict") return true;
-  return isTransientConflict(e.cause, depth + 1);
+/** The error and what it wraps: `cause` chains and Prisma's `meta.driverAdapterError`. */
+function* errorChain(error: unknown, depth = 0): Generator<ErrorLike> {
+  if (!error || typeof error !== "object" || depth > 5) return;
+  const e = error as ErrorLike;
+  yield e;
+  yield* errorChain(e.cause, depth + 1);
+  yield* errorChain(e.meta?.driverAdapterError, depth + 1);
+}
+
+const codesOf = (e: ErrorLike) => [e.code, e.originalCode].filter((code): code is string => typeof code === "string");
+
+/** True when an error (or one it wraps) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    if (codesOf(e).some((code) => UNAVAILABLE_CODES.has(code))) return true;
+    if (typeof e.kind === "string" && UNAVAILABLE_KINDS.has(e.kind)) return true;
+    if (typeof e.message === "string" && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** True for serialization failures and deadlocks, which a transaction may simply run again. */
+export function isTransientConflict(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    if (codesOf(e).some((code) => TRANSIENT_CODES.has(code)) || e.kind === "TransactionWriteConflict") return true;
+  }
+  return false;
 }

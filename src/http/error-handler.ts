@@ -4,6 +4,14 @@ import { isDatabaseUnavailable } from "../db/errors.js";
 
 const RETRY_AFTER_SECONDS = "5";
 
+/** Fastify's own request errors, as problems. */
+const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: "malformed-json",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "malformed-json",
+  FST_ERR_CTP_BODY_TOO_LARGE: "payload-too-large",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported-media-type",
+};
+
 /** Routes every error and every unknown route to an RFC 9457 problem answer. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -41,13 +49,7 @@ function toProblem(error: FastifyError & { errors?: unknown[] }): Problem {
       headers: { "retry-after": RETRY_AFTER_SECONDS },
     });
   }
-  const byCode: Record<string, ProblemKind> = {
-    FST_ERR_CTP_INVALID_JSON_BODY: "malformed-json",
-    FST_ERR_CTP_EMPTY_JSON_BODY: "malformed-json",
-    FST_ERR_CTP_BODY_TOO_LARGE: "payload-too-large",
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported-media-type",
-  };
-  const kind = byCode[error.code];
+  const kind = FASTIFY_ERROR_KINDS[error.code];
   if (kind) return new Problem(kind, error.message);
   if (error instanceof SyntaxError && error.statusCode === 400) {
     return new Problem("malformed-json", "The body is not valid JSON.");
