@@ -2,7 +2,7 @@
 // exits 0. An order caught in the middle is committed exactly once.
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { startServerProcess } from "./helpers/server-process.js";
 
@@ -24,6 +24,7 @@ async function json(response: Response) {
 describe("graceful shutdown", () => {
   it("completes an in-flight order exactly once, then exits 0", async () => {
     const server = await startServerProcess({ DATABASE_URL: db.url });
+    onTestFinished(() => void server.child.kill("SIGTERM")); // stops it (and its workers) if an assertion failed first
     const post = (path: string, body: unknown, token?: string) =>
       fetch(`${server.baseUrl}${path}`, {
         method: "POST",

@@ -1,6 +1,6 @@
 // WORKERS=N: N processes share the port; SIGTERM stops them all cleanly.
 import { execFileSync } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { startServerProcess } from "./helpers/server-process.js";
 
@@ -19,6 +19,7 @@ const nodeChildrenOf = (pid: number) =>
 describe("WORKERS", () => {
   it("serves from N processes and stops them all on SIGTERM", async () => {
     const server = await startServerProcess({ DATABASE_URL: db.url, WORKERS: "2" });
+    onTestFinished(() => void server.child.kill("SIGTERM")); // stops it (and its workers) if an assertion failed first
     const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.baseUrl}/readyz`).then((r) => r.status)));
     expect(statuses).toEqual(Array(20).fill(200));
     // Both workers listen (each logs its own "Server listening").
