@@ -1,6 +1,6 @@
 import type { ProductFields, ProductRecord, ProductsRepository } from "../domain/products.js";
 import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
-import { Problem, type ProblemFieldError } from "../http/problem.js";
+import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
 import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
 import type { HandlersFor } from "../http/operation-types.js";
 
@@ -45,7 +45,7 @@ function readProductFields(body: ProductBody): ProductFields {
     if (Number.isSafeInteger(stock) && stock >= 0 && stock <= MAX_STOCK) fields.stock = stock;
     else errors.push({ path: "/body/stock", message: `must be an integer from 0 to ${MAX_STOCK}` });
   }
-  if (errors.length > 0) throw new Problem("validation-failed", "The request is invalid.", { errors });
+  rejectIfAny(errors);
   return fields;
 }
 

@@ -3,7 +3,7 @@ import type { TokenService } from "../domain/tokens.js";
 import type { UserChanges, UserRecord, UsersRepository } from "../domain/users.js";
 import { hashPassword, passwordRuleViolations, verifyPassword } from "../domain/passwords.js";
 import { normalizeUserName, userNameViolations } from "../domain/user-names.js";
-import { Problem, type ProblemFieldError } from "../http/problem.js";
+import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
 import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
 import type { HandlersFor, OperationRequest } from "../http/operation-types.js";
 import type { AuthLimits } from "../plugins/rate-limits.js";
@@ -21,10 +21,6 @@ export function toUserBody(user: UserRecord) {
 }
 
 const userNotFound = (id: string) => new Problem("not-found", `User ${id} does not exist.`);
-
-function rejectIfAny(errors: ProblemFieldError[]): void {
-  if (errors.length > 0) throw new Problem("validation-failed", "The request is invalid.", { errors });
-}
 
 export function userHandlers(deps: { users: UsersRepository; tokens: TokenService; limits: AuthLimits }): UserHandlers {
   const { users, tokens, limits } = deps;

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { Problem, type ProblemFieldError, type ProblemKind } from "./problem.js";
+import { invalidRequest, Problem, type ProblemFieldError, type ProblemKind } from "./problem.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
 
 const RETRY_AFTER_SECONDS = "5";
@@ -42,7 +42,7 @@ function toProblem(error: FastifyError & { errors?: unknown[] }): Problem {
   const wrapped = error.errors?.find((e) => !(e instanceof Problem)) ?? error.errors?.[0];
   if (wrapped instanceof Error) return toProblem(wrapped as FastifyError);
   if (error.validation) {
-    return new Problem("validation-failed", "The request is invalid.", { errors: validationErrors(error) });
+    return invalidRequest(validationErrors(error));
   }
   if (isDatabaseUnavailable(error)) {
     return new Problem("service-unavailable", "The database is unavailable; try again shortly.", {

@@ -81,3 +81,13 @@ export class Problem extends Error {
     };
   }
 }
+
+/** The 400 answer for field-level failures found by schema validation or by a handler's own checks. */
+export function invalidRequest(errors: ProblemFieldError[]): Problem {
+  return new Problem("validation-failed", "The request is invalid.", { errors });
+}
+
+/** Throws invalidRequest(errors) when there is any. */
+export function rejectIfAny(errors: ProblemFieldError[]): void {
+  if (errors.length > 0) throw invalidRequest(errors);
+}
