@@ -510,7 +510,7 @@ export interface components {
                  * @description The authentication scheme to use.
                  * @example Bearer realm="api"
                  */
-                "WWW-Authenticate"?: string;
+                "WWW-Authenticate": string;
                 [name: string]: unknown;
             };
             content: {
@@ -1492,10 +1492,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The order was placed. */
+            /** @description The order was placed (or, for a repeated Idempotency-Key, was placed before). */
             201: {
                 headers: {
                     Location: components["headers"]["Location"];
+                    /**
+                     * @description `true` when this answer repeats the order first placed with this Idempotency-Key.
+                     * @example true
+                     */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {

@@ -86,8 +86,9 @@ export function createContractChecker(spec: OpenApiDocument) {
     const raw = operation.responses[status];
     if (!raw) return fail(`status ${status} is not documented for ${operation.operationId}`);
     const documented = deref(raw);
-    for (const header of Object.keys(documented.headers ?? {})) {
-      if (answer.headers[header.toLowerCase()] === undefined) fail(`documented header ${header} is missing`);
+    for (const [header, definition] of Object.entries(documented.headers ?? {})) {
+      const required = deref(definition as { required?: boolean }).required === true;
+      if (required && answer.headers[header.toLowerCase()] === undefined) fail(`required header ${header} is missing`);
     }
     const media = Object.keys(documented.content ?? {});
     if (media.length === 0) {
