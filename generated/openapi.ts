@@ -68,7 +68,10 @@ export interface paths {
         /**
          * Create a user account
          * @description Names are trimmed and unique regardless of case. Passwords follow NIST SP 800-63B:
-         *     8 to 128 characters, not only digits, not too similar to the name, not a common password.
+         *     8 to 128 characters (the schema says so), and three rules a schema cannot express, each
+         *     refused with a 400 whose `errors` entry has its `code`: not only digits
+         *     (`entirely-numeric`), not too similar to the name (`too-similar-to-name`), not a common
+         *     password (`too-common`). A name already taken, in any case, is `name-taken`.
          */
         post: operations["registerUser"];
         delete?: never;
@@ -361,12 +364,14 @@ export interface components {
             /** @enum {string} */
             status: "ok" | "ready";
         };
+        /** @description Text without control characters (U+0000–U+001F, U+007F–U+009F) or lone surrogates. */
+        PlainText: string;
         Credentials: {
-            name: string;
-            password: string;
+            name: components["schemas"]["PlainText"];
+            password: components["schemas"]["PlainText"];
         };
         RefreshRequest: {
-            refresh: string;
+            refresh: components["schemas"]["PlainText"];
         };
         TokenPair: {
             /** @description Access token (HS256 JWT). */
@@ -375,11 +380,18 @@ export interface components {
             refresh: string;
         };
         /**
-         * @description Trimmed, 1 to 100 characters, unique regardless of case.
+         * @description Trimmed, 1 to 100 characters (also once lowercased: "İ" lowercases to two), unique
+         *     regardless of case; at least one letter, digit, punctuation mark or symbol; no control
+         *     characters, line separators or lone surrogates.
          * @example user1
          */
         UserName: string;
-        /** @example 123abc#$% */
+        /**
+         * @description 8 to 128 characters, no control characters or lone surrogates. Also refused, with a 400
+         *     naming the rule: only digits (`entirely-numeric`), too similar to the name
+         *     (`too-similar-to-name`), a common password (`too-common`).
+         * @example 123abc#$%
+         */
         Password: string;
         Registration: {
             name: components["schemas"]["UserName"];
@@ -389,7 +401,7 @@ export interface components {
             name?: components["schemas"]["UserName"];
             password?: components["schemas"]["Password"];
             /** @description Required to change one's own password. */
-            current_password?: string;
+            current_password?: components["schemas"]["PlainText"];
             /** @description Admins only. */
             is_admin?: boolean;
         };
@@ -422,7 +434,11 @@ export interface components {
          * @example 100
          */
         StockInput: number | string;
-        /** @example RedBull */
+        /**
+         * @description 1 to 200 characters (also once lowercased), unique regardless of case; at least one letter,
+         *     digit, punctuation mark or symbol; no control characters, line separators or lone surrogates.
+         * @example RedBull
+         */
         ProductName: string;
         ProductInput: {
             name: components["schemas"]["ProductName"];
@@ -877,7 +893,15 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            /** @description The request is invalid; `errors` lists each rule broken. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -1128,7 +1152,7 @@ export interface operations {
                  * @description Keeps products whose name contains this text, ignoring case.
                  * @example redbull
                  */
-                keyword?: string;
+                keyword?: components["schemas"]["PlainText"];
                 /**
                  * @description Keeps products whose price is at most this decimal.
                  * @example 1.5

@@ -26,18 +26,35 @@ export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, va
 
 export interface DatabaseClientOptions {
   poolMax: number;
+  /** Server-side limits of every statement and every wait for a row lock (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
   /** Called after every Prisma operation with its duration. */
   observeQuery?: (model: string, operation: string, seconds: number) => void;
 }
 
+/**
+ * A stall answers 503 within seconds instead of a 500 after many: a row locked too long fails
+ * the statement at lock_timeout, a slow statement at statement_timeout, a database that stopped
+ * answering at the client's query_timeout, all below an order transaction's timeout
+ * (src/domain/orders.ts), and src/db/errors.ts classifies them all as "unavailable".
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
+/** How much longer than statement_timeout the client waits for an answer before giving up on the server. */
+const CLIENT_GRACE_MS = 2_000;
+
 export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
+  const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax,
     // Fail fast while the database is away instead of queueing requests until clients time out.
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
-    query_timeout: 30_000,
+    statement_timeout: statementTimeout,
+    lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    query_timeout: statementTimeout + CLIENT_GRACE_MS,
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   pool.on("error", () => {});
