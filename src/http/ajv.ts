@@ -28,6 +28,7 @@ const bodyAjv = createAjv(false);
 
 interface ObjectSchema {
   type?: unknown;
+  minimum?: unknown;
   properties?: Record<string, ObjectSchema>;
   required?: string[];
 }
@@ -45,25 +46,27 @@ function lowerCaseHeaders(schema: ObjectSchema): ObjectSchema {
 
 /**
  * Ajv coerces any text JavaScript reads as a number ("0x5", "1e2", "1.0", "Infinity", "1e400").
- * An integer parameter must be written in decimal digits, and short enough to be exact.
+ * An integer parameter must be written in decimal digits (a sign only where negatives are
+ * allowed), short enough to be exact; then Ajv converts it and checks the bounds.
  */
-const DECIMAL_INTEGER = /^-?\d{1,15}$/;
+const DIGITS = /^\d{1,15}$/;
+const SIGNED_DIGITS = /^-?\d{1,15}$/;
 
 type TextValidator = ((data: Record<string, unknown>) => boolean) & { errors?: ErrorObject[] | null };
 
 function decimalIntegersFirst(schema: ObjectSchema, validate: TextValidator): TextValidator {
   const integers = Object.entries(schema.properties ?? {})
     .filter(([, property]) => property.type === "integer")
-    .map(([name]) => name);
+    .map(([name, property]) => ({ name, form: typeof property.minimum === "number" && property.minimum >= 0 ? DIGITS : SIGNED_DIGITS }));
   if (integers.length === 0) return validate;
   const checked: TextValidator = (data) => {
     const errors: ErrorObject[] = integers
-      .filter((name) => data?.[name] !== undefined && !(typeof data[name] === "string" && DECIMAL_INTEGER.test(data[name])))
-      .map((name) => ({
+      .filter(({ name, form }) => data?.[name] !== undefined && !(typeof data[name] === "string" && form.test(data[name])))
+      .map(({ name, form }) => ({
         keyword: "pattern",
         instancePath: `/${name}`,
         schemaPath: `#/properties/${name}/type`,
-        params: { pattern: DECIMAL_INTEGER.source },
+        params: { pattern: form.source },
         message: "must be an integer written in decimal digits",
       }));
     if (errors.length > 0) {
