@@ -15,7 +15,8 @@ import { productHandlers } from "./handlers/products.js";
 import { userHandlers } from "./handlers/users.js";
 import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
-import { registerProblemHandlers } from "./http/error-handler.js";
+import { registerProblemHandlers, sendProblem } from "./http/error-handler.js";
+import { invalidRequest, Problem } from "./http/problem.js";
 import type { OperationHandlers } from "./http/operation-types.js";
 import type { Metrics } from "./observability/metrics.js";
 import { registerDocs } from "./plugins/docs.js";
@@ -63,6 +64,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Node checks the header and request timeouts on this interval (30 s by default, which let
     // a slow client keep a socket up to 35 s past its limit); now they hold within a second.
     http: { connectionsCheckingInterval: 500 },
+    // The router's own refusals (a path with broken percent-encoding, a path parameter longer
+    // than the router takes) are problems like every other answer, not Fastify's JSON.
+    frameworkErrors: (error, request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        error.code === "FST_ERR_BAD_URL" || error.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? invalidRequest([{ path: "/params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
+          : new Problem("internal-error", "An unexpected error occurred. Quote the request id when reporting it."),
+      ),
   });
   app.server.headersTimeout = 5_000;
   if (options.observeRoute) app.addHook("onRoute", options.observeRoute);

@@ -73,6 +73,11 @@ describe("2. integer parameters take decimal digits only", () => {
     await expectRefused({ url: `/api/user/?offset=${encodeURIComponent(value)}`, token: admin }, "/query/offset");
   });
 
+  it.each(["%ED%A0%80", "%FF", "%C0%80", "1".repeat(150), "%C4%B0".repeat(150)])("answers a broken or over-long path parameter %s with a 400 problem", async (id) => {
+    await expectRefused({ url: `/api/product/${id}`, token: user.access }, "/params");
+    await expectRefused({ method: "PATCH", url: `/api/user/${id}`, token: user.access, payload: { name: "x" } }, "/params");
+  });
+
   it("still reads plain digits", async () => {
     expect((await t.request({ url: `/api/product/${productId}`, token: user.access })).json().name).toBe("Hostile Tea");
     expect((await t.request({ url: `/api/product/00${productId}`, token: user.access })).json().id).toBe(productId);
