@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Fastify from "fastify";
+import { loadConfig } from "../src/config.js";
+import { registerAuthLimits } from "../src/plugins/rate-limits.js";
 import { ADMIN, startTestApp, type TestApp } from "./helpers/app.js";
 
 const login = (t: TestApp, name: string, password: string, remoteAddress = "203.0.113.1") =>
@@ -69,6 +72,45 @@ describe("login throttling (per name and client address)", () => {
     const user = await t.createUser();
     for (let i = 0; i < 12; i++) expect((await login(t, user.name, "wrong password", `198.18.0.${i + 1}`)).statusCode).toBe(401);
     expect((await login(t, user.name, user.password, "198.18.1.1")).statusCode).toBe(200);
+  });
+});
+
+describe("default limits by NODE_ENV, through the limiters themselves", () => {
+  /** How many attempts from one address pass before the first 429 (up to `ceiling`). */
+  async function allowed(env: Record<string, string>, attempt: "beforeRegister" | "beforeLogin", ceiling: number): Promise<number> {
+    const app = Fastify({ logger: false });
+    const limits = await registerAuthLimits(app, loadConfig(env));
+    app.post("/attempt", async (request, reply) => {
+      await limits[attempt](request);
+      reply.code(204);
+    });
+    await app.ready();
+    try {
+      for (let i = 0; i < ceiling; i++) {
+        // A distinct name each time, as a test job registers and logs in distinct users.
+        const response = await app.inject({ method: "POST", url: "/attempt", payload: { name: `client-test-user-${i}` }, remoteAddress: "203.0.113.200" });
+        if (response.statusCode !== 204) {
+          expect(response.statusCode).toBe(429);
+          return i;
+        }
+      }
+      return ceiling;
+    } finally {
+      await app.close();
+    }
+  }
+
+  it("development and test let one address register 1,000 accounts and log in 2,000 times at once", async () => {
+    for (const NODE_ENV of ["development", "test"]) {
+      expect(await allowed({ NODE_ENV }, "beforeRegister", 1_000)).toBe(1_000);
+      expect(await allowed({ NODE_ENV }, "beforeLogin", 2_000)).toBe(2_000);
+    }
+  });
+
+  it("production keeps its strict defaults", async () => {
+    const production = { NODE_ENV: "production", JWT_SECRET: "Zr8mQ2vK9tB4xW7nL1pH6cF3yD5gS0jA" };
+    expect(await allowed(production, "beforeRegister", 1_000)).toBe(20);
+    expect(await allowed(production, "beforeLogin", 2_000)).toBe(30);
   });
 });
 
