@@ -4,6 +4,7 @@ import { runWorkers } from "./cluster.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createDatabaseClient } from "./db/client.js";
 import { resolveDatabase } from "./db/database-url.js";
+import { EmbeddedDatabaseError } from "./db/embedded.js";
 import { applyMigrations } from "./db/migrations.js";
 import { ensureDefaultAdmin } from "./domain/default-admin.js";
 import { UsersRepository } from "./domain/users.js";
@@ -22,6 +23,7 @@ async function serve(config: Config): Promise<void> {
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
     observeQuery: metrics.observeQuery,
+    ...location.waits,
   });
   if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
 
@@ -47,6 +49,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(error instanceof ConfigError || error instanceof EmbeddedDatabaseError ? error.message : error);
   process.exit(1);
 });

@@ -24,7 +24,7 @@ export interface Statement {
 
 export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => Promise<Row[]>;
 
-export interface DatabaseClientOptions {
+export interface DatabaseClientOptions extends DatabaseWaits {
   poolMax: number;
   /** Server-side limits of every statement and every wait for a row lock (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS). */
   statementTimeoutMs?: number;
@@ -33,9 +33,22 @@ export interface DatabaseClientOptions {
   observeQuery?: (model: string, operation: string, seconds: number) => void;
 }
 
+/** How long work may wait for a connection, and a transaction to begin, before it fails. */
+export interface DatabaseWaits {
+  acquireTimeoutMs?: number;
+  transactionWaitMs?: number;
+}
+
+/**
+ * On PostgreSQL, fail fast while the database is away instead of queueing requests until
+ * clients time out. The embedded database is never away but runs one statement at a time, so
+ * its queue is the load itself: waiting is the right answer there (see database-url.ts).
+ */
+const POSTGRES_WAITS: Required<DatabaseWaits> = { acquireTimeoutMs: 3_000, transactionWaitMs: 5_000 };
+
 /**
  * A stall answers 503 within seconds instead of a 500 after many: a row locked too long fails
- * the statement at lock_timeout, a slow statement at statement_timeout, a database that stopped
+ * the statement at lock_timeout, a slow statement at statement_timeout, a server that stopped
  * answering at the client's query_timeout, all below an order transaction's timeout
  * (src/domain/orders.ts), and src/db/errors.ts classifies them all as "unavailable".
  */
@@ -45,20 +58,23 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
 const CLIENT_GRACE_MS = 2_000;
 
 export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
+  const waits = { ...POSTGRES_WAITS, ...options };
   const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  // A database whose queue is its load (the embedded one) may take as long to answer as to hand
+  // out a connection; PostgreSQL gets statement_timeout plus a little.
+  const replyTimeout = Math.max(statementTimeout + CLIENT_GRACE_MS, waits.acquireTimeoutMs);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax,
-    // Fail fast while the database is away instead of queueing requests until clients time out.
-    connectionTimeoutMillis: 3_000,
+    connectionTimeoutMillis: waits.acquireTimeoutMs,
     idleTimeoutMillis: 30_000,
     statement_timeout: statementTimeout,
     lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-    query_timeout: statementTimeout + CLIENT_GRACE_MS,
+    query_timeout: replyTimeout,
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   pool.on("error", () => {});
-  const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {

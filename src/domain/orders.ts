@@ -62,11 +62,9 @@ export class OrdersRepository {
     assertDistinctProducts(lines);
     for (let attempt = 1; ; attempt++) {
       try {
-        // Above the statement and lock timeouts (src/db/client.ts), so those fail first and clearly.
-        return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), {
-          maxWait: 5_000,
-          timeout: 15_000,
-        });
+        // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
+        // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
+        return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 });
       } catch (error) {
         const retryable = error instanceof RetryableConflict || isTransientConflict(error);
         if (attempt >= MAX_ATTEMPTS || !retryable) throw error;

@@ -39,6 +39,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Par
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
     observeQuery: metrics.observeQuery,
+    ...testDb.waits,
   });
   await ensureDefaultAdmin(new UsersRepository(database.prisma), ADMIN.password);
   // PGlite runs in this process and blocks the event loop while it works, so the overload guard
