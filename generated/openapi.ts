@@ -48,7 +48,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log out by retiring a refresh token */
+        /**
+         * Log out by retiring a refresh token
+         * @description Retires the refresh token and every token rotated from the same login. The user's access
+         *     tokens issued until now stop working within 2 seconds; other sessions get new ones by
+         *     refreshing.
+         */
         post: operations["revokeToken"];
         delete?: never;
         options?: never;
@@ -116,6 +121,9 @@ export interface paths {
          * Change a user (only the fields sent)
          * @description A user may change their own name and password (the latter needs `current_password`).
          *     Only an admin may set `is_admin`; admins may change any user without the current password.
+         *     A new password follows the rules of registration, including those a schema cannot express
+         *     (400 with `errors[].code` `entirely-numeric`, `too-similar-to-name` or `too-common`).
+         *     Changing a password ends the user's refresh tokens, and within 2 s their access tokens.
          */
         put: operations["updateUser"];
         post?: never;
@@ -364,14 +372,12 @@ export interface components {
             /** @enum {string} */
             status: "ok" | "ready";
         };
-        /** @description Text without control characters (U+0000–U+001F, U+007F–U+009F) or lone surrogates. */
-        PlainText: string;
         Credentials: {
-            name: components["schemas"]["PlainText"];
-            password: components["schemas"]["PlainText"];
+            name: string;
+            password: string;
         };
         RefreshRequest: {
-            refresh: components["schemas"]["PlainText"];
+            refresh: string;
         };
         TokenPair: {
             /** @description Access token (HS256 JWT). */
@@ -401,7 +407,7 @@ export interface components {
             name?: components["schemas"]["UserName"];
             password?: components["schemas"]["Password"];
             /** @description Required to change one's own password. */
-            current_password?: components["schemas"]["PlainText"];
+            current_password?: string;
             /** @description Admins only. */
             is_admin?: boolean;
         };
@@ -1152,7 +1158,7 @@ export interface operations {
                  * @description Keeps products whose name contains this text, ignoring case.
                  * @example redbull
                  */
-                keyword?: components["schemas"]["PlainText"];
+                keyword?: string;
                 /**
                  * @description Keeps products whose price is at most this decimal.
                  * @example 1.5

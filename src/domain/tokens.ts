@@ -72,6 +72,8 @@ export class TokenService {
     const wellFormed =
       typeof claims.user_id === "string" && UUID.test(claims.user_id) &&
       typeof claims.jti === "string" && claims.jti.length > 0 &&
+      // A refresh token's jti is its row's key.
+      (expected === "access" || UUID.test(claims.jti)) &&
       Number.isFinite(claims.exp) && Number.isFinite(claims.iat) &&
       (claims.family === undefined || (typeof claims.family === "string" && UUID.test(claims.family)));
     if (!wellFormed) throw tokenNotValid("Token claims are malformed");
@@ -127,7 +129,7 @@ export class TokenService {
    */
   async revoke(refreshToken: string): Promise<void> {
     const claims = this.verify(refreshToken, "refresh", { ignoreExpiration: true });
-    const row = await this.db.refreshToken.findUnique({ where: { id: claims.jti }, select: { familyId: true, usedAt: true, revokedAt: true } });
+    const row = await this.db.refreshToken.findUnique({ where: { id: claims.jti }, select: { familyId: true, revokedAt: true } });
     if (!row || row.revokedAt) return;
     await this.db.$transaction([
       this.db.refreshToken.updateMany({ where: { familyId: row.familyId, revokedAt: null }, data: { revokedAt: new Date() } }),
