@@ -84,7 +84,7 @@ const schema = {
     REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1 },
     // Below an order transaction's 15 s timeout (src/domain/orders.ts).
     DB_STATEMENT_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 5_000 },
-    DB_LOCK_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 2_000 },
+    DB_LOCK_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 3_000 },
   },
 };
 

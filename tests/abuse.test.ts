@@ -105,13 +105,13 @@ describe("default limits by NODE_ENV, through the limiters themselves", () => {
       expect(await allowed({ NODE_ENV }, "beforeRegister", 1_000)).toBe(1_000);
       expect(await allowed({ NODE_ENV }, "beforeLogin", 2_000)).toBe(2_000);
     }
-  });
+  }, 120_000);
 
   it("production keeps its strict defaults", async () => {
     const production = { NODE_ENV: "production", JWT_SECRET: "Zr8mQ2vK9tB4xW7nL1pH6cF3yD5gS0jA" };
     expect(await allowed(production, "beforeRegister", 1_000)).toBe(20);
     expect(await allowed(production, "beforeLogin", 2_000)).toBe(30);
-  });
+  }, 60_000);
 });
 
 describe("security headers and CORS", () => {

@@ -53,7 +53,7 @@ const POSTGRES_WAITS: Required<DatabaseWaits> = { acquireTimeoutMs: 3_000, trans
  * (src/domain/orders.ts), and src/db/errors.ts classifies them all as "unavailable".
  */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
-export const DEFAULT_LOCK_TIMEOUT_MS = 2_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 3_000;
 /** How much longer than statement_timeout the client waits for an answer before giving up on the server. */
 const CLIENT_GRACE_MS = 2_000;
 
