@@ -136,7 +136,7 @@ const SLOT = "\u0001slot\u0001";
 
 /**
  * A valid body with one field (at any depth) replaced by hostile text or a raw JSON number
- * literal, as JSON text. `textIntoString` tells whether hostile text went into a string field.
+ * literal, as JSON text. `forbiddenText`: text a field must refuse went into a string field.
  */
 export function hostileBody(raw: Schema): fc.Arbitrary<{ text: string; forbiddenText: boolean }> {
   const schema = resolve(raw);
