@@ -40,7 +40,8 @@ function rawRequest(bytes: string): Promise<{ status: number; headers: Record<st
 describe("malformed HTTP (raw TCP)", () => {
   const ajv = new Ajv2020({ strict: false });
   ajv.addSchema(spec, "openapi.yaml");
-  const isDocumentedProblem = ajv.compile({ $ref: "openapi.yaml#/components/responses/MalformedRequest/content/application~1problem+json/schema" });
+  const isDocumentedProblem = (body: unknown) =>
+    ajv.validate({ $ref: "openapi.yaml#/components/responses/MalformedRequest/content/application~1problem+json/schema" }, body);
 
   it.each([
     ["a Content-Length that is not a number", "GET /api/product/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n", 400, "/api/product/"],
@@ -54,7 +55,7 @@ describe("malformed HTTP (raw TCP)", () => {
     expect(answer.headers["content-type"]).toBe("application/problem+json");
     expect(Number(answer.headers["content-length"])).toBe(Buffer.byteLength(answer.body));
     const body = JSON.parse(answer.body);
-    expect(isDocumentedProblem(body), JSON.stringify(isDocumentedProblem.errors)).toBe(true);
+    expect(isDocumentedProblem(body), ajv.errorsText()).toBe(true);
     expect(body).toMatchObject({ status, instance, code: status === 431 ? "headers-too-large" : "malformed-request" });
   });
 
