@@ -147,6 +147,7 @@ describe("pagination links", () => {
     expect(isAllowedHost("localhost.evil.example", "localhost")).toBe(false);
     expect(isAllowedHost("anything", "*")).toBe(true);
     expect(isAllowedHost("localhost", "")).toBe(false);
+    expect(isAllowedHost(undefined, "localhost")).toBe(false);
   });
 });
 

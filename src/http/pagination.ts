@@ -35,7 +35,8 @@ export function linkBase(request: FastifyRequest, base: LinkBase): string {
 }
 
 /** `name` allows the host on any port, `name:port` one port, `*` every host. */
-export function isAllowedHost(host: string, allowedHosts: string): boolean {
+export function isAllowedHost(host: string | undefined, allowedHosts: string): boolean {
+  if (!host) return false;
   const wanted = host.toLowerCase();
   const hostname = wanted.replace(/:\d+$/, "");
   return allowedHosts
