@@ -106,7 +106,15 @@ describe("third-party contract tools", () => {
       { method: "POST", path: "/api/token/", headers: { "content-type": "text/csv" }, body: "a,b", status: 415 },
       { method: "POST", path: "/api/token/", headers: json, body: '{"name":"admin","password":"wrong password"}', status: 401 },
       { method: "POST", path: "/api/token/refresh/", headers: json, body: '{"refresh":"not-a-token"}', status: 401 },
+      { method: "GET", path: "/api/user/00000000-0000-4000-8000-000000000000", headers: { authorization: `Bearer ${token}` }, status: 404 },
+      { method: "GET", path: "/api/user/not-a-uuid", headers: { authorization: `Bearer ${token}` }, status: 400 },
+      { method: "PATCH", path: "/api/product/99999", headers: { authorization: `Bearer ${token}`, ...json }, body: '{"stock":1}', status: 404 },
+      { method: "DELETE", path: "/api/product/99999", headers: { authorization: `Bearer ${token}` }, status: 404 },
+      { method: "GET", path: "/api/order/99999", headers: { authorization: `Bearer ${token}` }, status: 404 },
+      { method: "POST", path: "/api/register/", headers: json, body: JSON.stringify({ name: "x".repeat(100), password: "p".repeat(70_000) }), status: 413 },
+      { method: "POST", path: "/api/order/", headers: { authorization: `Bearer ${user.access}`, "idempotency-key": "third-party-key", ...json }, body: '{"products":[{"id":99999,"quantity":1}]}', status: 400 },
       { method: "GET", path: "/metrics", status: 200 },
+      { method: "GET", path: "/healthz", status: 200 },
     ];
     // Not sent: a body that is not JSON at all, which Prism 5.16's proxy never answers (it hangs).
     const responseViolations: string[] = [];
