@@ -18,7 +18,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   let output = "";
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    // A fresh embedded database (initdb and migrations) takes a while on a busy machine.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 90_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
