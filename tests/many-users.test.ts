@@ -29,6 +29,7 @@ afterAll(async () => {
 describe(`${USERS} distinct users at once over TCP`, () => {
   it("get right answers, each only its own data, and the service then stops in time", async () => {
     const server = await startServerProcess({
+      LOG_LEVEL: "warn",
       ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: "", DATA_DIR: dataDir! }),
       REGISTER_RATE_LIMIT_PER_HOUR: "100000",
       LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
@@ -42,9 +43,10 @@ describe(`${USERS} distinct users at once over TCP`, () => {
     expect(login.status).toBe(200);
     const { access } = (await login.json()) as { access: string };
 
-    const report = await runManyUsers({ baseUrl: server.baseUrl, adminToken: access, users: USERS, ordersPerUser: 2, readers: 10, products: 20 });
+    const report = await runManyUsers({ baseUrl: server.baseUrl, adminToken: access, users: USERS, ordersPerUser: 1, readers: 10, products: 50 });
     expect(report.failures.slice(0, 10), server.output().slice(-3000)).toEqual([]);
-    expect(report.ordersPlaced).toBe(USERS * 2);
+    expect(report.requests).toBeGreaterThan(USERS * 6);
+    expect(report.ordersPlaced).toBe(USERS);
     expect(report.answers["POST /api/register/ 201"]).toBe(USERS + 10);
 
     const stopping = performance.now();
