@@ -277,7 +277,9 @@ export interface paths {
          * Prometheus metrics
          * @description Request rates and latencies by route template, process and event-loop metrics, the
          *     database pool, query timings and business counters (orders placed and declined, units sold).
-         *     When the service is configured with `METRICS_TOKEN`, send it as a bearer token.
+         *     When the service is configured with `METRICS_TOKEN`, send it as a bearer token; without it, or
+         *     with a wrong one, the answer is 401. Without `METRICS_TOKEN` none is needed (the empty
+         *     security requirement below).
          */
         get: operations["getMetrics"];
         put?: never;
@@ -425,9 +427,15 @@ export interface components {
         PageLinks: {
             /** @description How many items match in all. */
             count: number;
-            /** @description The absolute URL of the next page. */
+            /**
+             * Format: uri-reference
+             * @description The next page's URL, absolute when the service knows its public address, else relative to the server root.
+             */
             next: string | null;
-            /** @description The absolute URL of the previous page. */
+            /**
+             * Format: uri-reference
+             * @description The previous page's URL, in the same form as `next`.
+             */
             previous: string | null;
         };
         /**
@@ -619,6 +627,52 @@ export interface components {
                  *       "status": 415,
                  *       "code": "unsupported-media-type",
                  *       "detail": "Send the body as application/json.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+        MethodNotAllowed: {
+            headers: {
+                /**
+                 * @description The methods this path supports.
+                 * @example GET, HEAD, POST
+                 */
+                Allow: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:method-not-allowed",
+                 *       "title": "Method Not Allowed",
+                 *       "status": 405,
+                 *       "code": "method-not-allowed",
+                 *       "detail": "/api/order/ does not support DELETE; it supports GET, HEAD, POST.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The HTTP parser refused the request (400: malformed; 408: too slow; 431: headers too large).
+         *     No operation was reached; the connection is closed after this answer.
+         */
+        MalformedRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:malformed-request",
+                 *       "title": "Malformed HTTP request",
+                 *       "status": 400,
+                 *       "code": "malformed-request",
+                 *       "detail": "The request is not valid HTTP/1.1 (HPE_INVALID_CONTENT_LENGTH).",
                  *       "instance": "/api/order/"
                  *     }
                  */
@@ -1161,7 +1215,7 @@ export interface operations {
                 keyword?: string;
                 /**
                  * @description Keeps products whose price is at most this decimal.
-                 * @example 1.5
+                 * @example 2.5
                  */
                 max_price?: components["schemas"]["DecimalQuery"];
             };
@@ -1180,7 +1234,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "count": 6,
-                     *       "next": "http://localhost:8000/api/product/?limit=5&offset=5",
+                     *       "next": "http://localhost:8000/api/product/?keyword=redbull&max_price=2.5&limit=5&offset=5",
                      *       "previous": null,
                      *       "results": [
                      *         {
@@ -1463,7 +1517,7 @@ export interface operations {
                      *       "previous": null,
                      *       "results": [
                      *         {
-                     *           "id": 7,
+                     *           "id": 1,
                      *           "status": "created",
                      *           "created_at": "2026-01-01T12:00:00.000Z",
                      *           "items": [
@@ -1510,10 +1564,6 @@ export interface operations {
                  *         {
                  *           "id": 1,
                  *           "quantity": 15
-                 *         },
-                 *         {
-                 *           "id": 2,
-                 *           "quantity": 13
                  *         }
                  *       ]
                  *     }
@@ -1536,7 +1586,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": 7,
+                     *       "id": 1,
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "items": [
@@ -1546,16 +1596,9 @@ export interface operations {
                      *           "quantity": 15,
                      *           "unit_price": "2.200",
                      *           "line_total": "33.000"
-                     *         },
-                     *         {
-                     *           "product_id": 2,
-                     *           "name": "Club Mate",
-                     *           "quantity": 13,
-                     *           "unit_price": "1.500",
-                     *           "line_total": "19.500"
                      *         }
                      *       ],
-                     *       "total": "52.500"
+                     *       "total": "33.000"
                      *     }
                      */
                     "application/json": components["schemas"]["Order"];
@@ -1577,7 +1620,7 @@ export interface operations {
             path: {
                 /**
                  * @description The order's id.
-                 * @example 7
+                 * @example 1
                  */
                 id: components["schemas"]["SerialId"];
             };
@@ -1593,7 +1636,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": 7,
+                     *       "id": 1,
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "items": [

@@ -15,7 +15,8 @@ import { productHandlers } from "./handlers/products.js";
 import { userHandlers } from "./handlers/users.js";
 import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
-import { registerProblemHandlers, sendProblem } from "./http/error-handler.js";
+import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
+import { registerLinkBase } from "./http/pagination.js";
 import { invalidRequest, Problem } from "./http/problem.js";
 import type { OperationHandlers } from "./http/operation-types.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -56,6 +57,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: "x-request-id",
+    clientErrorHandler: answerClientError,
     // Slow-client limits: headers within 5 s, the whole request within 10 s, a silent socket is
     // closed after 60 s, an idle keep-alive one after 5 s (below a load balancer's usual 60 s).
     requestTimeout: 10_000,
@@ -85,7 +87,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addContentTypeParser(["text/plain", "application/yaml", "application/problem+json"], (request, _body, done) =>
     done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers["content-type"]), undefined),
   );
-  registerProblemHandlers(app);
+  const specification = options.specification ?? loadSpec();
+  registerProblemHandlers(app, specification);
+  registerLinkBase(app, { publicUrl: config.PUBLIC_URL, allowedHosts: config.ALLOWED_HOSTS });
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   app.decorate("lifecycle", lifecycle);
@@ -128,10 +132,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook("onRoute", authenticateBeforeValidation);
   await app.register(openapiGlue, {
-    specification: options.specification ?? loadSpec(),
+    specification: withConfiguredSecurity(specification, config),
     serviceHandlers: handlers,
     securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),
   });
   await registerDocs(app, loadSpec());
   return app;
+}
+
+/**
+ * The spec makes the metrics token optional (`security: [{}, {metricsToken: []}]`) because it is
+ * only needed when METRICS_TOKEN is set. fastify-openapi-glue lets `{}` through unconditionally,
+ * so when a token is configured the route is given only the token requirement.
+ */
+function withConfiguredSecurity(spec: Record<string, unknown>, config: Config): Record<string, unknown> {
+  if (!config.METRICS_TOKEN) return spec;
+  const copy = structuredClone(spec) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+  const metrics = copy.paths["/metrics"]?.get;
+  if (metrics) metrics.security = [{ metricsToken: [] }];
+  return copy;
 }

@@ -20,6 +20,13 @@ export interface Config {
   METRICS_TOKEN?: string;
   /** Comma-separated origins allowed by CORS; empty means CORS stays off. */
   CORS_ORIGINS: string;
+  /** The service's public base URL (e.g. https://shop.example/orders); absolute links start with it. */
+  PUBLIC_URL?: string;
+  /**
+   * Comma-separated Host values trusted to build absolute links when PUBLIC_URL is unset
+   * (`name` matches any port, `name:port` one port, `*` any host). Others get relative links.
+   */
+  ALLOWED_HOSTS: string;
   /** node:cluster workers; 1 runs the server in this process. */
   WORKERS: number;
   /** Login attempts per client address per minute, and registrations per client address per hour. */
@@ -57,6 +64,8 @@ export const ABUSE_LIMIT_DEFAULTS: Record<"production" | "development", Record<A
 
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
 const DEVELOPMENT_ADMIN_PASSWORD = "12345";
+/** Where a developer's own requests come from; production trusts no Host unless told. */
+const DEVELOPMENT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]";
 
 const schema = {
   type: "object",
@@ -76,6 +85,8 @@ const schema = {
     TRUST_PROXY: { type: "boolean", default: false },
     METRICS_TOKEN: { type: "string", minLength: 16 },
     CORS_ORIGINS: { type: "string", default: "" },
+    PUBLIC_URL: { type: "string", pattern: "^https?://[^/?#]+(/[^?#]*)?$" },
+    ALLOWED_HOSTS: { type: "string" },
     WORKERS: { type: "integer", minimum: 1, maximum: 256, default: 1 },
     // Defaults depend on NODE_ENV: ABUSE_LIMIT_DEFAULTS.
     LOGIN_RATE_LIMIT_PER_MINUTE: { type: "integer", minimum: 1 },
@@ -136,11 +147,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           "generate one with `openssl rand -base64 48`",
       );
     }
-    return { ...config, ...limits };
+    return { ...config, ...limits, ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? "" };
   }
   return {
     ...config,
     ...limits,
+    ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? DEVELOPMENT_ALLOWED_HOSTS,
     JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
     ADMIN_PASSWORD: config.ADMIN_PASSWORD ?? DEVELOPMENT_ADMIN_PASSWORD,
   };

@@ -27,6 +27,8 @@ describe("configuration", () => {
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL/],
     [{ JWT_SECRET: "short" }, /JWT_SECRET/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    [{ PUBLIC_URL: "shop.example" }, /PUBLIC_URL/],
+    [{ PUBLIC_URL: "https://shop.example/?x=1" }, /PUBLIC_URL/],
     [{ NODE_ENV: "production" }, /JWT_SECRET is required when NODE_ENV=production/],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -37,6 +39,13 @@ describe("configuration", () => {
     const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: STRONG_SECRET });
     expect(config.ADMIN_PASSWORD).toBeUndefined();
     expect(config.JWT_SECRET).toBe(STRONG_SECRET);
+    expect(config.ALLOWED_HOSTS).toBe("");
+  });
+
+  it("trusts only localhost forms of Host for links in development, unless told otherwise", () => {
+    expect(loadConfig({}).ALLOWED_HOSTS).toBe("localhost,127.0.0.1,[::1]");
+    expect(loadConfig({ ALLOWED_HOSTS: "shop.example" }).ALLOWED_HOSTS).toBe("shop.example");
+    expect(loadConfig({ PUBLIC_URL: "https://shop.example/orders" }).PUBLIC_URL).toBe("https://shop.example/orders");
   });
 
   describe("production refuses well-known and weak secrets", () => {
