@@ -1,6 +1,6 @@
 // Many distinct users at once over real TCP, on the service as it really runs: its own process,
-// on the embedded database exactly as `make run` starts it (PGlite half) or on PostgreSQL
-// (PostgreSQL half). Every answer is checked, and afterwards SIGTERM stops it within its grace
+// with the development/test defaults (abuse limits included), on the embedded database exactly as
+// `make run` starts it (PGlite half) or on PostgreSQL (PostgreSQL half). Every answer is checked, and afterwards SIGTERM stops it within its grace
 // period. `npm run load:users` runs the same scenario with thousands of users.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -31,8 +31,6 @@ describe(`${USERS} distinct users at once over TCP`, () => {
     const server = await startServerProcess({
       LOG_LEVEL: "warn",
       ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: "", DATA_DIR: dataDir! }),
-      REGISTER_RATE_LIMIT_PER_HOUR: "100000",
-      LOGIN_RATE_LIMIT_PER_MINUTE: "100000",
     });
     onTestFinished(() => void server.child.kill("SIGKILL"));
     const login = await fetch(`${server.baseUrl}/api/token/`, {
