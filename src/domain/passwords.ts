@@ -1,5 +1,7 @@
+import { availableParallelism } from "node:os";
 import argon2 from "argon2";
 import { distance } from "fastest-levenshtein";
+import pLimit from "p-limit";
 import { dictionary } from "@zxcvbn-ts/language-common";
 import type { ProblemFieldError } from "../http/problem.js";
 
@@ -9,6 +11,15 @@ import type { ProblemFieldError } from "../http/problem.js";
  */
 const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * Hashes at once: no more than the cores can run, and always fewer than libuv's thread pool
+ * (4 threads unless UV_THREADPOOL_SIZE says otherwise). A burst of logins must not take every
+ * thread: opening a PostgreSQL connection needs one too (SCRAM's PBKDF2), and would otherwise
+ * queue behind every hash and time out (503s under a burst of registrations).
+ */
+const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const hashing = pLimit(Math.max(1, Math.min(availableParallelism(), THREAD_POOL_SIZE - 2)));
+
 const PASSWORD_MIN_LENGTH = 8;
 const PASSWORD_MAX_LENGTH = 128;
 const SIMILARITY_LIMIT = 0.7;
@@ -16,12 +27,12 @@ const SIMILARITY_LIMIT = 0.7;
 const commonPasswords = new Set(dictionary["passwords-common"] as string[]);
 
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, HASH_OPTIONS);
+  return hashing(() => argon2.hash(password, HASH_OPTIONS));
 }
 
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   try {
-    return await argon2.verify(hash, password);
+    return await hashing(() => argon2.verify(hash, password));
   } catch {
     return false;
   }
