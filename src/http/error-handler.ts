@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest, Problem, type ProblemFieldError, type ProblemKind } from "./problem.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
+import { logProblem } from "./request-logging.js";
 
 const RETRY_AFTER_SECONDS = "5";
 
@@ -15,11 +16,7 @@ const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
 /** Routes every error and every unknown route to an RFC 9457 problem answer. */
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblem(error);
-    if (problem.status >= 500 && problem.kind === "internal-error") {
-      request.log.error({ err: error }, "unexpected error");
-    }
-    return sendProblem(request, reply, problem);
+    return sendProblem(request, reply, toProblem(error), error);
   });
 
   app.setNotFoundHandler((request, reply) =>
@@ -27,7 +24,9 @@ export function registerProblemHandlers(app: FastifyInstance): void {
   );
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+/** Answers with `problem` and logs it, with `cause` (the error behind it) for a 5xx. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem, cause?: unknown): FastifyReply {
+  logProblem(request, problem, cause);
   return reply
     .code(problem.status)
     .headers(problem.headers)
