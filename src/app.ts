@@ -1,4 +1,4 @@
-import Fastify, { errorCodes, LogController, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
+import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
 import fastifyJwt from "@fastify/jwt";
 import openapiGlue from "fastify-openapi-glue";
 import type { Config } from "./config.js";
@@ -17,7 +17,7 @@ import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
 import { registerProblemHandlers } from "./http/error-handler.js";
 import { echoRequestIds, requestId } from "./http/request-id.js";
-import { quietProbes } from "./http/request-logging.js";
+import { RequestLogController } from "./http/request-logging.js";
 import type { OperationHandlers } from "./http/operation-types.js";
 import { loggerOptions } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -60,7 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Ids are ours (UUIDv7) unless the client sent a well-formed X-Request-Id; see request-id.ts.
     requestIdHeader: false,
     genReqId: requestId,
-    logController: new LogController({ requestIdLogLabel: "request_id" }),
+    logController: new RequestLogController(),
     // Slow-client limits: headers within 5 s, the whole request within 10 s, a silent socket is
     // closed after 60 s, an idle keep-alive one after 5 s (below a load balancer's usual 60 s).
     requestTimeout: 10_000,
@@ -70,7 +70,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.server.headersTimeout = 5_000;
   if (options.observeRoute) app.addHook("onRoute", options.observeRoute);
   echoRequestIds(app);
-  quietProbes(app);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation. The
   // spec's response-only media types are refused by name, which also tells fastify-openapi-glue

@@ -1,13 +1,26 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Problem } from "./problem.js";
 
-/** Probes poll every few seconds: their requests are logged at debug, their failures still at warn. */
+/** Probes poll every few seconds: their requests are logged at debug (a failing probe's problem still at warn). */
 const PROBE_PATHS = new Set(["/healthz", "/readyz"]);
 
-export function quietProbes(app: FastifyInstance): void {
-  app.addHook("onRoute", (route) => {
-    if (PROBE_PATHS.has(route.url.replace(/\/$/, "")) && route.logLevel === undefined) route.logLevel = "debug";
-  });
+const isProbe = (request: FastifyRequest) => PROBE_PATHS.has((request.routeOptions.url ?? "").replace(/\/$/, ""));
+
+/** Fastify's per-request lines, logged under `request_id`, at debug for probes. */
+export class RequestLogController extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: "request_id" });
+  }
+
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (!isProbe(request)) return super.incomingRequest(request, reply, metadata);
+    request.log.debug({ req: request }, "incoming request");
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error || !isProbe(request)) return super.requestCompleted(error, request, reply, metadata);
+    reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
+  }
 }
 
 /**
