@@ -76,7 +76,7 @@ function logSummary(app: FastifyInstance, config: Config, location: DatabaseLoca
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.WORKERS > 1 && !config.DATABASE_URL) {
-    throw new ConfigError("WORKERS > 1 needs DATABASE_URL: the embedded database belongs to a single process. Set DATABASE_URL, or WORKERS=1.");
+    throw new StartupError("WORKERS > 1 needs DATABASE_URL: the embedded database belongs to a single process. Set DATABASE_URL, or WORKERS=1.");
   }
   // Checked once, before anything is migrated or any worker starts.
   await checkPortFree(config.HOST, config.PORT);
@@ -95,7 +95,7 @@ function startupFailureMessage(error: unknown): string {
   if (error instanceof ConfigError) {
     // env-schema names variables "env/PORT"; the operator knows them as PORT.
     const message = error.message.replace(/\benv\//g, "").replace(/[.\s]+$/, "");
-    return /: (set|fix|use) /i.test(message) ? `${message}.` : `${message}. Fix the environment and start again (README, "Configuration").`;
+    return `${message}. Fix the environment and start again (README, "Configuration").`;
   }
   const verbose = ["debug", "trace"].includes(process.env.LOG_LEVEL ?? "");
   if (verbose) return `Start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
