@@ -196,6 +196,9 @@ export interface paths {
          *     is written and the problem's `errors` name each short product with what was asked and
          *     what is available. Send an `Idempotency-Key` to retry safely: the same key with the same
          *     body answers the first order again for 24 hours.
+         *
+         *     On a new database there are no products yet: create one first (`POST /api/product/` as
+         *     `admin`; its example makes product 1 with 100 in stock), then this example orders 2 of it.
          */
         post: operations["createOrder"];
         delete?: never;
@@ -1464,8 +1467,8 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description A unique key per order attempt (e.g. a UUID), reused on retries.
-                 * @example 5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f
+                 * @description A new key per order attempt that you make up (a UUID, say
+                 *     `5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f`), sent again only when retrying that attempt.
                  */
                 "Idempotency-Key"?: string;
             };
@@ -1479,11 +1482,7 @@ export interface operations {
                  *       "products": [
                  *         {
                  *           "id": 1,
-                 *           "quantity": 15
-                 *         },
-                 *         {
-                 *           "id": 2,
-                 *           "quantity": 13
+                 *           "quantity": 2
                  *         }
                  *       ]
                  *     }
