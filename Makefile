@@ -1,5 +1,5 @@
 # Everything a fresh clone needs, with only Node and npm installed.
-#   make run    build what is missing, then serve on :8000 (embedded PostgreSQL unless DATABASE_URL is set)
+#   make run    build what is missing, then serve on 127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
 #   make test   the whole suite: PGlite always, a real PostgreSQL too when one can be had
 SHELL := /bin/bash
 # `prisma generate` only checks that an engine file exists; it never runs it (no download here).
@@ -35,7 +35,10 @@ admin: node_modules/.installed generated/prisma/client.ts
 
 build: dist/src/server.js migrate admin
 
-run: build
+# The server migrates its embedded database and creates the development admin itself, after
+# checking its port and data directory; a DATABASE_URL is migrated first, as a separate step.
+run: dist/src/server.js
+	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
 	node dist/src/server.js
 
 test: lint typecheck

@@ -3,7 +3,7 @@ import closeWithGrace from "close-with-grace";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { runWorkers } from "./cluster.js";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { loadConfig, type Config } from "./config.js";
 import { createDatabaseClient } from "./db/client.js";
 import { resolveDatabase, type DatabaseLocation } from "./db/database-url.js";
 import { applyMigrations } from "./db/migrations.js";
@@ -12,6 +12,7 @@ import { UsersRepository } from "./domain/users.js";
 import { createMetrics } from "./observability/metrics.js";
 import { checkDatabase, checkPortFree, describeDatabaseUrl, embeddedFailure, listenFailure } from "./startup-checks.js";
 import { StartupError } from "./startup-error.js";
+import { exitWithStartupFailure } from "./startup-failure.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -84,21 +85,4 @@ async function main(): Promise<void> {
   await runWorkers(config.WORKERS, () => serve(config));
 }
 
-main().catch((error: unknown) => {
-  console.error(startupFailureMessage(error));
-  process.exit(1);
-});
-
-/** One line for the operator; the stack only when asked for (LOG_LEVEL=debug or trace). */
-function startupFailureMessage(error: unknown): string {
-  if (error instanceof StartupError) return error.message;
-  if (error instanceof ConfigError) {
-    // env-schema names variables "env/PORT"; the operator knows them as PORT.
-    const message = error.message.replace(/\benv\//g, "").replace(/[.\s]+$/, "");
-    return `${message}. Fix the environment and start again (README, "Configuration").`;
-  }
-  const verbose = ["debug", "trace"].includes(process.env.LOG_LEVEL ?? "");
-  if (verbose) return `Start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-  return `Start-up failed: ${message} (start with LOG_LEVEL=debug to see where).`;
-}
+main().catch(exitWithStartupFailure);

@@ -40,14 +40,7 @@ export function listenFailure(error: NodeJS.ErrnoException, host: string, port: 
  */
 export async function checkDatabase(url: string): Promise<void> {
   const where = describeDatabaseUrl(url);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DATABASE_TIMEOUT_MS, query_timeout: DATABASE_TIMEOUT_MS });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => {});
-    throw connectFailure(error as NodeJS.ErrnoException & { code?: string }, url, where);
-  }
+  const client = await connect(url);
   try {
     const pending = await pendingMigrations(client);
     if (pending.length > 0) {
@@ -57,6 +50,23 @@ export async function checkDatabase(url: string): Promise<void> {
     }
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/** Connects to DATABASE_URL once (for the migration script, which then brings the schema up to date). */
+export async function checkDatabaseReachable(url: string): Promise<void> {
+  await (await connect(url)).end().catch(() => {});
+}
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DATABASE_TIMEOUT_MS, query_timeout: DATABASE_TIMEOUT_MS });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw connectFailure(error as NodeJS.ErrnoException, url, describeDatabaseUrl(url));
   }
 }
 

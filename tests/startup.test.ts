@@ -39,7 +39,8 @@ function expectOneLineFailure(result: { code: number | null; stdout: string; std
 describe("a start that works", () => {
   it("prints where it listens, the docs, the database and the development admin, in development", async () => {
     const dataDir = newDataDir();
-    const server = await startServerProcess({ NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: "" });
+    // A new data directory: initdb and every migration first, slow on a busy machine.
+    const server = await startServerProcess({ NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: "" }, 100_000);
     onTestFinished(() => void server.child.kill("SIGTERM"));
     const url = server.baseUrl;
     const summary = await summaryLine(server.output);
@@ -51,7 +52,7 @@ describe("a start that works", () => {
     expect(docs.status).toBeLessThan(400);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
-  }, 60_000);
+  }, 150_000);
 
   it("never shows credentials outside development, and logs JSON there", async () => {
     const db = await createTestDatabase();
@@ -123,6 +124,19 @@ describe("a start that fails", () => {
     await writeFile(join(dataDir, "pglite.lock"), `${process.pid}\n`); // this test process: alive
     const result = await runServerToExit({ DATA_DIR: dataDir });
     expectOneLineFailure(result, new RegExp(`in use by process ${process.pid}\\b.*: stop it first, or set DATA_DIR to another directory\\.$`));
+  });
+
+  it("in the migration and admin scripts too (a second `make run` meets them first)", async () => {
+    const dataDir = newDataDir();
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, "pglite.lock"), `${process.pid}\n`);
+    for (const script of ["scripts/migrate.ts", "scripts/create-admin.ts"]) {
+      const result = await runServerToExit({ DATA_DIR: dataDir }, 30_000, script);
+      expectOneLineFailure(result, new RegExp(`in use by process ${process.pid}\\b.*: stop it first, or set DATA_DIR to another directory\\.$`));
+    }
+    const port = await freePort();
+    const unreachable = await runServerToExit({ DATABASE_URL: `postgres://orders:pw@127.0.0.1:${port}/orders` }, 30_000, "scripts/migrate.ts");
+    expectOneLineFailure(unreachable, /^Cannot reach PostgreSQL at .*: start it, or check DATABASE_URL\.$/);
   });
 
   it("on a data directory that cannot be created, says to set DATA_DIR", async () => {

@@ -10,7 +10,7 @@ export interface ServerProcess {
 }
 
 /** Starts `src/server.ts` as a real process and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, startTimeoutMs = 30_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
     env: { ...process.env, NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -18,7 +18,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   let output = "";
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), startTimeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
@@ -34,9 +34,13 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   return { child, baseUrl, exited, output: () => output };
 }
 
-/** Runs `src/server.ts` as a real process that is expected to stop by itself: its exit code and output. */
-export async function runServerToExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+/** Runs `src/server.ts` (or another entry point) as a real process expected to stop by itself: its exit code and output. */
+export async function runServerToExit(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  script = "src/server.ts",
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     env: { ...process.env, NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
