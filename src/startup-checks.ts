@@ -2,6 +2,7 @@
 // the database answers. Each failure becomes a StartupError: one line, what happened and what to do.
 import { createServer } from "node:net";
 import pg from "pg";
+import { EmbeddedDatabaseError } from "./db/embedded.js";
 import { readMigrations } from "./db/migrations.js";
 import { StartupError } from "./startup-error.js";
 
@@ -108,10 +109,11 @@ function connectFailure(error: NodeJS.ErrnoException, url: string, where: string
 
 /**
  * The embedded database could not start in `dataDir`: a StartupError saying why and what to do.
- * (embedded.ts throws StartupErrors of its own for the cases it recognises; those pass unchanged.)
+ * (embedded.ts explains the cases it recognises itself; those messages pass unchanged.)
  */
 export function embeddedFailure(error: unknown, dataDir: string): StartupError {
   if (error instanceof StartupError) return error;
+  if (error instanceof EmbeddedDatabaseError) return new StartupError(error.message, { cause: error });
   const e = error as NodeJS.ErrnoException;
   const inUse = /in use by process (\d+)/.exec(e?.message ?? "");
   if (inUse) {
