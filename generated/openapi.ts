@@ -331,7 +331,7 @@ export interface components {
             detail: string;
             /** @description The request path. */
             instance: string;
-            /** @description The id of the request in the service's logs. */
+            /** @description The id of the request in the service's logs, also sent as the `X-Request-Id` header: a UUIDv7, or the client's own well-formed `X-Request-Id`. */
             request_id?: string;
             /** @description Each validation failure, with a JSON pointer into the request. */
             errors?: {
@@ -659,7 +659,7 @@ export interface components {
                  *       "code": "internal-error",
                  *       "detail": "An unexpected error occurred. Quote the request id when reporting it.",
                  *       "instance": "/api/order/",
-                 *       "request_id": "req-1"
+                 *       "request_id": "019abcde-f012-7345-8678-9abcdef01234"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
