@@ -7,8 +7,8 @@ const HSTS = "max-age=31536000; includeSubDomains";
 /**
  * Helmet's headers fitted to a JSON API: nothing may be framed or loaded by an API answer.
  * The docs page sets its own, looser CSP for Swagger UI's assets. HSTS only on https answers
- * (directly, or behind a proxy that says so in X-Forwarded-Proto when TRUST_PROXY is on). CORS stays off unless
- * origins are allowed explicitly.
+ * (directly, or behind a proxy that says so in X-Forwarded-Proto when TRUST_PROXY is on). CORS
+ * stays off unless origins are allowed explicitly.
  */
 export async function registerSecurityHeaders(app: FastifyInstance, corsOrigins: string[]): Promise<void> {
   await app.register(helmet, {
