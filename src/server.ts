@@ -20,7 +20,13 @@ async function serve(config: Config): Promise<void> {
   const location = await openDatabase(config);
   let app: FastifyInstance | undefined;
   const metrics = createMetrics();
-  const database = createDatabaseClient(location.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery, ...location.waits });
+  const database = createDatabaseClient(location.url, {
+    poolMax: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+    observeQuery: metrics.observeQuery,
+    ...location.waits,
+  });
   try {
     // The embedded database belongs to this process, so it migrates itself. A shared PostgreSQL
     // is migrated once by `npm run migrate` (a separate step, so replicas never race).
