@@ -1,5 +1,5 @@
 # Everything a fresh clone needs, with only Node and npm installed.
-#   make run    build what is missing, then serve on :8000 (embedded PostgreSQL unless DATABASE_URL is set)
+#   make run    build what is missing, then serve on 127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
 #   make test   the whole suite: PGlite always, a real PostgreSQL too when one can be had
 SHELL := /bin/bash
 # `prisma generate` only checks that an engine file exists; it never runs it (no download here).
@@ -35,7 +35,10 @@ admin: node_modules/.installed generated/prisma/client.ts
 
 build: dist/src/server.js migrate admin
 
-run: build
+# The server migrates its embedded database and creates the development admin itself, after
+# checking its port and data directory; a DATABASE_URL is migrated first, as a separate step.
+run: dist/src/server.js
+	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
 	node dist/src/server.js
 
 test: lint typecheck
@@ -56,14 +59,16 @@ test-pglite: node_modules/.installed generated/prisma/client.ts
 	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run $(call REPORT,pglite)
 
 # Uses TEST_DATABASE_URL, or starts a throwaway cluster from the PostgreSQL binaries on this
-# machine. Without either it says so and skips, unless REQUIRE_POSTGRES=1 (CI), where it fails.
+# machine (PG_BIN_DIR, else PATH, else /usr/lib/postgresql/*/bin). Without either it says so and
+# skips, unless REQUIRE_POSTGRES=1 (CI), where it fails.
+HAVE_PG_BINARIES = { [ -n "$$PG_BIN_DIR" ] && [ -x "$$PG_BIN_DIR/pg_ctl" ]; } || { command -v pg_ctl && command -v initdb; } >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
 test-postgres: node_modules/.installed generated/prisma/client.ts
-	@if [ -n "$$TEST_DATABASE_URL" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	@if [ -n "$$TEST_DATABASE_URL" ] || $(HAVE_PG_BINARIES); then \
 		TEST_DB=postgres CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run $(call REPORT,postgres); \
 	elif [ "$$REQUIRE_POSTGRES" = "1" ]; then \
-		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor PostgreSQL binaries are available" >&2; exit 1; \
+		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor PostgreSQL binaries (PG_BIN_DIR, PATH, /usr/lib/postgresql) are available" >&2; exit 1; \
 	else \
-		echo "NOTE: no PostgreSQL here (set TEST_DATABASE_URL or install postgresql): the PostgreSQL run was skipped"; \
+		echo "NOTE: no PostgreSQL here (install postgresql, or set PG_BIN_DIR or TEST_DATABASE_URL): the PostgreSQL run was skipped"; \
 	fi
 
 contract-coverage: node_modules/.installed

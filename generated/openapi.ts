@@ -207,6 +207,9 @@ export interface paths {
          *     is written and the problem's `errors` name each short product with what was asked and
          *     what is available. Send an `Idempotency-Key` to retry safely: the same key with the same
          *     body answers the first order again for 24 hours.
+         *
+         *     On a new database there are no products yet: create one first (`POST /api/product/` as
+         *     `admin`; its example makes product 1 with 100 in stock), then this example orders 2 of it.
          */
         post: operations["createOrder"];
         delete?: never;
@@ -341,7 +344,7 @@ export interface components {
             detail: string;
             /** @description The request path. */
             instance: string;
-            /** @description The id of the request in the service's logs. */
+            /** @description The id of the request in the service's logs, also sent as the `X-Request-Id` header: a UUIDv7, or the client's own well-formed `X-Request-Id`. */
             request_id?: string;
             /** @description Each validation failure, with a JSON pointer into the request. */
             errors?: {
@@ -732,7 +735,7 @@ export interface components {
                  *       "code": "internal-error",
                  *       "detail": "An unexpected error occurred. Quote the request id when reporting it.",
                  *       "instance": "/api/order/",
-                 *       "request_id": "req-1"
+                 *       "request_id": "019abcde-f012-7345-8678-9abcdef01234"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -1548,8 +1551,8 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description A unique key per order attempt (e.g. a UUID), reused on retries.
-                 * @example 5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f
+                 * @description A new key per order attempt that you make up (a UUID, say
+                 *     `5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f`), sent again only when retrying that attempt.
                  */
                 "Idempotency-Key"?: string;
             };

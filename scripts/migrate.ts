@@ -1,13 +1,25 @@
 // Usage: npm run migrate
-// Applies prisma/migrations to DATABASE_URL, or to the embedded database in .data/pglite.
-import { startEmbeddedPostgres } from "../src/db/embedded.js";
+// Applies prisma/migrations to DATABASE_URL, or to the embedded database in $DATA_DIR/pglite
+// (.data/pglite by default). A failure ends in one line saying what to do, and exit code 1.
+import { join } from "node:path";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/db/embedded.js";
 import { applyMigrations } from "../src/db/migrations.js";
+import { checkDatabaseReachable, embeddedFailure } from "../src/startup-checks.js";
+import { exitWithStartupFailure } from "../src/startup-failure.js";
 
-const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: ".data/pglite" });
+const url = process.env.DATABASE_URL || undefined;
+const dataDir = join(process.env.DATA_DIR || ".data", "pglite");
 try {
-  const applied = await applyMigrations(process.env.DATABASE_URL ?? embedded!.url);
-  const target = embedded ? "the embedded database (.data/pglite)" : "DATABASE_URL";
-  console.log(applied.length ? `Applied to ${target}:\n${applied.map((name) => `  ${name}`).join("\n")}` : `${target}: already up to date.`);
-} finally {
-  await embedded?.close();
+  let embedded: EmbeddedPostgres | undefined;
+  if (url) await checkDatabaseReachable(url);
+  else embedded = await startEmbeddedPostgres({ dataDir }).catch((error: unknown) => Promise.reject(embeddedFailure(error, dataDir)));
+  try {
+    const applied = await applyMigrations(url ?? embedded!.url);
+    const target = embedded ? `the embedded database (${dataDir})` : "DATABASE_URL";
+    console.log(applied.length ? `Applied to ${target}:\n${applied.map((name) => `  ${name}`).join("\n")}` : `${target}: already up to date.`);
+  } finally {
+    await embedded?.close();
+  }
+} catch (error) {
+  exitWithStartupFailure(error);
 }

@@ -18,7 +18,10 @@ import { authenticateBeforeValidation, createSecurityHandlers } from "./http/aut
 import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
 import { registerLinkBase } from "./http/pagination.js";
 import { invalidRequest, Problem } from "./http/problem.js";
+import { echoRequestIds, requestId } from "./http/request-id.js";
+import { RequestLogController } from "./http/request-logging.js";
 import type { OperationHandlers } from "./http/operation-types.js";
+import { loggerOptions } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { registerDocs } from "./plugins/docs.js";
 import { registerMetrics } from "./plugins/metrics.js";
@@ -52,11 +55,14 @@ const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfte
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, database, metrics } = options;
   const app = Fastify({
-    logger: options.logger ?? { level: config.LOG_LEVEL },
+    logger: options.logger ?? loggerOptions(config),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
-    requestIdHeader: "x-request-id",
+    // Ids are ours (UUIDv7) unless the client sent a well-formed X-Request-Id; see request-id.ts.
+    requestIdHeader: false,
+    genReqId: requestId,
+    logController: new RequestLogController(),
     clientErrorHandler: answerClientError,
     // Slow-client limits: headers within 5 s, the whole request within 10 s, a silent socket is
     // closed after 60 s, an idle keep-alive one after 5 s (below a load balancer's usual 60 s).
@@ -79,6 +85,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.server.headersTimeout = 5_000;
   if (options.observeRoute) app.addHook("onRoute", options.observeRoute);
+  echoRequestIds(app);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation. The
   // spec's response-only media types are refused by name, which also tells fastify-openapi-glue

@@ -125,9 +125,28 @@ describe("security headers and CORS", () => {
     const response = await t.request({ url: "/healthz" });
     expect(response.headers["content-security-policy"]).toBe("default-src 'none';frame-ancestors 'none'");
     expect(response.headers["x-content-type-options"]).toBe("nosniff");
-    expect(response.headers["strict-transport-security"]).toMatch(/max-age=31536000/);
     expect(response.headers["x-frame-options"]).toBe("SAMEORIGIN");
     expect(response.headers["x-powered-by"]).toBeUndefined();
+  });
+
+  it("sends HSTS only on https answers, never over plain http", async () => {
+    expect((await t.request({ url: "/healthz" })).headers["strict-transport-security"]).toBeUndefined();
+    expect((await t.request({ url: "/nowhere" })).headers["strict-transport-security"]).toBeUndefined();
+    // Without TRUST_PROXY a client's X-Forwarded-Proto proves nothing.
+    const spoofed = await t.request({ url: "/healthz", headers: { "x-forwarded-proto": "https" } });
+    expect(spoofed.headers["strict-transport-security"]).toBeUndefined();
+
+    const behindProxy = await startTestApp({ TRUST_PROXY: true });
+    try {
+      for (const url of ["/healthz", "/nowhere"]) {
+        const https = await behindProxy.request({ url, headers: { "x-forwarded-proto": "https" } });
+        expect(https.headers["strict-transport-security"]).toBe("max-age=31536000; includeSubDomains");
+        const http = await behindProxy.request({ url, headers: { "x-forwarded-proto": "http" } });
+        expect(http.headers["strict-transport-security"]).toBeUndefined();
+      }
+    } finally {
+      await behindProxy.close();
+    }
   });
 
   it("allows only the configured origins", async () => {

@@ -85,7 +85,7 @@ describe("user management", () => {
     const other = await t.request({ url: `/api/user/${a.id}`, token: b.access });
     expect(other.statusCode).toBe(404);
     const missing = await t.request({ url: "/api/user/00000000-0000-0000-0000-000000000000", token: b.access });
-    expect(missing.json()).toEqual({ ...other.json(), detail: missing.json().detail, instance: missing.json().instance });
+    expect(missing.json()).toEqual({ ...other.json(), detail: missing.json().detail, instance: missing.json().instance, request_id: missing.json().request_id });
     expect((await t.request({ url: "/api/user/not-a-uuid", token: b.access })).statusCode).toBe(400);
   });
 

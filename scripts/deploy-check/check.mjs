@@ -196,6 +196,7 @@ async function checkCompose() {
   need(api.depends_on?.db?.condition === "service_healthy", "api must wait for db healthy");
   need(api.environment?.JWT_SECRET === "x".repeat(48), "api JWT_SECRET must come from ${JWT_SECRET:?...}");
   need(api.healthcheck, "api needs a healthcheck");
+  need(typeof api.environment?.ADMIN_PASSWORD === "string" && api.environment.ADMIN_PASSWORD.length > 0, "api must get an ADMIN_PASSWORD when none is set (make up must give a usable admin)");
   need((api.ports ?? []).some((p) => String(p).endsWith(":8000")), "api must publish port 8000");
   need(services.prometheus?.profiles?.includes("monitoring") && services.grafana?.profiles?.includes("monitoring"), "prometheus and grafana belong to the monitoring profile");
   for (const [name, s] of Object.entries(services))
@@ -258,6 +259,7 @@ async function checkK8s(pairs) {
     }
     counts.push(`${name}: ${objects.length} objects`);
     overlayPolicy(name, objects);
+    overlayRelations(name, objects);
   }
   // Strict field check with tsc: kubernetes-types marks unknown fields as excess properties.
   const dir = mkdtempSync(join(tmpdir(), "k8s-types-"));
@@ -342,6 +344,97 @@ function overlayPolicy(name, objects) {
     if (hpa && !hpa.spec.metrics?.some((m) => m.resource?.name === "cpu")) problem("prod HPA must scale on CPU");
     if (pdb?.spec.minAvailable !== 2) problem("prod PDB minAvailable must be 2");
     if (deploy?.spec.replicas !== undefined && deploy.spec.replicas !== 3) problem("prod replicas");
+  }
+}
+
+/**
+ * What deploy/README.md's steps rely on, object to object: the migration step's label selection
+ * holds everything its Job needs, every Secret key referenced is in deploy/secret.example.yaml and
+ * in the README's `kubectl create secret` command, and metrics scraping can authenticate.
+ */
+function overlayRelations(name, objects) {
+  const problem = (m) => fail(`${name}: ${m}`);
+  const readme = read("deploy/README.md");
+  const labelsOf = (o) => o.metadata?.labels ?? {};
+  const byKind = (k) => objects.filter((o) => o.kind === k);
+  const deploy = byKind("Deployment")[0];
+  const job = byKind("Job")[0];
+
+  // 1. `kubectl apply -k $K -l <selector>` as the README writes it.
+  const selector = /kubectl apply -k \S+ -l (\S+)/.exec(readme)?.[1];
+  if (!selector) problem("deploy/README.md has no `kubectl apply -k … -l <selector>` migration step");
+  else if (job) {
+    const [key, value] = selector.split("=");
+    const selected = objects.filter((o) => labelsOf(o)[key] === value);
+    const has = (kind, n) => selected.some((o) => o.kind === kind && o.metadata.name === n);
+    if (!has("Job", job.metadata.name)) problem(`-l ${selector} does not select the migration Job`);
+    const pod = job.spec.template.spec;
+    const account = pod.serviceAccountName ?? "default";
+    if (account !== "default" && !has("ServiceAccount", account)) problem(`-l ${selector} selects the Job but not its ServiceAccount ${account}: in a fresh namespace the Job never gets a pod`);
+    const rendered = (kind, n) => objects.some((o) => o.kind === kind && o.metadata.name === n);
+    for (const c of pod.containers) {
+      for (const ref of [...(c.envFrom ?? []).map((e) => e.configMapRef), ...(c.env ?? []).map((e) => e.valueFrom?.configMapKeyRef)].filter(Boolean)) {
+        if (rendered("ConfigMap", ref.name) && !has("ConfigMap", ref.name)) problem(`-l ${selector} leaves out ConfigMap ${ref.name}, which the Job reads`);
+      }
+    }
+    for (const o of selected) if (["Deployment", "Service", "HorizontalPodAutoscaler"].includes(o.kind)) problem(`-l ${selector} also applies ${o.kind} ${o.metadata.name}: the app would roll out before the migration`);
+  }
+
+  // 2. Secret keys: in the example Secret and in the README's create command.
+  const example = YAML.parse(read("deploy/secret.example.yaml"));
+  const exampleKeys = new Set(Object.keys({ ...example?.stringData, ...example?.data }));
+  const command = /kubectl -n \S+ create secret generic order-service-secrets(?:[^\n]*\\\n)*[^\n]*/.exec(readme)?.[0] ?? "";
+  const commandKeys = new Set([...command.matchAll(/--from-literal=([A-Z_]+)=/g)].map((m) => m[1]));
+  if (!command) problem("deploy/README.md has no `kubectl -n … create secret generic order-service-secrets` command");
+  const refs = [];
+  for (const w of [deploy, job].filter(Boolean)) {
+    for (const c of w.spec.template.spec.containers) {
+      for (const e of c.env ?? []) {
+        const ref = e.valueFrom?.secretKeyRef;
+        if (ref) refs.push({ where: `${w.kind}/${c.name} ${e.name}`, ...ref });
+      }
+    }
+  }
+  for (const sm of byKind("ServiceMonitor")) {
+    for (const ep of sm.spec.endpoints ?? []) {
+      const cred = ep.authorization?.credentials ?? ep.bearerTokenSecret;
+      if (cred) refs.push({ where: `ServiceMonitor ${sm.metadata.name}`, name: cred.name, key: cred.key, optional: false });
+    }
+  }
+  for (const ref of refs) {
+    if (ref.name !== example?.metadata?.name) problem(`${ref.where}: Secret ${ref.name} is not the example's ${example?.metadata?.name}`);
+    if (!exampleKeys.has(ref.key)) problem(`${ref.where}: key ${ref.key} is missing from deploy/secret.example.yaml`);
+    if (!ref.optional && !commandKeys.has(ref.key)) problem(`${ref.where}: required key ${ref.key} is missing from the README's create secret command`);
+  }
+  if (deploy && !refs.some((r) => r.where.startsWith("Deployment") && r.key === "ADMIN_PASSWORD")) problem("the Deployment cannot create the first admin: no ADMIN_PASSWORD from the Secret");
+
+  // 3. Metrics: annotation discovery sends no credentials, a ServiceMonitor sends METRICS_TOKEN.
+  if (deploy) {
+    const annotations = deploy.spec.template.metadata?.annotations ?? {};
+    const container = deploy.spec.template.spec.containers[0];
+    const tokenRef = (container.env ?? []).find((e) => e.name === "METRICS_TOKEN")?.valueFrom?.secretKeyRef;
+    const byAnnotation = annotations["prometheus.io/scrape"] === "true";
+    const monitors = byKind("ServiceMonitor");
+    if (byAnnotation && monitors.length) problem("both scrape annotations and a ServiceMonitor: pick one");
+    if (!byAnnotation && !monitors.length) problem("nothing scrapes /metrics (neither annotations nor a ServiceMonitor)");
+    if (byAnnotation) {
+      if (tokenRef) problem("scrape annotations with METRICS_TOKEN set: annotation-based scraping sends no token, every scrape would get 401");
+      const ports = container.ports.map((p) => String(p.containerPort));
+      if (!ports.includes(String(annotations["prometheus.io/port"]))) problem(`prometheus.io/port ${annotations["prometheus.io/port"]} is not a container port`);
+      if ((annotations["prometheus.io/path"] ?? "/metrics") !== "/metrics") problem("prometheus.io/path must be /metrics");
+    }
+    for (const sm of monitors) {
+      const services = byKind("Service").filter((svc) => Object.entries(sm.spec.selector?.matchLabels ?? {}).every(([k, v]) => labelsOf(svc)[k] === v));
+      if (!services.length) problem(`ServiceMonitor ${sm.metadata.name} selects no Service`);
+      for (const ep of sm.spec.endpoints ?? []) {
+        if (!services.some((svc) => svc.spec.ports.some((p) => p.name === ep.port))) problem(`ServiceMonitor port ${ep.port} is not a port of the selected Service`);
+        if ((ep.path ?? "/metrics") !== "/metrics") problem("ServiceMonitor path must be /metrics");
+        const cred = ep.authorization?.credentials ?? ep.bearerTokenSecret;
+        if (!cred) problem("ServiceMonitor sends no credentials: /metrics answers 401 when METRICS_TOKEN is set");
+        else if (!tokenRef || tokenRef.name !== cred.name || tokenRef.key !== cred.key) problem(`ServiceMonitor sends ${cred.name}/${cred.key}, but the app's METRICS_TOKEN is ${tokenRef ? `${tokenRef.name}/${tokenRef.key}` : "unset"}`);
+        else if (tokenRef.optional) problem("METRICS_TOKEN is optional while the ServiceMonitor needs it: make it required");
+      }
+    }
   }
 }
 

@@ -10,7 +10,7 @@ export interface Lifecycle {
 const READINESS_TIMEOUT_MS = 1_000;
 
 export function healthHandlers(deps: { database: DatabaseClient; lifecycle: Lifecycle }): HandlersFor<"getLiveness" | "getReadiness"> {
-  const unavailable = (detail: string) => new Problem("service-unavailable", detail, { headers: { "retry-after": "5" } });
+  const unavailable = (detail: string, cause?: unknown) => new Problem("service-unavailable", detail, { headers: { "retry-after": "5" }, cause });
   return {
     async getLiveness() {
       return { status: "ok" };
@@ -22,9 +22,9 @@ export function healthHandlers(deps: { database: DatabaseClient; lifecycle: Life
       const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS).unref());
       try {
         await Promise.race([ping, timeout]);
-      } catch {
+      } catch (error) {
         ping.catch(() => {});
-        throw unavailable("The database is not answering.");
+        throw unavailable("The database is not answering.", error);
       }
       return { status: "ready" };
     },

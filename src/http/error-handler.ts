@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest, Problem, type ProblemFieldError, type ProblemKind } from "./problem.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
+import { logProblem } from "./request-logging.js";
 
 const RETRY_AFTER_SECONDS = "5";
 
@@ -23,11 +24,7 @@ const SPEC_METHODS = ["get", "put", "post", "patch", "delete"] as const;
 export function registerProblemHandlers(app: FastifyInstance, spec: Record<string, unknown>): void {
   const allowedMethods = methodsByPath(spec);
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblem(error);
-    if (problem.status >= 500 && problem.kind === "internal-error") {
-      request.log.error({ err: error }, "unexpected error");
-    }
-    return sendProblem(request, reply, problem);
+    return sendProblem(request, reply, toProblem(error), error);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -87,7 +84,9 @@ function requestPath(rawPacket: unknown): string {
   return target?.split("?")[0] ?? "/";
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+/** Answers with `problem` and logs it, with `cause` (the error behind it) for a 5xx. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem, cause?: unknown): FastifyReply {
+  logProblem(request, problem, cause);
   return reply
     .code(problem.status)
     .headers(problem.headers)

@@ -60,9 +60,9 @@ export class Problem extends Error {
   constructor(
     readonly kind: ProblemKind,
     readonly detail: string,
-    options: { errors?: ProblemFieldError[]; headers?: Record<string, string>; status?: number } = {},
+    options: { errors?: ProblemFieldError[]; headers?: Record<string, string>; status?: number; cause?: unknown } = {},
   ) {
-    super(detail);
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "Problem";
     this.status = options.status ?? PROBLEM_KINDS[kind].status;
     this.title = options.status ? (STATUS_CODES[options.status] ?? PROBLEM_KINDS[kind].title) : PROBLEM_KINDS[kind].title;
@@ -78,8 +78,8 @@ export class Problem extends Error {
       detail: this.detail,
       instance,
       code: this.kind,
-      // Only unexpected failures carry the request id: it is what to quote when reporting one.
-      ...(requestId && this.status >= 500 ? { request_id: requestId } : {}),
+      // Also the X-Request-Id header: what to quote when asking about this answer.
+      ...(requestId ? { request_id: requestId } : {}),
       ...(this.errors ? { errors: this.errors } : {}),
     };
   }

@@ -2,10 +2,13 @@ import type { FastifyInstance } from "fastify";
 import helmet from "@fastify/helmet";
 import cors from "@fastify/cors";
 
+const HSTS = "max-age=31536000; includeSubDomains";
+
 /**
  * Helmet's headers fitted to a JSON API: nothing may be framed or loaded by an API answer.
- * The docs page sets its own, looser CSP for Swagger UI's assets. CORS stays off unless
- * origins are allowed explicitly.
+ * The docs page sets its own, looser CSP for Swagger UI's assets. HSTS only on https answers
+ * (directly, or behind a proxy that says so in X-Forwarded-Proto when TRUST_PROXY is on). CORS
+ * stays off unless origins are allowed explicitly.
  */
 export async function registerSecurityHeaders(app: FastifyInstance, corsOrigins: string[]): Promise<void> {
   await app.register(helmet, {
@@ -14,7 +17,13 @@ export async function registerSecurityHeaders(app: FastifyInstance, corsOrigins:
       directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
     },
     crossOriginResourcePolicy: { policy: "same-origin" },
-    hsts: { maxAge: 31_536_000, includeSubDomains: true },
+    // Sent only over https (below): over plain http a browser ignores it at best, and a
+    // development server on localhost must not pin every other localhost port to https.
+    hsts: false,
+  });
+  app.addHook("onSend", (request, reply, payload, done) => {
+    if (request.protocol === "https") reply.header("strict-transport-security", HSTS);
+    done(null, payload);
   });
   if (corsOrigins.length > 0) {
     await app.register(cors, { origin: corsOrigins, methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], maxAge: 600 });

@@ -5,14 +5,20 @@ import { existsSync, readdirSync } from "node:fs";
 import { access, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-/** PG_BIN_DIR, else the newest /usr/lib/postgresql/<version>/bin (Debian's layout). */
+/**
+ * Where initdb and pg_ctl are: PG_BIN_DIR, else the first PATH entry holding both, else the newest
+ * /usr/lib/postgresql/<version>/bin (Debian and Ubuntu keep them off PATH).
+ */
 function findBinDir(): string {
   if (process.env.PG_BIN_DIR) return process.env.PG_BIN_DIR;
+  const hasBoth = (dir: string) => existsSync(join(dir, "initdb")) && existsSync(join(dir, "pg_ctl"));
+  const onPath = (process.env.PATH ?? "").split(delimiter).find((dir) => dir !== "" && hasBoth(dir));
+  if (onPath) return onPath;
   const root = "/usr/lib/postgresql";
   const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
   return join(root, versions[0] ?? "15", "bin");
@@ -41,7 +47,7 @@ export async function startPostgresCluster(options: { durable?: boolean } = {}):
   const initdb = join(BIN_DIR, "initdb");
   const pgCtl = join(BIN_DIR, "pg_ctl");
   await access(initdb).catch(() => {
-    throw new Error(`TEST_DB=postgres: no PostgreSQL binaries at ${BIN_DIR} (set PG_BIN_DIR or TEST_DATABASE_URL)`);
+    throw new Error(`TEST_DB=postgres: no PostgreSQL binaries (initdb, pg_ctl) on PATH or at ${BIN_DIR}: install PostgreSQL, or set PG_BIN_DIR or TEST_DATABASE_URL`);
   });
 
   // initdb refuses to run as root: run the binaries as the `postgres` user then.

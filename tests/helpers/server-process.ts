@@ -15,7 +15,7 @@ export interface ServerProcess {
 const START_TIMEOUT_MS = 90_000;
 
 /** Starts `src/server.ts` as a real process on a free port and waits until /readyz answers 200. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, startTimeoutMs = START_TIMEOUT_MS): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
     env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", ...env, HOST: "127.0.0.1", PORT: String(port) },
@@ -29,7 +29,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   let hasExited = false;
   void exited.then(() => (hasExited = true));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const deadline = Date.now() + startTimeoutMs;
   for (;;) {
     if (hasExited) throw new Error(`server exited early:\n${output}`);
     if (Date.now() > deadline) {
@@ -40,4 +40,24 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     if (ready) return { child, baseUrl, exited, output: () => output };
     await sleep(100);
   }
+}
+
+/** Runs `src/server.ts` (or another entry point) as a real process expected to stop by itself: its exit code and output. */
+export async function runServerToExit(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  script = "src/server.ts",
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const [code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
