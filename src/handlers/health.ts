@@ -9,23 +9,29 @@ export interface Lifecycle {
 
 const READINESS_TIMEOUT_MS = 1_000;
 
+/** Why this process should not get traffic now, or undefined when it is ready (/readyz, service_ready). */
+export async function notReadyReason(deps: { database: DatabaseClient; lifecycle: Lifecycle }): Promise<string | undefined> {
+  if (deps.lifecycle.shuttingDown) return "The service is shutting down.";
+  const ping = deps.database.pool.query("SELECT 1");
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS).unref());
+  try {
+    await Promise.race([ping, timeout]);
+    return undefined;
+  } catch {
+    ping.catch(() => {});
+    return "The database is not answering.";
+  }
+}
+
 export function healthHandlers(deps: { database: DatabaseClient; lifecycle: Lifecycle }): HandlersFor<"getLiveness" | "getReadiness"> {
-  const unavailable = (detail: string) => new Problem("service-unavailable", detail, { headers: { "retry-after": "5" } });
   return {
     async getLiveness() {
       return { status: "ok" };
     },
 
     async getReadiness() {
-      if (deps.lifecycle.shuttingDown) throw unavailable("The service is shutting down.");
-      const ping = deps.database.pool.query("SELECT 1");
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS).unref());
-      try {
-        await Promise.race([ping, timeout]);
-      } catch {
-        ping.catch(() => {});
-        throw unavailable("The database is not answering.");
-      }
+      const reason = await notReadyReason(deps);
+      if (reason) throw new Problem("service-unavailable", reason, { headers: { "retry-after": "5" } });
       return { status: "ready" };
     },
   };
