@@ -22,6 +22,7 @@ import { runPeriodicJobs } from "./jobs/periodic.js";
 import type { Metrics } from "./observability/metrics.js";
 import { registerDocs } from "./plugins/docs.js";
 import { registerMetrics } from "./plugins/metrics.js";
+import { createSharedRateLimitStore } from "./plugins/rate-limit-store.js";
 import { registerAuthLimits } from "./plugins/rate-limits.js";
 import { registerSecurityHeaders } from "./plugins/security-headers.js";
 import { registerUnderPressure, type PressureLimits } from "./plugins/under-pressure.js";
@@ -93,7 +94,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerUnderPressure(app, options.pressure ?? DEFAULT_PRESSURE);
   await registerMetrics(app, metrics);
   metrics.watchPool(database.pool);
-  const limits = await registerAuthLimits(app, config);
+  const limitStore = config.REDIS_URL
+    ? await createSharedRateLimitStore(config.REDIS_URL, { log: app.log.child({ component: "rate-limits" }), events: metrics.rateLimitStore })
+    : undefined;
+  if (limitStore) app.addHook("onClose", () => limitStore.close());
+  else if (config.WORKERS > 1 || config.NODE_ENV === "production") {
+    app.log.warn("REDIS_URL is not set: rate limits are counted per process, so N processes or replicas allow N times each limit");
+  }
+  const limits = await registerAuthLimits(app, config, limitStore?.options);
   await app.register(fastifyJwt, {
     secret: config.JWT_SECRET,
     sign: { algorithm: "HS256" },

@@ -29,6 +29,8 @@ export interface Config {
   LOGIN_FAILURES_BEFORE_DELAY: number;
   /** Registration attempts for one name per hour. */
   REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: number;
+  /** Redis keeping the rate-limit counters shared by every process; unset: each process counts its own. */
+  REDIS_URL?: string;
 }
 
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
@@ -57,6 +59,7 @@ const schema = {
     REGISTER_RATE_LIMIT_PER_HOUR: { type: "integer", minimum: 1, default: 20 },
     LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1, default: 5 },
     REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1, default: 10 },
+    REDIS_URL: { type: "string", pattern: "^rediss?://" },
   },
 };
 
