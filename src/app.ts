@@ -130,11 +130,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     : undefined;
   coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
   // Without coordination the database is this process's own (embedded): it is the only runner.
+  const purgeIntervalMs = options.purgeIntervalMs ?? IDEMPOTENCY_PURGE_INTERVAL_MS;
   const jobs = runPeriodicJobs(
-    [{ name: "idempotency-purge", intervalMs: options.purgeIntervalMs ?? IDEMPOTENCY_PURGE_INTERVAL_MS, run: () => orders.purgeIdempotencyKeys() }],
+    [{ name: "idempotency-purge", intervalMs: purgeIntervalMs, run: () => orders.purgeIdempotencyKeys() }],
     {
       isLeader: coordination ? coordination.isLeader : () => true,
-      pollMs: JOBS_POLL_MS,
+      pollMs: Math.min(JOBS_POLL_MS, purgeIntervalMs),
       onRun: (job, outcome, err) => {
         metrics.jobRun(job, outcome);
         if (err) app.log.warn({ err, job }, "periodic job failed");
