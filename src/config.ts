@@ -31,6 +31,11 @@ export interface Config {
   REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: number;
   /** Redis keeping the rate-limit counters shared by every process; unset: each process counts its own. */
   REDIS_URL?: string;
+  /**
+   * PostgreSQL for each process's coordination connection (LISTEN, a session advisory lock),
+   * when DATABASE_URL goes through a transaction-mode pooler; unset: DATABASE_URL.
+   */
+  COORDINATION_DATABASE_URL?: string;
 }
 
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
@@ -60,6 +65,7 @@ const schema = {
     LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1, default: 5 },
     REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1, default: 10 },
     REDIS_URL: { type: "string", pattern: "^rediss?://" },
+    COORDINATION_DATABASE_URL: { type: "string", pattern: "^postgres(ql)?://" },
   },
 };
 

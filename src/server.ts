@@ -20,7 +20,7 @@ async function serve(config: Config): Promise<void> {
   const database = createDatabaseClient(location.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery });
   if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
 
-  const app = await buildApp({ config, database, metrics, ...(location.embedded ? {} : { coordination: { url: location.url } }) });
+  const app = await buildApp({ config, database, metrics, ...(location.embedded ? {} : { coordination: { url: config.COORDINATION_DATABASE_URL ?? location.url } }) });
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, "shutting down after an error");
     else app.log.info({ signal }, "shutting down");
