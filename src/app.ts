@@ -129,6 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       })
     : undefined;
   coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
+  if (!coordination) metrics.coordination({ connected: false, leader: true });
   // Without coordination the database is this process's own (embedded): it is the only runner.
   const purgeIntervalMs = options.purgeIntervalMs ?? IDEMPOTENCY_PURGE_INTERVAL_MS;
   const jobs = runPeriodicJobs(

@@ -81,10 +81,9 @@ afterAll(async () => {
 
 describe("Prometheus", () => {
   it("accepts the shipped config and rules (promtool)", async () => {
-    const rules = join("ops/prometheus/rules/order-service.yml");
-    const config = await run("promtool", ["check", "config", join("ops/prometheus/prometheus.yml")]);
+    const config = await run("promtool", ["check", "config", fromRoot("ops/prometheus/prometheus.yml")]);
     expect(config.stdout).toMatch(/SUCCESS: 1 rule files found/);
-    const checked = await run("promtool", ["check", "rules", rules]);
+    const checked = await run("promtool", ["check", "rules", fromRoot("ops/prometheus/rules/order-service.yml")]);
     expect(checked.stdout).toMatch(/SUCCESS: \d+ rules found/);
   });
 
@@ -126,7 +125,7 @@ describe("Prometheus", () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
 
     // Every panel's query, with Grafana's variables as Grafana would fill them.
-    const dashboard = JSON.parse(await readFile(join("ops/grafana/dashboards/order-service.json"), "utf8"));
+    const dashboard = JSON.parse(await readFile(fromRoot("ops/grafana/dashboards/order-service.json"), "utf8"));
     const panels = (dashboard.panels as any[]).flatMap((panel) => [panel, ...(panel.panels ?? [])]).filter((panel) => panel.type !== "row");
     const queries = panels.flatMap((panel) => (panel.targets ?? []).map((target: { expr: string }) => ({ panel: panel.title as string, expr: target.expr })));
     expect(queries.length).toBeGreaterThan(10);
@@ -140,7 +139,7 @@ describe("Prometheus", () => {
 
     // Every alert rule: loaded, evaluated without error, and its expression returns a series for
     // what it watches (with `bool`, so that a healthy value counts too).
-    const shipped = parse(await readFile(join("ops/prometheus/rules/order-service.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const shipped = parse(await readFile(fromRoot("ops/prometheus/rules/order-service.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
     const alerts = shipped.groups.flatMap((group) => group.rules);
     expect(alerts.map((rule) => rule.alert)).toEqual(
       expect.arrayContaining(["OrderServiceHigh5xxRatio", "OrderServiceHighLatencyP99", "OrderServiceDbPoolSaturated", "OrderServiceNotReady", "OrderServiceRateLimitStoreDown", "OrderServiceOrdersDeclinedForStock"]),
@@ -158,6 +157,6 @@ describe("Prometheus", () => {
   }, 120_000);
 });
 
-function join(path: string): string {
+function fromRoot(path: string): string {
   return `${PROJECT_ROOT}/${path}`;
 }

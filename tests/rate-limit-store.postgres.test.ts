@@ -4,7 +4,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
-import { loadConfig, type Config } from "../src/config.js";
+import { ConfigError, loadConfig, type Config } from "../src/config.js";
 import { createDatabaseClient, type DatabaseClient } from "../src/db/client.js";
 import { ensureDefaultAdmin } from "../src/domain/default-admin.js";
 import { UsersRepository } from "../src/domain/users.js";
@@ -105,6 +105,11 @@ describe("REDIS_URL", () => {
     expect(await process.metric("rate_limit_store_up")).toBe('rate_limit_store_up{store="redis"} 0');
     expect(process.logged(/rate-limit store unreachable/)).toHaveLength(1);
   }, 20_000);
+
+  it("is refused at start-up unless it is a redis:// or rediss:// URL", () => {
+    expect(() => loadConfig({ REDIS_URL: "localhost:6379" })).toThrow(ConfigError);
+    expect(loadConfig({ REDIS_URL: "rediss://cache.internal:6380/0" }).REDIS_URL).toBe("rediss://cache.internal:6380/0");
+  });
 
   it("says at start-up that limits are per process when several processes run without it", async () => {
     const perProcess = /REDIS_URL is not set: rate limits are counted per process/;

@@ -38,6 +38,8 @@ export function startCoordination(url: string, options: CoordinationOptions): Co
   let leader = false;
   let closed = false;
   let busy = false;
+  /** Whether the loss (or the failure to connect) was logged: once until the connection is back. */
+  let lossLogged = false;
 
   const notify = (channel: string) => listeners.get(channel)?.forEach((listener) => listener());
   const report = () => options.onStateChange?.({ connected, leader });
@@ -50,7 +52,9 @@ export function startCoordination(url: string, options: CoordinationOptions): Co
     leader = false;
     report();
     current.end().catch(() => {});
-    if (!closed) options.log.warn({ err, wasLeader }, "coordination connection lost: counts fall back to their 5 s reuse; reconnecting");
+    if (closed || lossLogged) return;
+    lossLogged = true;
+    options.log.warn({ err, wasLeader }, "no coordination connection: product counts fall back to their 5 s reuse and periodic jobs wait; retrying");
   }
 
   async function connect(): Promise<void> {
@@ -68,6 +72,7 @@ export function startCoordination(url: string, options: CoordinationOptions): Co
     }
     if (closed) return void fresh.end().catch(() => {});
     connected = true;
+    lossLogged = false;
     options.log.info({ channels: options.channels }, "coordination connection open");
     for (const channel of options.channels) notify(channel);
     report();
