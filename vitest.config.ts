@@ -1,12 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 // *.postgres.test.ts need a real PostgreSQL server of their own (they stop and start it), so they
-// belong to the PostgreSQL run (make test-postgres), which CI requires.
-const postgresOnly = process.env.TEST_DB === "postgres" ? [] : ["tests/**/*.postgres.test.ts"];
+// belong to the PostgreSQL run (make test-postgres), which CI requires. *.pglite.test.ts test the
+// embedded database itself, whatever the suite's database, so they run once, in the PGlite run.
+const otherHalf = process.env.TEST_DB === "postgres" ? ["tests/**/*.pglite.test.ts"] : ["tests/**/*.postgres.test.ts"];
 
 export default defineConfig({
   test: {
-    exclude: ["**/node_modules/**", ...postgresOnly],
+    exclude: ["**/node_modules/**", ...otherHalf],
     // PGlite (WebAssembly) and the schema engine are happiest in plain child processes.
     pool: "forks",
     // Prepares the migrated template database that each test file copies (TEST_DB=pglite|postgres).

@@ -1,21 +1,27 @@
-// npm run bench:catalogue — catalogue reads at several catalogue sizes, service vs a bare baseline.
-// Env: BENCH_SIZES (default 1000,1000000), BENCH_DURATION (seconds per measurement, default 10),
+// npm run bench:catalogue — catalogue reads at several catalogue sizes: the service on PostgreSQL
+// against a bare baseline, and the service on its embedded database, in one run.
+// Env: BENCH_SIZES (default 1000,1000000), BENCH_EMBEDDED_SIZES (default 1000), BENCH_DATABASES
+// (default postgres,embedded), BENCH_DURATION (seconds per measurement, default 10),
 // BENCH_CONNECTIONS (default 32), BENCH_KEYWORD (default tea), BENCH_WARMUP (seconds, default 2).
 import { isDeepStrictEqual } from "node:util";
 import { call, registerUsers } from "./lib/api.js";
 import { benchDuration, describeProblems, randomInts, roundRobin, runLoad, WARMUP_SECONDS, type LoadResult, type RequestSpec } from "./lib/load.js";
-import { main, onCleanup, startCluster, startServiceFor, step } from "./lib/main.js";
-import { createMigratedDatabase, seedProducts } from "./lib/postgres.js";
+import { benchDatabases, createBenchDatabase, type DatabaseKind } from "./lib/databases.js";
+import { main, onCleanup, step } from "./lib/main.js";
+import { seedProducts } from "./lib/postgres.js";
 import { printChecks, printTable, statusSummary, type Check } from "./lib/report.js";
 import { startNodeServer } from "./lib/service.js";
 
-const sizes = (process.env.BENCH_SIZES ?? "1000,1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
+const parseSizes = (text: string) => text.split(",").map((s) => Number(s.replace(/_/g, "")));
+const sizes = parseSizes(process.env.BENCH_SIZES ?? "1000,1000000");
+const embeddedSizes = parseSizes(process.env.BENCH_EMBEDDED_SIZES ?? "1000");
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const keyword = process.env.BENCH_KEYWORD ?? "tea";
 const QUERIES = ["keyword list", "get by id", "deep page"] as const;
 type Query = (typeof QUERIES)[number];
 
 interface Measurement extends LoadResult {
+  database: DatabaseKind;
   size: number;
   query: Query;
   target: "service" | "baseline";
@@ -32,67 +38,88 @@ function queryPaths(size: number, firstId: number, lastId: number): Record<Query
 }
 
 await main("bench:catalogue", async () => {
-  if (sizes.some((n) => !Number.isSafeInteger(n) || n < 5 || n > 10_000_000)) throw new Error(`BENCH_SIZES: 5..10000000 each, not ${sizes}`);
-  const cluster = await startCluster();
+  if ([...sizes, ...embeddedSizes].some((n) => !Number.isSafeInteger(n) || n < 5 || n > 10_000_000)) throw new Error(`BENCH_SIZES: 5..10000000 each, not ${sizes}`);
+  const runs = benchDatabases().flatMap((database) => (database === "postgres" ? sizes : embeddedSizes).map((size) => ({ database, size })));
   const measurements: Measurement[] = [];
   const checks: Check[] = [];
   const matches: Record<string, string | number>[] = [];
 
-  for (const size of sizes) {
-    const databaseUrl = await step(`[${size}] database + migrations`, () => createMigratedDatabase(cluster, `catalogue_${size}`));
-    const { firstId, lastId } = await step(`[${size}] seeding ${size} products`, () => seedProducts(databaseUrl, size));
-    const service = await step(`[${size}] starting service + baseline`, () => startServiceFor(databaseUrl));
-    const baseline = await startNodeServer("bench/baseline-server.ts", { DATABASE_URL: databaseUrl, DB_POOL_MAX: "20" });
-    onCleanup(() => baseline.stop());
+  for (const { database, size } of runs) {
+    const label = `[${database} ${size}]`;
+    const db = await step(`${label} database + migrations`, () => createBenchDatabase(database, `catalogue_${size}`));
+    const { firstId, lastId } = await step(`${label} seeding ${size} products`, () => db.withUrl((url) => seedProducts(url, size)));
+    const service = await step(`${label} starting service${db.url ? " + baseline" : ""}`, () => db.startService());
+    onCleanup(async () => void (await service.stop()));
+    // The baseline runs the same SQL on PostgreSQL; the embedded database admits only the service.
+    const baseline = db.url ? await startNodeServer("bench/baseline-server.ts", { DATABASE_URL: db.url, DB_POOL_MAX: "20" }) : undefined;
+    if (baseline) onCleanup(async () => void (await baseline.stop()));
     const [user] = await registerUsers(service.baseUrl, 1);
     const paths = queryPaths(size, firstId, lastId);
 
-    // Both must give the same answers before their speed is compared.
     for (const query of QUERIES) {
       const path = query === "get by id" ? `/api/product/${lastId}` : paths[query]();
-      const [fromService, fromBaseline] = await Promise.all([call(service.baseUrl, "GET", path, { token: user!.token }), call(baseline.baseUrl, "GET", path)]);
+      const fromService = await call(service.baseUrl, "GET", path, { token: user!.token });
+      if (query === "keyword list" && fromService.status === 200) matches.push({ database, size, keyword, "matches (price ≤ 50)": fromService.body.count, share: `${((100 * fromService.body.count) / size).toFixed(2)} %` });
+      if (!baseline) {
+        checks.push({ name: `${database} ${size}: ${query} answers`, ok: fromService.status === 200, detail: `service ${fromService.status}` });
+        continue;
+      }
+      // Both must give the same answers before their speed is compared.
+      const fromBaseline = await call(baseline.baseUrl, "GET", path);
       const same = fromService.status === 200 && fromBaseline.status === 200 && isDeepStrictEqual(pick(fromService.body), pick(fromBaseline.body));
-      checks.push({ name: `${size}: ${query} same answer`, ok: same, detail: `service ${fromService.status}, baseline ${fromBaseline.status}${same ? "" : `: ${fromService.text.slice(0, 120)} vs ${fromBaseline.text.slice(0, 120)}`}` });
-      if (query === "keyword list") matches.push({ size, keyword, "matches (price ≤ 50)": fromService.body.count, share: `${((100 * fromService.body.count) / size).toFixed(2)} %` });
+      checks.push({ name: `${database} ${size}: ${query} same answer`, ok: same, detail: `service ${fromService.status}, baseline ${fromBaseline.status}${same ? "" : `: ${fromService.text.slice(0, 120)} vs ${fromBaseline.text.slice(0, 120)}`}` });
     }
 
-    const targets = [["service", service, user!.token], ["baseline", baseline, undefined]] as const;
+    const targets = [["service", service, user!.token] as const, ...(baseline ? [["baseline", baseline, undefined] as const] : [])];
     for (const [target, server, token] of targets) {
       const nextQuery = roundRobin([...QUERIES]);
-      await step(`[${size}] warm-up → ${target} (${WARMUP_SECONDS} s)`, () =>
+      await step(`${label} warm-up → ${target} (${WARMUP_SECONDS} s)`, () =>
         runLoad({ baseUrl: server.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: () => ({ path: paths[nextQuery()](), token }) }),
       );
     }
     for (const query of QUERIES) {
       for (const [target, server, token] of targets) {
-        const result = await step(`[${size}] ${query} → ${target} (${benchDuration()} s)`, () =>
+        const result = await step(`${label} ${query} → ${target} (${benchDuration()} s)`, () =>
           runLoad({ baseUrl: server.baseUrl, connections, next: (): RequestSpec => ({ path: paths[query](), token }) }),
         );
-        measurements.push({ size, query, target, ...result });
+        measurements.push({ database, size, query, target, ...result });
       }
     }
-    await Promise.all([service.stop(), baseline.stop()]);
+    await Promise.all([service.stop(), baseline?.stop()]);
   }
 
   printTable("Keyword selectivity", matches);
   printTable(
     `Catalogue reads (${connections} connections, ${benchDuration()} s each; latency in ms)`,
-    measurements.map((m) => ({ products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
+    measurements.map((m) => ({ database: m.database, products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
   );
-  const find = (size: number, query: Query, target: Measurement["target"]) => measurements.find((m) => m.size === size && m.query === query && m.target === target)!;
-  const ratio = (size: number, query: Query) => find(size, query, "service").rps / find(size, query, "baseline").rps;
+  const find = (database: DatabaseKind, size: number, query: Query, target: Measurement["target"]) =>
+    measurements.find((m) => m.database === database && m.size === size && m.query === query && m.target === target);
+  const ratio = (size: number, query: Query) => find("postgres", size, query, "service")!.rps / find("postgres", size, query, "baseline")!.rps;
+  const postgresSizes = runs.filter((r) => r.database === "postgres").map((r) => r.size);
   printTable(
-    "Service / baseline throughput",
-    sizes.flatMap((size) => QUERIES.map((query) => ({ products: size, query, ratio: `${(100 * ratio(size, query)).toFixed(0)} %` }))),
+    "Service / baseline throughput (PostgreSQL)",
+    postgresSizes.flatMap((size) => QUERIES.map((query) => ({ products: size, query, ratio: `${(100 * ratio(size, query)).toFixed(0)} %` }))),
+  );
+  printTable(
+    "Service on the embedded database / on PostgreSQL",
+    runs
+      .filter((r) => r.database === "embedded")
+      .flatMap(({ size }) =>
+        QUERIES.map((query) => {
+          const [embedded, postgres] = [find("embedded", size, query, "service"), find("postgres", size, query, "service")];
+          return { products: size, query, "embedded req/s": embedded?.rps, "PostgreSQL req/s": postgres?.rps, ratio: embedded && postgres ? `${((100 * embedded.rps) / postgres.rps).toFixed(0)} %` : "n/a" };
+        }),
+      ),
   );
 
   const floors: Check[] = [];
-  const [smallest, largest] = [Math.min(...sizes), Math.max(...sizes)];
+  const [smallest, largest] = [Math.min(...postgresSizes), Math.max(...postgresSizes)];
   if (largest > smallest) {
-    const [small, large] = [find(smallest, "keyword list", "service").p50, find(largest, "keyword list", "service").p50];
+    const [small, large] = [find("postgres", smallest, "keyword list", "service")!.p50, find("postgres", largest, "keyword list", "service")!.p50];
     floors.push({ name: `keyword list p50 at ${largest} ≤ 3× p50 at ${smallest}`, ok: large <= 3 * small, detail: `${large} ms vs ${small} ms (${(large / small).toFixed(1)}×)` });
   }
-  for (const size of sizes) {
+  for (const size of postgresSizes) {
     for (const query of ["keyword list", "get by id"] as const) {
       floors.push({ name: `${size}: service ≥ 50 % of baseline on ${query}`, ok: ratio(size, query) >= 0.5, detail: `${(100 * ratio(size, query)).toFixed(0)} %` });
     }
@@ -100,7 +127,7 @@ await main("bench:catalogue", async () => {
   printChecks("Performance floors (informational: a miss does not fail the run)", floors);
 
   for (const m of measurements) {
-    checks.push({ name: `${m.size}: ${m.query} → ${m.target} all 2xx`, ok: m.non2xx === 0 && m.errors === 0 && m.requests > 0, detail: `${m.requests} requests, ${m.non2xx} non-2xx, ${m.errors} errors${m.non2xx ? `: ${describeProblems(m.problems)}` : ""}` });
+    checks.push({ name: `${m.database} ${m.size}: ${m.query} → ${m.target} all 2xx`, ok: m.non2xx === 0 && m.errors === 0 && m.requests > 0, detail: `${m.requests} requests, ${m.non2xx} non-2xx, ${m.errors} errors${m.non2xx ? `: ${describeProblems(m.problems)}` : ""}` });
   }
   return printChecks("Correctness", checks);
 });

@@ -4,6 +4,7 @@ import { runWorkers } from "./cluster.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createDatabaseClient } from "./db/client.js";
 import { resolveDatabase } from "./db/database-url.js";
+import { EmbeddedDatabaseError } from "./db/embedded.js";
 import { applyMigrations } from "./db/migrations.js";
 import { ensureDefaultAdmin } from "./domain/default-admin.js";
 import { UsersRepository } from "./domain/users.js";
@@ -17,7 +18,7 @@ async function serve(config: Config): Promise<void> {
   // is migrated once by `npm run migrate` (a separate step, so replicas never race).
   if (location.embedded) await applyMigrations(location.url);
   const metrics = createMetrics();
-  const database = createDatabaseClient(location.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery });
+  const database = createDatabaseClient(location.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery, ...location.waits });
   if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
 
   const app = await buildApp({ config, database, metrics, ...(location.embedded ? {} : { coordination: { url: config.COORDINATION_DATABASE_URL ?? location.url } }) });
@@ -42,6 +43,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(error instanceof ConfigError || error instanceof EmbeddedDatabaseError ? error.message : error);
   process.exit(1);
 });

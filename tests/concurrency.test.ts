@@ -37,7 +37,7 @@ describe("under concurrency", () => {
       ),
     );
     const statuses = answers.map((r) => r.statusCode);
-    expect(statuses.every((s) => s === 201 || s === 400)).toBe(true);
+    expect(statuses.every((s) => s === 201 || s === 400), JSON.stringify(answers.filter((r) => r.statusCode !== 201 && r.statusCode !== 400).map((r) => r.body).slice(0, 3))).toBe(true);
     const accepted = answers.filter((r) => r.statusCode === 201).map((r) => r.json());
     for (const declined of answers.filter((r) => r.statusCode === 400)) expect(declined.json().code).toBe("insufficient-stock");
 

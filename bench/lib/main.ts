@@ -39,7 +39,7 @@ export async function startCluster(): Promise<PostgresCluster> {
 
 export async function startServiceFor(databaseUrl: string, env?: Record<string, string>): Promise<RunningServer> {
   const service = await startService(databaseUrl, env);
-  onCleanup(() => service.stop());
+  onCleanup(async () => void (await service.stop()));
   return service;
 }
 

@@ -13,7 +13,8 @@ export interface RunningServer {
   pid: number;
   /** Resident memory of the child process in bytes (VmRSS from /proc), or undefined. */
   rssBytes(): Promise<number | undefined>;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after 15 s; resolves with how it ended and how long that took. */
+  stop(): Promise<Stopped>;
 }
 
 /** The service with the abuse limits raised so that a benchmark's logins are never refused. */
@@ -32,14 +33,19 @@ export function startService(databaseUrl: string, env: Record<string, string> = 
   });
 }
 
+/** The service on its embedded database in `dataDir`, with the development defaults, as `make run` starts it. */
+export function startEmbeddedService(dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  return startNodeServer("src/server.ts", { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env }, { DATABASE_URL: undefined });
+}
+
 export const ADMIN = { name: "admin", password: "bench-admin-password" };
 
 /** Spawns `node --import tsx <script>` with HOST/PORT set and waits until GET /readyz answers 200. */
-export async function startNodeServer(script: string, env: Record<string, string>): Promise<RunningServer> {
+export async function startNodeServer(script: string, env: Record<string, string>, unset: Record<string, undefined> = {}): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: ROOT,
-    env: { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port) },
+    env: { ...process.env, ...env, ...unset, HOST: "127.0.0.1", PORT: String(port) },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -69,13 +75,21 @@ async function waitReady(baseUrl: string, child: ChildProcess): Promise<void> {
   throw new Error(`${baseUrl}/readyz not 200 within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
+export interface Stopped {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  seconds: number;
+}
+
+async function stopChild(child: ChildProcess): Promise<Stopped> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode, seconds: 0 };
+  const started = performance.now();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGTERM");
   const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
   await exited;
   clearTimeout(timer);
+  return { code: child.exitCode, signal: child.signalCode, seconds: (performance.now() - started) / 1000 };
 }
 
 async function rssOf(pid: number): Promise<number | undefined> {

@@ -24,24 +24,37 @@ export interface Statement {
 
 export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => Promise<Row[]>;
 
-export interface DatabaseClientOptions {
+export interface DatabaseClientOptions extends DatabaseWaits {
   poolMax: number;
   /** Called after every Prisma operation with its duration. */
   observeQuery?: (model: string, operation: string, seconds: number) => void;
 }
 
+/** How long work may wait for a connection, and a transaction to begin, before it fails. */
+export interface DatabaseWaits {
+  acquireTimeoutMs?: number;
+  transactionWaitMs?: number;
+}
+
+/**
+ * On PostgreSQL, fail fast while the database is away instead of queueing requests until
+ * clients time out. The embedded database is never away but runs one statement at a time, so
+ * its queue is the load itself: waiting is the right answer there (see database-url.ts).
+ */
+const POSTGRES_WAITS: Required<DatabaseWaits> = { acquireTimeoutMs: 3_000, transactionWaitMs: 5_000 };
+
 export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
+  const waits = { ...POSTGRES_WAITS, ...options };
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax,
-    // Fail fast while the database is away instead of queueing requests until clients time out.
-    connectionTimeoutMillis: 3_000,
+    connectionTimeoutMillis: waits.acquireTimeoutMs,
     idleTimeoutMillis: 30_000,
     query_timeout: 30_000,
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   pool.on("error", () => {});
-  const base = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {

@@ -1,19 +1,28 @@
 import { join } from "node:path";
 import type { Config } from "../config.js";
+import type { DatabaseWaits } from "./client.js";
 import { startEmbeddedPostgres } from "./embedded.js";
 
 export interface DatabaseLocation {
   url: string;
   embedded: boolean;
+  /** Waits suited to this database, for createDatabaseClient. */
+  waits: DatabaseWaits;
   /** Stops the embedded database, if this process started one. */
   close(): Promise<void>;
 }
 
+/**
+ * The embedded database runs one batch at a time for all connections, so under load work queues
+ * for it as for a lock; it cannot be "away", so a long wait is load, not an outage.
+ */
+export const EMBEDDED_WAITS: DatabaseWaits = { acquireTimeoutMs: 60_000, transactionWaitMs: 60_000 };
+
 /** DATABASE_URL when set; otherwise the embedded PostgreSQL persisted under DATA_DIR. */
 export async function resolveDatabase(config: Config): Promise<DatabaseLocation> {
   if (config.DATABASE_URL) {
-    return { url: config.DATABASE_URL, embedded: false, close: async () => {} };
+    return { url: config.DATABASE_URL, embedded: false, waits: {}, close: async () => {} };
   }
   const embedded = await startEmbeddedPostgres({ dataDir: join(config.DATA_DIR, "pglite") });
-  return { url: embedded.url, embedded: true, close: () => embedded.close() };
+  return { url: embedded.url, embedded: true, waits: EMBEDDED_WAITS, close: () => embedded.close() };
 }

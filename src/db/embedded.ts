@@ -1,29 +1,18 @@
-// An in-process PostgreSQL (PGlite, PostgreSQL 18 compiled to WebAssembly) served over TCP.
-//
-// Connection behaviour of @electric-sql/pglite-socket 0.2.17, read from its source and checked
-// with pg.Pool:
-// - PGlite is one single-user backend. PGLiteSocketServer multiplexes several TCP connections
-//   onto it through one query queue; while a connection has an explicit transaction open, only
-//   that connection's messages run and the others wait.
-// - `maxConnections` defaults to 1 and is enforced by dropping extra sockets
-//   ("Connection terminated unexpectedly" in pg), so we raise it: pools up to MAX_CONNECTIONS work.
-// - All connections share one session: SET, advisory locks, temporary tables and named prepared
-//   statements are visible across them, and two transactions never run concurrently.
-// - Each connection's messages are queued one by one, so in principle two extended-protocol
-//   queries (Parse/Bind/Execute/Sync) could interleave on the shared unnamed statement. In practice
-//   pg writes a query's messages in one chunk that the server processes without yielding (3000
-//   concurrent mixed parameterized queries over 10 connections: no error); very large messages
-//   that arrive split could still interleave.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+// An in-process PostgreSQL (PGlite, PostgreSQL 18 compiled to WebAssembly) served over TCP on
+// loopback by ./pglite-server.ts, which gives each connection the one PGlite session to itself
+// for a whole batch or transaction and admits only this process (a password made at each start).
+import { access, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { startPgliteServer, type PgliteServer } from "./pglite-server.js";
 
-const MAX_CONNECTIONS = 200;
+/** The embedded database cannot start; the message says what happened and what to do. */
+export class EmbeddedDatabaseError extends Error {}
+
 
 export interface EmbeddedPostgres {
-  /** postgres:// URL for pg / @prisma/adapter-pg. */
+  /** postgres:// URL for pg / @prisma/adapter-pg, with this start's password: keep it out of logs. */
   url: string;
   /** Stops the server and closes PGlite (flushing the data directory). */
   close(): Promise<void>;
@@ -45,31 +34,24 @@ export interface EmbeddedPostgresOptions {
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const { dataDir, host = "127.0.0.1", port = 0, loadDataDir } = opts;
   const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
-  let db: PGlite;
-  let server: PGLiteSocketServer;
+  let db: PGlite | undefined;
+  let server: PgliteServer;
   try {
-    db = await PGlite.create({ dataDir, loadDataDir, extensions: { pg_trgm } });
-    server = new PGLiteSocketServer({ db, host, port, maxConnections: MAX_CONNECTIONS });
-    await server.start().catch(async (error: unknown) => {
-      await db.close();
-      throw error;
-    });
+    if (dataDir) await refuseForeignDataDir(dataDir);
+    db = await openPglite(dataDir, loadDataDir);
+    server = await startPgliteServer(db, { host, port });
   } catch (error) {
+    await db?.close().catch(() => {});
     await unlock();
     throw error;
   }
-  // getServerConn() is "host:port" with the port the OS picked.
-  const boundPort = server.getServerConn().split(":").at(-1);
   const urlHost = host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
-    url: `postgres://postgres@${urlHost}:${boundPort}/postgres`,
+    url: `postgres://${server.user}:${server.password}@${urlHost}:${server.port}/postgres`,
     close() {
       closing ??= (async () => {
-        await server.stop();
-        // stop() detaches connections without waiting for their cleanup (a ROLLBACK of an open
-        // transaction); let that run before closing the database under it.
-        await new Promise((resolve) => setImmediate(resolve));
+        await server.close(); // ends every connection, rolling back what they left open
         await db.close();
         await unlock();
       })();
@@ -77,6 +59,34 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     },
     dumpDataDir: () => db.dumpDataDir("none"),
   };
+}
+
+async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<PGlite> {
+  try {
+    return await PGlite.create({ dataDir, loadDataDir, extensions: { pg_trgm } });
+  } catch (error) {
+    if (!dataDir) throw error;
+    const reason = String((error as Error).message ?? error).split("\n")[0]!.slice(0, 200);
+    throw new EmbeddedDatabaseError(
+      `The embedded database in ${dataDir} exists but does not open (${reason}). Restore the directory from a backup, or remove it (make clean) to start over with an empty database.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * PGlite initialises a new database in any directory without PG_VERSION, even one that holds
+ * files: so a damaged or foreign directory would be silently replaced. Only an empty (or new)
+ * directory may become a new database.
+ */
+async function refuseForeignDataDir(dataDir: string): Promise<void> {
+  const entries = await readdir(dataDir);
+  if (entries.length === 0) return;
+  const hasVersion = await access(join(dataDir, "PG_VERSION")).then(() => true, () => false);
+  if (hasVersion) return;
+  throw new EmbeddedDatabaseError(
+    `The embedded database directory ${dataDir} is not empty but holds no database (PG_VERSION is missing). Restore it from a backup, or remove it (make clean) to start over with an empty database.`,
+  );
 }
 
 /**
@@ -97,7 +107,9 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
     }
     const pid = Number((await readFile(lockFile, "utf8").catch(() => "")).trim());
     if (pid > 0 && isAlive(pid)) {
-      throw new Error(`${dataDir} is in use by process ${pid}${pid === process.pid ? " (this one)" : ""} (lock file ${lockFile})`);
+      throw new EmbeddedDatabaseError(
+        `The embedded database in ${dataDir} is in use by process ${pid}${pid === process.pid ? " (this one)" : ""}: stop that process first, or give this one another DATA_DIR (lock file ${lockFile}).`,
+      );
     }
     await rm(lockFile, { force: true });
   }

@@ -56,10 +56,8 @@ export class OrdersRepository {
     assertDistinctProducts(lines);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), {
-          maxWait: 5_000,
-          timeout: 15_000,
-        });
+        // How long to wait for the transaction to begin is the client's setting (DatabaseWaits).
+        return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 });
       } catch (error) {
         const retryable = error instanceof RetryableConflict || isTransientConflict(error);
         if (attempt >= MAX_ATTEMPTS || !retryable) throw error;

@@ -6,11 +6,15 @@
 import { readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
+import type { DatabaseWaits } from "../../src/db/client.js";
+import { EMBEDDED_WAITS } from "../../src/db/database-url.js";
 import { startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { createDatabase, databaseUrl, dropDatabase } from "./database-setup.js";
 
 export interface TestDatabase {
   url: string;
+  /** The waits the service uses on this kind of database. */
+  waits: DatabaseWaits;
   close(): Promise<void>;
 }
 
@@ -30,10 +34,10 @@ async function copyDatabase(state: "empty" | "migrated"): Promise<TestDatabase> 
   if (setup.kind === "pglite") {
     const dump = await readFile(state === "migrated" ? setup.migratedDump : setup.emptyDump);
     const db = await startEmbeddedPostgres({ loadDataDir: new Blob([dump]) });
-    return { url: db.url, close: () => db.close() };
+    return { url: db.url, waits: EMBEDDED_WAITS, close: () => db.close() };
   }
   const name = `test_${randomBytes(6).toString("hex")}`;
   await createDatabase(setup.serverUrl, name, state === "migrated" ? setup.template : "template0");
   const url = databaseUrl(setup.serverUrl, name);
-  return { url, close: () => dropDatabase(setup.serverUrl, name) };
+  return { url, waits: {}, close: () => dropDatabase(setup.serverUrl, name) };
 }
