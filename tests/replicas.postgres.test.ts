@@ -47,7 +47,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
     TRUST_PROXY: "true",
-    DB_POOL_MAX: "8",
+    DB_POOL_MAX: "20",
     LOGIN_RATE_LIMIT_PER_MINUTE: String(LOGINS_PER_ADDRESS),
     LOGIN_FAILURES_BEFORE_DELAY: String(FAILURES_BEFORE_DELAY),
   });
@@ -65,18 +65,18 @@ afterAll(async () => {
 
 describe("two replicas behind nginx", () => {
   it("never oversell under concurrent orders spread over both replicas, directly and through nginx", async () => {
-    const stock = 40;
+    const stock = 25;
     const productId = await createProduct(a, "Replica Tea", stock);
     const targets = [a, b, proxy];
     const answers = await Promise.all(
-      Array.from({ length: 90 }, (_, i) =>
+      Array.from({ length: 60 }, (_, i) =>
         call(targets[i % 3]!, { method: "POST", path: "/api/order/", token, body: { products: [{ id: productId, quantity: 1 }] } }),
       ),
     );
     const placed = answers.filter((answer) => answer.statusCode === 201);
     const declined = answers.filter((answer) => answer.statusCode === 400);
     expect(placed).toHaveLength(stock);
-    expect(declined).toHaveLength(90 - stock);
+    expect(declined).toHaveLength(60 - stock);
     for (const answer of placed) expect(answer.json().items).toMatchObject([{ product_id: productId, quantity: 1 }]);
     for (const answer of declined) expect(answer.json()).toMatchObject({ code: "insufficient-stock", errors: [{ product_id: productId, requested: 1, available: 0 }] });
     // nginx passed its third to both replicas.

@@ -1,5 +1,6 @@
-// A plain HTTP client over node:http for multi-process tests: keep-alive connections, and a
-// chosen local address (any of 127.0.0.0/8), so that tests can be several clients behind nginx.
+// A plain HTTP client over node:http for multi-process tests, from a chosen local address (any of
+// 127.0.0.0/8), so that tests can be several clients behind nginx. A connection per request: a
+// kept-alive one can be closed by the server (after its 5 s idle timeout) just as it is reused.
 import { Agent, request } from "node:http";
 import type { Answer } from "./contract.js";
 
@@ -22,7 +23,7 @@ const agents = new Map<string, Agent>();
 function agentFor(localAddress: string): Agent {
   let agent = agents.get(localAddress);
   if (!agent) {
-    agent = new Agent({ keepAlive: true, maxSockets: 64, localAddress });
+    agent = new Agent({ keepAlive: false, localAddress });
     agents.set(localAddress, agent);
   }
   return agent;

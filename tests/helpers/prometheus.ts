@@ -1,4 +1,4 @@
-// Prometheus (Debian's package) scraping the given replicas every second, with the alert rules
+// Prometheus (Debian's package) scraping the given replicas every 2 s, with the alert rules
 // that ops/prometheus ships, queried through its HTTP API.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -30,7 +30,8 @@ export async function startPrometheus(targets: string[], job = "order-service"):
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "order-service-prometheus-"));
   const config = {
-    global: { scrape_interval: "1s", evaluation_interval: "1s" },
+    // A scrape may take a second on a busy machine (service_ready pings the database).
+    global: { scrape_interval: "2s", scrape_timeout: "2s", evaluation_interval: "1s" },
     rule_files: [PROMETHEUS_RULES],
     scrape_configs: [{ job_name: job, metrics_path: "/metrics", static_configs: [{ targets }] }],
   };
