@@ -62,6 +62,8 @@ await main("bench:replicas", async () => {
     })),
   );
 
+  const ledger = await stockLedgerErrors(databaseUrl, initialStock); // before the propagation step adds products
+
   // A product created through A, then B's list count polled every 2 ms (the count of B's first
   // list is reused for up to 5 s unless B is told of the write).
   const token = await adminToken(a.baseUrl);
@@ -83,7 +85,6 @@ await main("bench:replicas", async () => {
   const delay = summarize(delays);
   printTable("Write on A → counted on B (ms)", [{ samples: delay.n, mean: delay.mean, p50: delay.p50, p99: delay.p99, max: Math.max(...delays) }]);
 
-  const ledger = await stockLedgerErrors(databaseUrl, initialStock);
   const fiveXx = phases.reduce((sum, { result }) => sum + Object.entries(result.statuses).filter(([code]) => code >= "500").reduce((s, [, n]) => s + n, 0), 0);
   return printChecks("Checks", [
     { name: "every product: initial − final = units sold", ok: ledger.length === 0, detail: ledger.slice(0, 3).join("; ") || `${initialStock.size} products` },
