@@ -48,7 +48,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log out by retiring a refresh token */
+        /**
+         * Log out by retiring a refresh token
+         * @description Retires the refresh token and every token rotated from the same login. The user's access
+         *     tokens issued until now stop working within 2 seconds; other sessions get new ones by
+         *     refreshing.
+         */
         post: operations["revokeToken"];
         delete?: never;
         options?: never;
@@ -68,7 +73,10 @@ export interface paths {
         /**
          * Create a user account
          * @description Names are trimmed and unique regardless of case. Passwords follow NIST SP 800-63B:
-         *     8 to 128 characters, not only digits, not too similar to the name, not a common password.
+         *     8 to 128 characters (the schema says so), and three rules a schema cannot express, each
+         *     refused with a 400 whose `errors` entry has its `code`: not only digits
+         *     (`entirely-numeric`), not too similar to the name (`too-similar-to-name`), not a common
+         *     password (`too-common`). A name already taken, in any case, is `name-taken`.
          */
         post: operations["registerUser"];
         delete?: never;
@@ -113,6 +121,9 @@ export interface paths {
          * Change a user (only the fields sent)
          * @description A user may change their own name and password (the latter needs `current_password`).
          *     Only an admin may set `is_admin`; admins may change any user without the current password.
+         *     A new password follows the rules of registration, including those a schema cannot express
+         *     (400 with `errors[].code` `entirely-numeric`, `too-similar-to-name` or `too-common`).
+         *     Changing a password ends the user's refresh tokens, and within 2 s their access tokens.
          */
         put: operations["updateUser"];
         post?: never;
@@ -266,7 +277,9 @@ export interface paths {
          * Prometheus metrics
          * @description Request rates and latencies by route template, process and event-loop metrics, the
          *     database pool, query timings and business counters (orders placed and declined, units sold).
-         *     When the service is configured with `METRICS_TOKEN`, send it as a bearer token.
+         *     When the service is configured with `METRICS_TOKEN`, send it as a bearer token; without it, or
+         *     with a wrong one, the answer is 401. Without `METRICS_TOKEN` none is needed (the empty
+         *     security requirement below).
          */
         get: operations["getMetrics"];
         put?: never;
@@ -375,11 +388,18 @@ export interface components {
             refresh: string;
         };
         /**
-         * @description Trimmed, 1 to 100 characters, unique regardless of case.
+         * @description Trimmed, 1 to 100 characters (also once lowercased: "İ" lowercases to two), unique
+         *     regardless of case; at least one letter, digit, punctuation mark or symbol; no control
+         *     characters, line separators or lone surrogates.
          * @example user1
          */
         UserName: string;
-        /** @example 123abc#$% */
+        /**
+         * @description 8 to 128 characters, no control characters or lone surrogates. Also refused, with a 400
+         *     naming the rule: only digits (`entirely-numeric`), too similar to the name
+         *     (`too-similar-to-name`), a common password (`too-common`).
+         * @example 123abc#$%
+         */
         Password: string;
         Registration: {
             name: components["schemas"]["UserName"];
@@ -407,9 +427,15 @@ export interface components {
         PageLinks: {
             /** @description How many items match in all. */
             count: number;
-            /** @description The absolute URL of the next page. */
+            /**
+             * Format: uri-reference
+             * @description The next page's URL, absolute when the service knows its public address, else relative to the server root.
+             */
             next: string | null;
-            /** @description The absolute URL of the previous page. */
+            /**
+             * Format: uri-reference
+             * @description The previous page's URL, in the same form as `next`.
+             */
             previous: string | null;
         };
         /**
@@ -422,7 +448,11 @@ export interface components {
          * @example 100
          */
         StockInput: number | string;
-        /** @example RedBull */
+        /**
+         * @description 1 to 200 characters (also once lowercased), unique regardless of case; at least one letter,
+         *     digit, punctuation mark or symbol; no control characters, line separators or lone surrogates.
+         * @example RedBull
+         */
         ProductName: string;
         ProductInput: {
             name: components["schemas"]["ProductName"];
@@ -597,6 +627,52 @@ export interface components {
                  *       "status": 415,
                  *       "code": "unsupported-media-type",
                  *       "detail": "Send the body as application/json.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+        MethodNotAllowed: {
+            headers: {
+                /**
+                 * @description The methods this path supports.
+                 * @example GET, HEAD, POST
+                 */
+                Allow: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:method-not-allowed",
+                 *       "title": "Method Not Allowed",
+                 *       "status": 405,
+                 *       "code": "method-not-allowed",
+                 *       "detail": "/api/order/ does not support DELETE; it supports GET, HEAD, POST.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The HTTP parser refused the request (400: malformed; 408: too slow; 431: headers too large).
+         *     No operation was reached; the connection is closed after this answer.
+         */
+        MalformedRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:malformed-request",
+                 *       "title": "Malformed HTTP request",
+                 *       "status": 400,
+                 *       "code": "malformed-request",
+                 *       "detail": "The request is not valid HTTP/1.1 (HPE_INVALID_CONTENT_LENGTH).",
                  *       "instance": "/api/order/"
                  *     }
                  */
@@ -877,7 +953,15 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            /** @description The request is invalid; `errors` lists each rule broken. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -1131,7 +1215,7 @@ export interface operations {
                 keyword?: string;
                 /**
                  * @description Keeps products whose price is at most this decimal.
-                 * @example 1.5
+                 * @example 2.5
                  */
                 max_price?: components["schemas"]["DecimalQuery"];
             };
@@ -1150,7 +1234,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "count": 6,
-                     *       "next": "http://localhost:8000/api/product/?limit=5&offset=5",
+                     *       "next": "http://localhost:8000/api/product/?keyword=redbull&max_price=2.5&limit=5&offset=5",
                      *       "previous": null,
                      *       "results": [
                      *         {
@@ -1433,7 +1517,7 @@ export interface operations {
                      *       "previous": null,
                      *       "results": [
                      *         {
-                     *           "id": 7,
+                     *           "id": 1,
                      *           "status": "created",
                      *           "created_at": "2026-01-01T12:00:00.000Z",
                      *           "items": [
@@ -1480,10 +1564,6 @@ export interface operations {
                  *         {
                  *           "id": 1,
                  *           "quantity": 15
-                 *         },
-                 *         {
-                 *           "id": 2,
-                 *           "quantity": 13
                  *         }
                  *       ]
                  *     }
@@ -1506,7 +1586,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": 7,
+                     *       "id": 1,
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "items": [
@@ -1516,16 +1596,9 @@ export interface operations {
                      *           "quantity": 15,
                      *           "unit_price": "2.200",
                      *           "line_total": "33.000"
-                     *         },
-                     *         {
-                     *           "product_id": 2,
-                     *           "name": "Club Mate",
-                     *           "quantity": 13,
-                     *           "unit_price": "1.500",
-                     *           "line_total": "19.500"
                      *         }
                      *       ],
-                     *       "total": "52.500"
+                     *       "total": "33.000"
                      *     }
                      */
                     "application/json": components["schemas"]["Order"];
@@ -1547,7 +1620,7 @@ export interface operations {
             path: {
                 /**
                  * @description The order's id.
-                 * @example 7
+                 * @example 1
                  */
                 id: components["schemas"]["SerialId"];
             };
@@ -1563,7 +1636,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": 7,
+                     *       "id": 1,
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "items": [

@@ -16,7 +16,9 @@ import { productHandlers } from "./handlers/products.js";
 import { userHandlers } from "./handlers/users.js";
 import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
-import { registerProblemHandlers } from "./http/error-handler.js";
+import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
+import { registerLinkBase } from "./http/pagination.js";
+import { invalidRequest, Problem } from "./http/problem.js";
 import type { OperationHandlers } from "./http/operation-types.js";
 import { runPeriodicJobs } from "./jobs/periodic.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -69,11 +71,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: "x-request-id",
+    clientErrorHandler: answerClientError,
     // Slow-client limits: headers within 5 s, the whole request within 10 s, a silent socket is
     // closed after 60 s, an idle keep-alive one after 5 s (below a load balancer's usual 60 s).
     requestTimeout: 10_000,
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
+    // Node checks the header and request timeouts on this interval (30 s by default, which let
+    // a slow client keep a socket up to 35 s past its limit); now they hold within a second.
+    http: { connectionsCheckingInterval: 500 },
+    // The router's own refusals (a path with broken percent-encoding, a path parameter longer
+    // than the router takes) are problems like every other answer, not Fastify's JSON.
+    frameworkErrors: (error, request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        error.code === "FST_ERR_BAD_URL" || error.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? invalidRequest([{ path: "/params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
+          : new Problem("internal-error", "An unexpected error occurred. Quote the request id when reporting it."),
+      ),
   });
   app.server.headersTimeout = 5_000;
   if (options.observeRoute) app.addHook("onRoute", options.observeRoute);
@@ -85,7 +101,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addContentTypeParser(["text/plain", "application/yaml", "application/problem+json"], (request, _body, done) =>
     done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers["content-type"]), undefined),
   );
-  registerProblemHandlers(app);
+  const specification = options.specification ?? loadSpec();
+  registerProblemHandlers(app, specification);
+  registerLinkBase(app, { publicUrl: config.PUBLIC_URL, allowedHosts: config.ALLOWED_HOSTS });
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   app.decorate("lifecycle", lifecycle);
@@ -107,7 +125,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sign: { algorithm: "HS256" },
     // `cache`: fast-jwt remembers verified tokens (until they expire), so a client's repeated
     // requests skip the HMAC and JSON work.
-    verify: { algorithms: ["HS256"], cache: true },
+    // Tokens without `exp` are refused: a token must not live for ever.
+    verify: { algorithms: ["HS256"], cache: true, requiredClaims: ["exp", "iat"] },
   });
 
   const users = new UsersRepository(database.prisma);
@@ -159,10 +178,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook("onRoute", authenticateBeforeValidation);
   await app.register(openapiGlue, {
-    specification: options.specification ?? loadSpec(),
+    specification: withConfiguredSecurity(specification, config),
     serviceHandlers: handlers,
     securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),
   });
   await registerDocs(app, loadSpec());
   return app;
+}
+
+/**
+ * The spec makes the metrics token optional (`security: [{}, {metricsToken: []}]`) because it is
+ * only needed when METRICS_TOKEN is set. fastify-openapi-glue lets `{}` through unconditionally,
+ * so when a token is configured the route is given only the token requirement.
+ */
+function withConfiguredSecurity(spec: Record<string, unknown>, config: Config): Record<string, unknown> {
+  if (!config.METRICS_TOKEN) return spec;
+  const copy = structuredClone(spec) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+  const metrics = copy.paths["/metrics"]?.get;
+  if (metrics) metrics.security = [{ metricsToken: [] }];
+  return copy;
 }

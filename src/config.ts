@@ -20,15 +20,25 @@ export interface Config {
   METRICS_TOKEN?: string;
   /** Comma-separated origins allowed by CORS; empty means CORS stays off. */
   CORS_ORIGINS: string;
+  /** The service's public base URL (e.g. https://shop.example/orders); absolute links start with it. */
+  PUBLIC_URL?: string;
+  /**
+   * Comma-separated Host values trusted to build absolute links when PUBLIC_URL is unset
+   * (`name` matches any port, `name:port` one port, `*` any host). Others get relative links.
+   */
+  ALLOWED_HOSTS: string;
   /** node:cluster workers; 1 runs the server in this process. */
   WORKERS: number;
   /** Login attempts per client address per minute, and registrations per client address per hour. */
   LOGIN_RATE_LIMIT_PER_MINUTE: number;
   REGISTER_RATE_LIMIT_PER_HOUR: number;
-  /** Failed logins for one name before that name is slowed down. */
+  /** Failed logins for one name from one client address per minute before that pair waits. */
   LOGIN_FAILURES_BEFORE_DELAY: number;
   /** Registration attempts for one name per hour. */
   REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: number;
+  /** PostgreSQL statement_timeout and lock_timeout of every connection. */
+  DB_STATEMENT_TIMEOUT_MS: number;
+  DB_LOCK_TIMEOUT_MS: number;
   /** Redis keeping the rate-limit counters shared by every process; unset: each process counts its own. */
   REDIS_URL?: string;
   /**
@@ -38,8 +48,31 @@ export interface Config {
   COORDINATION_DATABASE_URL?: string;
 }
 
+type AbuseLimit = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
+
+/**
+ * Production keeps strict abuse limits. Development and test serve one developer or a client's
+ * contract-test job, which registers and logs in hundreds of users from one address in seconds.
+ */
+export const ABUSE_LIMIT_DEFAULTS: Record<"production" | "development", Record<AbuseLimit, number>> = {
+  production: {
+    LOGIN_RATE_LIMIT_PER_MINUTE: 30,
+    REGISTER_RATE_LIMIT_PER_HOUR: 20,
+    LOGIN_FAILURES_BEFORE_DELAY: 5,
+    REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: 10,
+  },
+  development: {
+    LOGIN_RATE_LIMIT_PER_MINUTE: 5_000,
+    REGISTER_RATE_LIMIT_PER_HOUR: 10_000,
+    LOGIN_FAILURES_BEFORE_DELAY: 100,
+    REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: 100,
+  },
+};
+
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
 const DEVELOPMENT_ADMIN_PASSWORD = "12345";
+/** Where a developer's own requests come from; production trusts no Host unless told. */
+const DEVELOPMENT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]";
 
 const schema = {
   type: "object",
@@ -59,17 +92,43 @@ const schema = {
     TRUST_PROXY: { type: "boolean", default: false },
     METRICS_TOKEN: { type: "string", minLength: 16 },
     CORS_ORIGINS: { type: "string", default: "" },
+    PUBLIC_URL: { type: "string", pattern: "^https?://[^/?#]+(/[^?#]*)?$" },
+    ALLOWED_HOSTS: { type: "string" },
     WORKERS: { type: "integer", minimum: 1, maximum: 256, default: 1 },
-    LOGIN_RATE_LIMIT_PER_MINUTE: { type: "integer", minimum: 1, default: 30 },
-    REGISTER_RATE_LIMIT_PER_HOUR: { type: "integer", minimum: 1, default: 20 },
-    LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1, default: 5 },
-    REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1, default: 10 },
+    // Defaults depend on NODE_ENV: ABUSE_LIMIT_DEFAULTS.
+    LOGIN_RATE_LIMIT_PER_MINUTE: { type: "integer", minimum: 1 },
+    REGISTER_RATE_LIMIT_PER_HOUR: { type: "integer", minimum: 1 },
+    LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1 },
+    REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1 },
+    // Below an order transaction's 15 s timeout (src/domain/orders.ts).
+    DB_STATEMENT_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 5_000 },
+    DB_LOCK_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 3_000 },
     REDIS_URL: { type: "string", pattern: "^rediss?://" },
     COORDINATION_DATABASE_URL: { type: "string", pattern: "^postgres(ql)?://" },
   },
 };
 
 export class ConfigError extends Error {}
+
+/**
+ * Secrets that are published, and so known to everyone: the development default, the
+ * placeholder of deploy/secret.example.yaml, and the usual stand-ins.
+ */
+const PUBLISHED_SECRET = new RegExp(
+  [DEVELOPMENT_JWT_SECRET, "change-?me", "changeit", "replace-?me", "placeholder", "example", "your-?secret", "secret-?key"].join("|"),
+  "i",
+);
+/** Fewer distinct characters than this, and a 32-character secret is guessable (e.g. "abababab…", "12341234…"). */
+const MIN_DISTINCT_CHARACTERS = 12;
+
+/** Why a production JWT_SECRET is unacceptable, or undefined when it is acceptable. */
+export function weakSecretReason(secret: string): string | undefined {
+  if (PUBLISHED_SECRET.test(secret)) return "it is a published default or placeholder";
+  if (new Set(secret).size < MIN_DISTINCT_CHARACTERS) {
+    return `it has fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters`;
+  }
+  return undefined;
+}
 
 /**
  * Reads and validates the environment. Development and test get working defaults;
@@ -84,14 +143,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
   }
+  const limits = { ...ABUSE_LIMIT_DEFAULTS[config.NODE_ENV === "production" ? "production" : "development"] };
+  for (const name of Object.keys(limits) as AbuseLimit[]) limits[name] = config[name] ?? limits[name];
   if (config.NODE_ENV === "production") {
     if (!config.JWT_SECRET) {
       throw new ConfigError("Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 characters)");
     }
-    return config;
+    const weakness = weakSecretReason(config.JWT_SECRET);
+    if (weakness) {
+      throw new ConfigError(
+        `Invalid configuration: JWT_SECRET is refused in production because ${weakness}; ` +
+          "generate one with `openssl rand -base64 48`",
+      );
+    }
+    return { ...config, ...limits, ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? "" };
   }
   return {
     ...config,
+    ...limits,
+    ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? DEVELOPMENT_ALLOWED_HOSTS,
     JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
     ADMIN_PASSWORD: config.ADMIN_PASSWORD ?? DEVELOPMENT_ADMIN_PASSWORD,
   };

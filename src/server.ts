@@ -18,7 +18,13 @@ async function serve(config: Config): Promise<void> {
   // is migrated once by `npm run migrate` (a separate step, so replicas never race).
   if (location.embedded) await applyMigrations(location.url);
   const metrics = createMetrics();
-  const database = createDatabaseClient(location.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery, ...location.waits });
+  const database = createDatabaseClient(location.url, {
+    poolMax: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+    observeQuery: metrics.observeQuery,
+    ...location.waits,
+  });
   if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
 
   const app = await buildApp({ config, database, metrics, ...(location.embedded ? {} : { coordination: { url: config.COORDINATION_DATABASE_URL ?? location.url } }) });

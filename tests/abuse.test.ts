@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Fastify from "fastify";
+import { loadConfig } from "../src/config.js";
+import { registerAuthLimits } from "../src/plugins/rate-limits.js";
 import { ADMIN, startTestApp, type TestApp } from "./helpers/app.js";
 
 const login = (t: TestApp, name: string, password: string, remoteAddress = "203.0.113.1") =>
@@ -23,14 +26,14 @@ describe("rate limits on the credential endpoints", () => {
     expect((await login(t, ADMIN.name, ADMIN.password, "198.51.100.8")).statusCode).toBe(200);
   });
 
-  it("slows a name down after repeated failures, from any address, for at most a minute", async () => {
-    const user = await t.createUser();
-    for (let i = 0; i < 3; i++) expect((await login(t, user.name, "wrong password", `192.0.2.${i + 1}`)).statusCode).toBe(401);
-    const held = await login(t, user.name, user.password, "192.0.2.50");
-    expect(held.statusCode).toBe(429);
-    expect(Number(held.headers["retry-after"])).toBeLessThanOrEqual(60);
-    // Other names are not affected.
-    expect((await login(t, ADMIN.name, ADMIN.password, "192.0.2.51")).statusCode).toBe(200);
+  it("names the setting that raises a limit outside production", async () => {
+    const register = (name: string) =>
+      t.request({ method: "POST", url: "/api/register/", payload: { name, password: "a long enough secret" }, remoteAddress: "203.0.113.77" });
+    expect((await register("hint-one")).statusCode).toBe(201);
+    expect((await register("hint-two")).statusCode).toBe(201);
+    const limited = await register("hint-three");
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().detail).toMatch(/Raise REGISTER_RATE_LIMIT_PER_HOUR \(now 2\)/);
   });
 
   it("limits registrations per client address", async () => {
@@ -42,6 +45,73 @@ describe("rate limits on the credential endpoints", () => {
     expect(limited.statusCode).toBe(429);
     expect(await t.database.prisma.user.count({ where: { nameKey: "third-of-three" } })).toBe(0);
   });
+});
+
+describe("login throttling (per name and client address)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ LOGIN_FAILURES_BEFORE_DELAY: 3 });
+  });
+  afterAll(() => t.close());
+
+  it("slows down the address that guesses a name, for at most a minute, and never locks the owner out", async () => {
+    const user = await t.createUser();
+    const attacker = "192.0.2.66";
+    for (let i = 0; i < 3; i++) expect((await login(t, user.name, "wrong password", attacker)).statusCode).toBe(401);
+    const held = await login(t, user.name, "another guess", attacker);
+    expect(held.statusCode).toBe(429);
+    expect(Number(held.headers["retry-after"])).toBeGreaterThan(0);
+    expect(Number(held.headers["retry-after"])).toBeLessThanOrEqual(60);
+    // The owner, from their own address, is not affected (issue: a stranger could lock any account).
+    expect((await login(t, user.name, user.password, "192.0.2.50")).statusCode).toBe(200);
+    // Nor is the attacker's address for other names, within its address budget.
+    expect((await login(t, ADMIN.name, ADMIN.password, attacker)).statusCode).toBe(200);
+  });
+
+  it("spreading guesses over many addresses locks no one out either", async () => {
+    const user = await t.createUser();
+    for (let i = 0; i < 12; i++) expect((await login(t, user.name, "wrong password", `198.18.0.${i + 1}`)).statusCode).toBe(401);
+    expect((await login(t, user.name, user.password, "198.18.1.1")).statusCode).toBe(200);
+  });
+});
+
+describe("default limits by NODE_ENV, through the limiters themselves", () => {
+  /** How many attempts from one address pass before the first 429 (up to `ceiling`). */
+  async function allowed(env: Record<string, string>, attempt: "beforeRegister" | "beforeLogin", ceiling: number): Promise<number> {
+    const app = Fastify({ logger: false });
+    const limits = await registerAuthLimits(app, loadConfig(env));
+    app.post("/attempt", async (request, reply) => {
+      await limits[attempt](request);
+      reply.code(204);
+    });
+    await app.ready();
+    try {
+      for (let i = 0; i < ceiling; i++) {
+        // A distinct name each time, as a test job registers and logs in distinct users.
+        const response = await app.inject({ method: "POST", url: "/attempt", payload: { name: `client-test-user-${i}` }, remoteAddress: "203.0.113.200" });
+        if (response.statusCode !== 204) {
+          expect(response.statusCode).toBe(429);
+          return i;
+        }
+      }
+      return ceiling;
+    } finally {
+      await app.close();
+    }
+  }
+
+  it("development and test let one address register 1,000 accounts and log in 2,000 times at once", async () => {
+    for (const NODE_ENV of ["development", "test"]) {
+      expect(await allowed({ NODE_ENV }, "beforeRegister", 1_000)).toBe(1_000);
+      expect(await allowed({ NODE_ENV }, "beforeLogin", 2_000)).toBe(2_000);
+    }
+  }, 120_000);
+
+  it("production keeps its strict defaults", async () => {
+    const production = { NODE_ENV: "production", JWT_SECRET: "Zr8mQ2vK9tB4xW7nL1pH6cF3yD5gS0jA" };
+    expect(await allowed(production, "beforeRegister", 1_000)).toBe(20);
+    expect(await allowed(production, "beforeLogin", 2_000)).toBe(30);
+  }, 60_000);
 });
 
 describe("security headers and CORS", () => {

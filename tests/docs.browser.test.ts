@@ -1,5 +1,6 @@
-// The docs page in a real browser (Debian's Chromium driven by playwright-core): every operation
-// of the spec is listed and "Try it out" works. The screenshot lands in artifacts/docs.png.
+// The docs pages in a real browser (Debian's Chromium driven by playwright-core): Swagger UI lists
+// every operation of the spec and "Try it out" works; Redoc renders every operation from the npm
+// bundle. Neither loads anything from elsewhere. Screenshots land in artifacts/docs.png and redoc.png.
 import { existsSync, mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser } from "playwright-core";
@@ -12,7 +13,7 @@ const available = existsSync(CHROMIUM);
 if (!available && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} for the docs test`);
 if (!available) console.warn(`NOTE: no Chromium at ${CHROMIUM}: the docs browser test is skipped here`);
 
-describe.runIf(available)("the docs page", () => {
+describe.runIf(available)("the docs pages", () => {
   let t: TestApp;
   let browser: Browser;
   let baseUrl: string;
@@ -21,7 +22,7 @@ describe.runIf(available)("the docs page", () => {
     baseUrl = await t.app.listen({ host: "127.0.0.1", port: 0 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
   }, 60_000);
   afterAll(async () => {
@@ -59,5 +60,30 @@ describe.runIf(available)("the docs page", () => {
     mkdirSync("artifacts", { recursive: true });
     await page.screenshot({ path: "artifacts/docs.png", fullPage: false });
     expect(failedRequests).toEqual([]);
+  }, 60_000);
+
+  it("Redoc renders every operation, with nothing fetched from elsewhere", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
+    const answered: string[] = [];
+    const failedRequests: string[] = [];
+    const consoleErrors: string[] = [];
+    page.on("response", (response) => answered.push(response.url()));
+    page.on("requestfailed", (request) => failedRequests.push(`${request.url()} ${request.failure()?.errorText}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") consoleErrors.push(message.text());
+    });
+    await page.goto(`${baseUrl}/redoc`);
+    await page.waitForSelector(`[data-section-id="operation/${specOperations[0]!.operationId}"]`, { timeout: 30_000 });
+    const rendered = await page.$$eval("[data-section-id^='operation/']", (sections) =>
+      sections.map((section) => section.getAttribute("data-section-id")!.slice("operation/".length)),
+    );
+    expect(new Set(rendered)).toEqual(new Set(specOperations.map((op) => op.operationId)));
+    expect(await page.locator("h1").first().textContent()).toContain("Order Service API");
+
+    mkdirSync("artifacts", { recursive: true });
+    await page.screenshot({ path: "artifacts/redoc.png", fullPage: false });
+    expect(answered.filter((url) => !url.startsWith(baseUrl) && !url.startsWith("blob:") && !url.startsWith("data:"))).toEqual([]);
+    expect(failedRequests).toEqual([]);
+    expect(consoleErrors).toEqual([]);
   }, 60_000);
 });

@@ -50,7 +50,7 @@ describe("who can connect", () => {
     } finally {
       await other.close();
     }
-  });
+  }, 120_000);
 });
 
 describe("many connections on the one session", () => {
@@ -123,7 +123,7 @@ describe("a data directory that does not open", () => {
     await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(EmbeddedDatabaseError);
     await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(/PG_VERSION is missing.*make clean/);
     await expect(readFile(join(dir, "PG_VERSION"))).rejects.toThrow(); // nothing was initialised over it
-  });
+  }, 60_000);
 
   it("is refused when its control file is damaged", async () => {
     const dir = join(scratch, "damaged");
@@ -136,7 +136,7 @@ describe("a data directory that does not open", () => {
     await writeFile(join(dir, "global", "pg_control"), Buffer.alloc(8192, 7));
     await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(/exists but does not open.*make clean/);
     expect((await readFile(join(dir, "global", "pg_control")))[0]).toBe(7);
-  });
+  }, 60_000);
 
   it("stops the service with one line saying what to do", async () => {
     const dir = join(scratch, "service");
@@ -148,5 +148,5 @@ describe("a data directory that does not open", () => {
     const lines = error!.split("\n").filter((line) => line.trim() && !/server exited early/.test(line));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/PG_VERSION is missing.*make clean/);
-  }, 60_000);
+  }, 120_000);
 });

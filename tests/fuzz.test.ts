@@ -3,12 +3,27 @@
 // and odd unicode strings, SQL and JSON meta-characters, duplicate keys), with and without valid
 // tokens. Every answer must be documented and match the spec (checked by t.request), none may
 // be a 5xx, and a refused request must leave the database exactly as it was.
+// A second property sends hostile values into every string and integer field of every operation
+// (NUL and control characters, lone surrogates, case-folding expanders, non-finite, huge and
+// non-decimal numbers): never a 5xx, nothing written on refusal, and always refused when the
+// value breaks a rule (control characters in text, anything but decimal digits in an integer).
 // CI runs a fixed seed; `npm run fuzz` runs longer (FUZZ_RUNS, FUZZ_SEED).
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { craftToken } from "./helpers/jwt.js";
-import { duplicateKeyBody, invalidBody, nastyString, resolve, validValue } from "./helpers/schema-arbitrary.js";
+import { databaseFingerprint } from "./helpers/fingerprint.js";
+import {
+  duplicateKeyBody,
+  forbiddenInText,
+  hostileBody,
+  hostileIntegerText,
+  hostileString,
+  invalidBody,
+  nastyString,
+  resolve,
+  validValue,
+} from "./helpers/schema-arbitrary.js";
 import { specOperations, type SpecOperation } from "./helpers/spec-operations.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
@@ -34,12 +49,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function fingerprint(): Promise<string> {
-  const tables = ["users", "products", "orders", "order_items", "refresh_tokens", "idempotency_keys"];
-  const parts = tables.map((table) => `(SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM ${table} t)`);
-  const { rows } = await t.database.pool.query(`SELECT concat_ws('|', ${parts.join(", ")}) AS f`);
-  return rows[0].f;
-}
+const fingerprint = () => databaseFingerprint(t.database);
 
 const oddPathSegment = fc.oneof(nastyString.filter((s) => s.length > 0 && s.length < 200), fc.constantFrom("-1", "0", "1.5", "99999999999", "%2F", "null"));
 
@@ -102,4 +112,67 @@ describe.each(specOperations)("fuzzing $operationId", (op) => {
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
   }, 120_000);
+});
+
+/** encodeURIComponent, except that lone surrogates (which it refuses) go as the UTF-8 bytes a careless client would send. */
+function encodeAny(text: string): string {
+  return text.replace(/[\ud800-\udfff]/g, "\ufffd").split("").map((c) => encodeURIComponent(c)).join("").replace(/%EF%BF%BD/g, "%ED%A0%80");
+}
+
+interface HostileRequest {
+  token: string;
+  path?: string;
+  query: [string, string, boolean][];
+  body?: { text: string; forbiddenText: boolean };
+}
+
+function hostileRequestFor(op: SpecOperation): fc.Arbitrary<HostileRequest> {
+  const pathParam = op.pathParams.length
+    ? fc.oneof(hostileIntegerText.filter((s) => s !== ""), hostileString)
+    : fc.constant(undefined);
+  const query = fc.tuple(
+    ...op.queryParams.map((param) => {
+      const integer = param.schema.type === "integer";
+      const value: fc.Arbitrary<[string, boolean]> = integer ? hostileIntegerText.map((v) => [v, true]) : hostileString.map((v) => [v, false]);
+      return fc.option(value, { nil: undefined, freq: 2 }).map((picked) => (picked ? [[param.name, picked[0], picked[1]] as [string, string, boolean]] : []));
+    }),
+    fc.option(hostileString.map((v): [string, string, boolean] => ["undeclared", v, false]), { nil: undefined }),
+  ).map(([...parts]) => parts.flat().filter((part): part is [string, string, boolean] => Array.isArray(part) && typeof part[0] === "string"));
+  return fc.record({
+    token: fc.constantFrom("admin", "admin", "user", "none"),
+    path: pathParam,
+    query,
+    body: op.bodySchema ? hostileBody(op.bodySchema) : fc.constant(undefined),
+  });
+}
+
+describe.each(specOperations)("hostile input into $operationId", (op) => {
+  it("never 5xx, nothing written on refusal, and refused whenever a value breaks a rule", async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileRequestFor(op), async (input) => {
+        const path = input.path === undefined ? op.path : op.path.replace(/\{[^}]+\}/, encodeAny(input.path));
+        const query = input.query.map(([name, value]) => `${name}=${encodeAny(value)}`).join("&");
+        const url = query ? `${path}?${query}` : path;
+        const mustRefuse = input.path !== undefined || input.query.some(([, , integer]) => integer) || input.body?.forbiddenText === true;
+        const before = await fingerprint();
+        const response = await t.request({
+          method: op.method,
+          url,
+          token: tokens[input.token],
+          ...(input.body ? { payload: input.body.text, headers: { "content-type": "application/json" } } : {}),
+        });
+        expect(response.statusCode, `${op.method} ${url} ${input.body?.text ?? ""}`).toBeLessThan(500);
+        if (mustRefuse) expect(response.statusCode, `${op.method} ${url} ${input.body?.text ?? ""}`).toBeGreaterThanOrEqual(400);
+        if (response.statusCode >= 400) expect(await fingerprint()).toBe(before);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: true },
+    );
+  }, 120_000);
+});
+
+it("hostile strings always hold something a text field must refuse, or an expander, or an invisible", () => {
+  fc.assert(
+    fc.property(hostileString, (s) => forbiddenInText.test(s) || /[\u0130\u200b-\u200d\u2028\u2029\u2060\ufeff\u0301\u202e]/.test(s)),
+    { seed: SEED, numRuns: 200 },
+  );
 });

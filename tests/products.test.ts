@@ -119,7 +119,7 @@ describe("listing products", () => {
   let listing: TestApp;
   let token: string;
   beforeAll(async () => {
-    listing = await startTestApp();
+    listing = await startTestApp({ ALLOWED_HOSTS: "shop.example:8000" });
     token = await listing.adminToken();
     const names = ["RedBull", "RedBull Purple", "yellow tea", "Yellow Lemonade", "Water 100%", "under_score"];
     for (let i = 0; i < 23; i++) {

@@ -1,5 +1,5 @@
 // No route is declared outside openapi.yaml: the API's routes are exactly the spec's operations.
-// The only others are the docs page's own (/docs and its assets) and the CORS preflight.
+// The only others are the docs pages' own (/docs and its assets, /redoc) and the CORS preflight.
 import type { RouteOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
@@ -17,8 +17,9 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const toFastifyPath = (path: string) => path.replace(/\{([^}]+)\}/g, ":$1");
+const isDocsPage = (url: string) => ["/docs", "/redoc"].some((page) => url === page || url.startsWith(`${page}/`));
 const isInfrastructure = (route: { method: string; url: string }) =>
-  route.url === "/docs" || route.url.startsWith("/docs/") || route.method === "OPTIONS" || route.method === "HEAD";
+  isDocsPage(route.url) || route.method === "OPTIONS" || route.method === "HEAD";
 
 describe("routes", () => {
   it("come from the spec, one per operation", () => {
@@ -27,8 +28,8 @@ describe("routes", () => {
     expect(api).toEqual(spec);
   });
 
-  it("beyond the spec are only the docs page and CORS preflight", () => {
+  it("beyond the spec are only the docs pages and CORS preflight", () => {
     const others = routes.filter(isInfrastructure).filter((r) => r.method !== "HEAD");
-    expect(others.every((r) => r.url.startsWith("/docs") || r.method === "OPTIONS")).toBe(true);
+    expect(others.every((r) => isDocsPage(r.url) || r.method === "OPTIONS")).toBe(true);
   });
 });

@@ -36,18 +36,19 @@ describe("registration", () => {
     expect(response.json()).toMatchObject({ code: "name-taken", errors: [{ path: "/body/name", code: "taken" }] });
   });
 
-  it("refuses blank and over-long names", async () => {
-    expect((await register({ name: "   ", password: "a long enough secret" })).json().errors[0].code).toBe("blank");
-    expect((await register({ name: "n".repeat(101), password: "a long enough secret" })).json().errors[0].code).toBe("too-long");
+  it("refuses blank and over-long names (by the spec's schema)", async () => {
+    for (const name of ["   ", "n".repeat(101)]) {
+      const response = await register({ name, password: "a long enough secret" });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().errors.map((e: { path: string }) => e.path)).toEqual(["/body/name"]);
+    }
   });
 
   it.each([
-    ["short", "Ab1!", ["too-short"]],
     ["entirely numeric", "8675309123", ["entirely-numeric"]],
     ["common", "iloveyou", ["too-common"]],
     ["similar to the name", "carol-the-user", ["too-similar-to-name"]],
-    ["too long", "x".repeat(129), ["too-long"]],
-    ["short, numeric and common", "123456", ["entirely-numeric", "too-common", "too-short"]],
+    ["numeric and common", "12345678", ["entirely-numeric", "too-common"]],
   ])("names each failed password rule: %s", async (_label, password, codes) => {
     const response = await register({ name: "carol-the-user", password });
     expect(response.statusCode).toBe(400);

@@ -26,6 +26,9 @@ export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, va
 
 export interface DatabaseClientOptions extends DatabaseWaits {
   poolMax: number;
+  /** Server-side limits of every statement and every wait for a row lock (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
   /** Called after every Prisma operation with its duration. */
   observeQuery?: (model: string, operation: string, seconds: number) => void;
 }
@@ -43,14 +46,31 @@ export interface DatabaseWaits {
  */
 const POSTGRES_WAITS: Required<DatabaseWaits> = { acquireTimeoutMs: 3_000, transactionWaitMs: 5_000 };
 
+/**
+ * A stall answers 503 within seconds instead of a 500 after many: a row locked too long fails
+ * the statement at lock_timeout, a slow statement at statement_timeout, a server that stopped
+ * answering at the client's query_timeout, all below an order transaction's timeout
+ * (src/domain/orders.ts), and src/db/errors.ts classifies them all as "unavailable".
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 3_000;
+/** How much longer than statement_timeout the client waits for an answer before giving up on the server. */
+const CLIENT_GRACE_MS = 2_000;
+
 export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
   const waits = { ...POSTGRES_WAITS, ...options };
+  const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  // A database whose queue is its load (the embedded one) may take as long to answer as to hand
+  // out a connection; PostgreSQL gets statement_timeout plus a little.
+  const replyTimeout = Math.max(statementTimeout + CLIENT_GRACE_MS, waits.acquireTimeoutMs);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax,
     connectionTimeoutMillis: waits.acquireTimeoutMs,
     idleTimeoutMillis: 30_000,
-    query_timeout: 30_000,
+    statement_timeout: statementTimeout,
+    lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    query_timeout: replyTimeout,
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   pool.on("error", () => {});

@@ -15,9 +15,14 @@ const UNAVAILABLE_CODES = new Set([
   "P1001", // Prisma: can't reach database server
   "P1017", // Prisma: server closed the connection
   "P2024", // Prisma: timed out fetching a connection from the pool
+  // A stall: a row held longer than lock_timeout, a statement longer than statement_timeout.
+  "55P03", // lock_not_available
+  "57014", // query_canceled
 ]);
 const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout"]);
-const UNAVAILABLE_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|timeout exceeded when trying to connect/i;
+const UNAVAILABLE_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|timeout exceeded when trying to connect|Query read timeout/i;
+/** P2028 is every transaction-manager error; only these two mean "the database is too slow now". */
+const TRANSACTION_STALLED = /Unable to start a transaction in the given time|cannot be executed on an expired transaction/i;
 
 /** PostgreSQL serialization failure and deadlock, and Prisma's name for them: safe to retry. */
 const TRANSIENT_CODES = new Set(["40001", "40P01", "P2034"]);
@@ -48,6 +53,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (codesOf(e).some((code) => UNAVAILABLE_CODES.has(code))) return true;
     if (typeof e.kind === "string" && UNAVAILABLE_KINDS.has(e.kind)) return true;
     if (typeof e.message === "string" && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    if (codesOf(e).includes("P2028") && typeof e.message === "string" && TRANSACTION_STALLED.test(e.message)) return true;
   }
   return false;
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import { Problem, type ProblemFieldError } from "../http/problem.js";
@@ -40,8 +41,13 @@ type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
 /** A conflict this module detects itself and resolves by running the transaction again. */
 class RetryableConflict extends Error {}
 
+/**
+ * What an Idempotency-Key is bound to: the body as canonical JSON (keys sorted), so the same
+ * order sent with its fields in another order is the same request. Bodies written in the usual
+ * order (`{"id","quantity"}`) hash as before.
+ */
 export function requestHash(body: unknown): string {
-  return createHash("sha256").update(JSON.stringify(body)).digest("hex");
+  return createHash("sha256").update(canonicalJson(body) ?? "").digest("hex");
 }
 
 export class OrdersRepository {
@@ -56,7 +62,8 @@ export class OrdersRepository {
     assertDistinctProducts(lines);
     for (let attempt = 1; ; attempt++) {
       try {
-        // How long to wait for the transaction to begin is the client's setting (DatabaseWaits).
+        // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
+        // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
         return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 });
       } catch (error) {
         const retryable = error instanceof RetryableConflict || isTransientConflict(error);

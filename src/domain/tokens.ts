@@ -25,6 +25,23 @@ export interface TokenLifetimes {
   refreshSeconds: number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The `iat` to give a token issued now, for a user whose tokens issued before `validAfter` are
+ * refused. JWT times are whole seconds: right after a logout, a new token's `iat` is moved to the
+ * next second so that it is not mistaken for one issued before the logout.
+ */
+export function issuedAt(validAfter: Date | null, now = Date.now()): number {
+  const seconds = Math.floor(now / 1000);
+  return validAfter && seconds * 1000 < validAfter.getTime() ? Math.ceil(validAfter.getTime() / 1000) : seconds;
+}
+
+/** True when an access token issued at `iat` (seconds) predates the user's cut-off. */
+export function issuedBeforeCutoff(iat: number, validAfter: Date | null): boolean {
+  return validAfter !== null && iat * 1000 < validAfter.getTime();
+}
+
 function tokenNotValid(detail = "Given token not valid for any token type"): Problem {
   return new Problem("token-not-valid", detail, { headers: { "www-authenticate": 'Bearer realm="api", error="invalid_token"' } });
 }
@@ -48,14 +65,25 @@ export class TokenService {
     } catch {
       throw tokenNotValid();
     }
-    if (claims.token_type !== expected || typeof claims.user_id !== "string" || typeof claims.jti !== "string") {
+    if (claims.token_type !== expected) {
       throw tokenNotValid(`Token is not an ${expected} token`.replace("an refresh", "a refresh"));
     }
+    // Signed by us, but check the claims anyway: a leaked secret or an old format must not reach the database as garbage.
+    const wellFormed =
+      typeof claims.user_id === "string" && UUID.test(claims.user_id) &&
+      typeof claims.jti === "string" && claims.jti.length > 0 &&
+      // A refresh token's jti is its row's key.
+      (expected === "access" || UUID.test(claims.jti)) &&
+      Number.isFinite(claims.exp) && Number.isFinite(claims.iat) &&
+      (claims.family === undefined || (typeof claims.family === "string" && UUID.test(claims.family)));
+    if (!wellFormed) throw tokenNotValid("Token claims are malformed");
     return claims as TokenClaims;
   }
 
-  async issue(userId: string, family: string = randomUUID()): Promise<TokenPair> {
+  /** `validAfter`: the user's cut-off (users.tokens_valid_after), which new tokens must not predate. */
+  async issue(userId: string, validAfter: Date | null, family: string = randomUUID()): Promise<TokenPair> {
     const refreshId = randomUUID();
+    const iat = issuedAt(validAfter);
     await this.db.refreshToken.create({
       data: {
         id: refreshId,
@@ -66,11 +94,11 @@ export class TokenService {
     });
     return {
       access: this.jwt.sign(
-        { token_type: "access", user_id: userId, jti: randomUUID() },
+        { token_type: "access", user_id: userId, jti: randomUUID(), iat },
         { expiresIn: `${this.lifetimes.accessSeconds}s` },
       ),
       refresh: this.jwt.sign(
-        { token_type: "refresh", user_id: userId, jti: refreshId, family },
+        { token_type: "refresh", user_id: userId, jti: refreshId, family, iat },
         { expiresIn: `${this.lifetimes.refreshSeconds}s` },
       ),
     };
@@ -89,20 +117,33 @@ export class TokenService {
       if (row?.usedAt) await this.revokeFamily(row.familyId);
       throw tokenNotValid("Refresh token has been used or revoked");
     }
-    const user = await this.db.user.findUnique({ where: { id: claims.user_id }, select: { id: true } });
+    const user = await this.db.user.findUnique({ where: { id: claims.user_id }, select: { tokensValidAfter: true } });
     if (!user) throw tokenNotValid("User no longer exists");
-    return this.issue(claims.user_id, claims.family ?? randomUUID());
+    return this.issue(claims.user_id, user.tokensValidAfter, claims.family ?? randomUUID());
   }
 
-  /** Logout: retires the token's whole family. Expired tokens are accepted, there is nothing left to do. */
+  /**
+   * Logout: retires the token's whole family and ends the user's access tokens issued until now
+   * (other sessions get new ones with their refresh tokens). Expired tokens are accepted, there
+   * is nothing left to do.
+   */
   async revoke(refreshToken: string): Promise<void> {
     const claims = this.verify(refreshToken, "refresh", { ignoreExpiration: true });
-    const row = await this.db.refreshToken.findUnique({ where: { id: claims.jti }, select: { familyId: true } });
-    if (row) await this.revokeFamily(row.familyId);
+    const row = await this.db.refreshToken.findUnique({ where: { id: claims.jti }, select: { familyId: true, revokedAt: true } });
+    if (!row || row.revokedAt) return;
+    await this.db.$transaction([
+      this.db.refreshToken.updateMany({ where: { familyId: row.familyId, revokedAt: null }, data: { revokedAt: new Date() } }),
+      this.db.user.updateMany({ where: { id: claims.user_id }, data: { tokensValidAfter: new Date() } }),
+    ]);
   }
 
+  /** After a password change: every refresh token retired, every access token issued until now refused. */
   async revokeAllForUser(userId: string): Promise<void> {
-    await this.db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    const now = new Date();
+    await this.db.$transaction([
+      this.db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } }),
+      this.db.user.updateMany({ where: { id: userId }, data: { tokensValidAfter: now } }),
+    ]);
   }
 
   private async revokeFamily(familyId: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ProblemFieldError } from "../http/problem.js";
+import { textViolations } from "./text.js";
 
 const USER_NAME_MAX_LENGTH = 100;
 
@@ -13,11 +14,7 @@ export function normalizeUserName(raw: string): NormalizedName {
   return { name, key: name.toLowerCase() };
 }
 
+/** The rules of openapi.yaml's UserName, checked again after trimming, NFC and case folding. */
 export function userNameViolations(name: string, path = "/body/name"): ProblemFieldError[] {
-  const length = [...name].length;
-  if (length === 0) return [{ path, code: "blank", message: "must not be blank" }];
-  if (length > USER_NAME_MAX_LENGTH) {
-    return [{ path, code: "too-long", message: `must be at most ${USER_NAME_MAX_LENGTH} characters` }];
-  }
-  return [];
+  return textViolations(name, USER_NAME_MAX_LENGTH, path);
 }

@@ -5,6 +5,8 @@ export interface UserRecord {
   id: string;
   name: string;
   isAdmin: boolean;
+  /** Access tokens issued before this are refused (logout, password change). */
+  tokensValidAfter: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -15,7 +17,7 @@ export interface UserChanges {
   isAdmin?: boolean;
 }
 
-const publicFields = { id: true, name: true, isAdmin: true, createdAt: true, updatedAt: true } as const;
+const publicFields = { id: true, name: true, isAdmin: true, tokensValidAfter: true, createdAt: true, updatedAt: true } as const;
 
 export class UsersRepository {
   constructor(private readonly db: PrismaClient) {}
@@ -44,8 +46,8 @@ export class UsersRepository {
     return this.db.user.findUnique({ where: { id }, select: publicFields });
   }
 
-  findCredentials(key: string): Promise<{ id: string; passwordHash: string } | null> {
-    return this.db.user.findUnique({ where: { nameKey: key }, select: { id: true, passwordHash: true } });
+  findCredentials(key: string): Promise<{ id: string; passwordHash: string; tokensValidAfter: Date | null } | null> {
+    return this.db.user.findUnique({ where: { nameKey: key }, select: { id: true, passwordHash: true, tokensValidAfter: true } });
   }
 
   findPasswordHash(id: string): Promise<string | null> {

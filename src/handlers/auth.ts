@@ -27,7 +27,7 @@ export function authHandlers(deps: {
           headers: { "www-authenticate": 'Bearer realm="api"' },
         });
       }
-      return tokens.issue(account.id);
+      return tokens.issue(account.id, account.tokensValidAfter);
     },
 
     async refreshToken(request) {

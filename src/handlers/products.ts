@@ -1,5 +1,6 @@
 import type { ProductFields, ProductRecord, ProductsRepository } from "../domain/products.js";
 import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
+import { textViolations } from "../domain/text.js";
 import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
 import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
 import type { HandlersFor } from "../http/operation-types.js";
@@ -7,6 +8,7 @@ import type { HandlersFor } from "../http/operation-types.js";
 type ProductHandlers = HandlersFor<"listProducts" | "createProduct" | "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct">;
 
 const MAX_STOCK = 2_147_483_647;
+const PRODUCT_NAME_MAX_LENGTH = 200;
 
 export function toProductBody(product: ProductRecord) {
   return {
@@ -33,6 +35,7 @@ function readProductFields(body: ProductBody): ProductFields {
   const errors: ProblemFieldError[] = [];
   if (body.name !== undefined) {
     fields.name = body.name.trim();
+    errors.push(...textViolations(fields.name, PRODUCT_NAME_MAX_LENGTH, "/body/name"));
   }
   if (body.price !== undefined) {
     fields.price = parsePrice(body.price);

@@ -1,4 +1,4 @@
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
 
@@ -12,6 +12,8 @@ function createAjv(coerceTypes: boolean): Ajv2020 {
     strictTypes: false,
     strictRequired: false,
     allowUnionTypes: true,
+    // `multipleOf: 0.001` on prices: 1.001 / 0.001 is 1000.9999999999999 in binary floating point.
+    multipleOfPrecision: 9,
   });
   addFormats.default(ajv);
   // OpenAPI annotations that are not JSON Schema keywords.
@@ -25,7 +27,9 @@ const textAjv = createAjv(true);
 const bodyAjv = createAjv(false);
 
 interface ObjectSchema {
-  properties?: Record<string, unknown>;
+  type?: unknown;
+  minimum?: unknown;
+  properties?: Record<string, ObjectSchema>;
   required?: string[];
 }
 
@@ -40,8 +44,45 @@ function lowerCaseHeaders(schema: ObjectSchema): ObjectSchema {
   };
 }
 
+/**
+ * Ajv coerces any text JavaScript reads as a number ("0x5", "1e2", "1.0", "Infinity", "1e400").
+ * An integer parameter must be written in decimal digits (a sign only where negatives are
+ * allowed), short enough to be exact; then Ajv converts it and checks the bounds.
+ */
+const DIGITS = /^\d{1,15}$/;
+const SIGNED_DIGITS = /^-?\d{1,15}$/;
+
+type TextValidator = ((data: Record<string, unknown>) => boolean) & { errors?: ErrorObject[] | null };
+
+function decimalIntegersFirst(schema: ObjectSchema, validate: TextValidator): TextValidator {
+  const integers = Object.entries(schema.properties ?? {})
+    .filter(([, property]) => property.type === "integer")
+    .map(([name, property]) => ({ name, form: typeof property.minimum === "number" && property.minimum >= 0 ? DIGITS : SIGNED_DIGITS }));
+  if (integers.length === 0) return validate;
+  const checked: TextValidator = (data) => {
+    const errors: ErrorObject[] = integers
+      .filter(({ name, form }) => data?.[name] !== undefined && !(typeof data[name] === "string" && form.test(data[name])))
+      .map(({ name, form }) => ({
+        keyword: "pattern",
+        instancePath: `/${name}`,
+        schemaPath: `#/properties/${name}/type`,
+        params: { pattern: form.source },
+        message: "must be an integer written in decimal digits",
+      }));
+    if (errors.length > 0) {
+      checked.errors = errors;
+      return false;
+    }
+    const valid = validate(data);
+    checked.errors = validate.errors;
+    return valid;
+  };
+  return checked;
+}
+
 /** OpenAPI 3.1 schemas are JSON Schema 2020-12, which Fastify's default (draft-07) Ajv does not speak. */
 export const validatorCompiler: FastifySchemaCompiler<ObjectSchema> = ({ schema, httpPart }) => {
   if (httpPart === "body") return bodyAjv.compile(schema);
-  return textAjv.compile(httpPart === "headers" ? lowerCaseHeaders(schema) : schema);
+  const textSchema = httpPart === "headers" ? lowerCaseHeaders(schema) : schema;
+  return decimalIntegersFirst(textSchema, textAjv.compile(textSchema) as TextValidator);
 };

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import { LRUCache } from "lru-cache";
-import type { TokenService } from "../domain/tokens.js";
+import { issuedBeforeCutoff, type TokenService } from "../domain/tokens.js";
 import type { UsersRepository } from "../domain/users.js";
 import { Problem } from "./problem.js";
 
@@ -9,6 +9,7 @@ export interface Principal {
   id: string;
   name: string;
   isAdmin: boolean;
+  tokensValidAfter: Date | null;
 }
 
 declare module "fastify" {
@@ -18,8 +19,9 @@ declare module "fastify" {
 }
 
 /**
- * How long a user's existence and admin flag are trusted before they are read again: deleting
- * a user or revoking admin rights reaches existing tokens within this delay, on every replica.
+ * How long a user's existence, admin flag and token cut-off are trusted before they are read
+ * again: deleting a user, revoking admin rights, logging out or changing the password reaches
+ * existing access tokens within this delay, on every replica.
  */
 export const PRINCIPAL_TTL_MS = 2_000;
 
@@ -35,7 +37,7 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
     ttl: PRINCIPAL_TTL_MS,
     fetchMethod: async (id) => {
       const user = await users.findById(id);
-      return user ? { id: user.id, name: user.name, isAdmin: user.isAdmin } : false;
+      return user ? { id: user.id, name: user.name, isAdmin: user.isAdmin, tokensValidAfter: user.tokensValidAfter } : false;
     },
   });
 
@@ -52,6 +54,9 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
       const claims = tokens.verify(token, "access");
       const principal = await principals.fetch(claims.user_id);
       if (!principal) throw new Problem("token-not-valid", "User not found", { headers: WWW_AUTHENTICATE });
+      if (issuedBeforeCutoff(claims.iat, principal.tokensValidAfter)) {
+        throw new Problem("token-not-valid", "Token was issued before the last logout or password change", { headers: WWW_AUTHENTICATE });
+      }
       if (roles.includes("admin") && !principal.isAdmin) {
         throw new Problem("forbidden", "You do not have permission to perform this action.");
       }

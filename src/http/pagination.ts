@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 
 export interface PageLinks {
   count: number;
@@ -8,15 +8,57 @@ export interface PageLinks {
 
 export const DEFAULT_PAGE_SIZE = 5;
 
-/** `next`/`previous` as absolute URLs that keep the other query parameters, like the reference. */
+/** Where absolute links may point: PUBLIC_URL, else the request's Host when it is an allowed one. */
+export interface LinkBase {
+  publicUrl?: string;
+  allowedHosts: string;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    linkBase: LinkBase;
+  }
+}
+
+/** Tells pageLinks where absolute links may point (from PUBLIC_URL and ALLOWED_HOSTS). */
+export function registerLinkBase(app: FastifyInstance, base: LinkBase): void {
+  app.decorate("linkBase", base);
+}
+
+/**
+ * The origin (plus any path prefix) that links start with, or "" for relative links. A Host
+ * that is not allowed never reaches an answer (host-header poisoning), so links become relative.
+ */
+export function linkBase(request: FastifyRequest, base: LinkBase): string {
+  if (base.publicUrl) return base.publicUrl.replace(/\/+$/, "");
+  return isAllowedHost(request.host, base.allowedHosts) ? `${request.protocol}://${request.host}` : "";
+}
+
+/** `name` allows the host on any port, `name:port` one port, `*` every host. */
+export function isAllowedHost(host: string | undefined, allowedHosts: string): boolean {
+  if (!host) return false;
+  const wanted = host.toLowerCase();
+  const hostname = wanted.replace(/:\d+$/, "");
+  return allowedHosts
+    .split(",")
+    .map((entry) => entry.trim().toLowerCase())
+    .some((entry) => entry === "*" || entry === wanted || entry === hostname);
+}
+
+/**
+ * `next`/`previous` that keep the other query parameters, like the reference. The path is always
+ * the documented one (the route's template, e.g. `/api/product/`), whichever form the client sent.
+ */
 export function pageLinks(request: FastifyRequest, count: number, limit: number, offset: number): PageLinks {
-  const url = new URL(request.url, `${request.protocol}://${request.host}`);
+  const origin = linkBase(request, request.server.linkBase);
+  const path = request.routeOptions.url ?? new URL(request.url, "http://x").pathname;
+  const query = new URLSearchParams(request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "");
   const at = (newOffset: number | null): string => {
-    const params = new URLSearchParams(url.search);
+    const params = new URLSearchParams(query);
     params.set("limit", String(limit));
     if (newOffset === null) params.delete("offset");
     else params.set("offset", String(newOffset));
-    return `${url.origin}${url.pathname}?${params.toString()}`;
+    return `${origin}${path}?${params.toString()}`;
   };
   const hasNext = limit > 0 && offset + limit < count;
   const hasPrevious = limit > 0 && offset > 0;

@@ -4,6 +4,7 @@ import { STATUS_CODES } from "node:http";
 export const PROBLEM_KINDS = {
   "validation-failed": { status: 400, title: "Validation failed" },
   "malformed-json": { status: 400, title: "Malformed JSON" },
+  "malformed-request": { status: 400, title: "Malformed HTTP request" },
   "name-taken": { status: 400, title: "Name already taken" },
   "weak-password": { status: 400, title: "Password rejected" },
   "insufficient-stock": { status: 400, title: "Insufficient stock" },
@@ -14,10 +15,12 @@ export const PROBLEM_KINDS = {
   forbidden: { status: 403, title: "Forbidden" },
   "not-found": { status: 404, title: "Not Found" },
   "method-not-allowed": { status: 405, title: "Method Not Allowed" },
+  "request-timeout": { status: 408, title: "Request Timeout" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
   "unsupported-media-type": { status: 415, title: "Unsupported Media Type" },
   "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },
   "too-many-requests": { status: 429, title: "Too Many Requests" },
+  "headers-too-large": { status: 431, title: "Request Header Fields Too Large" },
   "internal-error": { status: 500, title: "Internal Server Error" },
   "service-unavailable": { status: 503, title: "Service Unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -1,25 +1,31 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import rateLimit, { type RateLimitPluginOptions } from "@fastify/rate-limit";
+import rateLimit, { type CreateRateLimitOptions, type RateLimitPluginOptions } from "@fastify/rate-limit";
 import type { Config } from "../config.js";
 import { normalizeUserName } from "../domain/user-names.js";
 import { Problem } from "../http/problem.js";
 
 export interface AuthLimits {
-  /** Counts a login attempt from this address; throws 429 when over the limit or the name is cooling down. */
+  /** Counts a login attempt from this address; throws 429 when over a limit. */
   beforeLogin(request: FastifyRequest): Promise<void>;
-  /** Counts a failed login for the name in the body. */
+  /** Counts a failed login for the name in the body, from this address. */
   loginFailed(request: FastifyRequest): Promise<void>;
   beforeRegister(request: FastifyRequest): Promise<void>;
 }
 
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
+type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 /**
- * Abuse limits on the credential endpoints, per client address and per account name, on
- * @fastify/rate-limit. Its default store is this process's memory; with several replicas pass a
- * shared store (e.g. `{ store: RedisStore }` with an ioredis client, see @fastify/rate-limit).
+ * Abuse limits on the credential endpoints, on @fastify/rate-limit. Following OWASP's
+ * Authentication Cheat Sheet, failed logins never lock an account: they slow down the pair
+ * (name, client address) that made them, so a stranger guessing a name makes only themself wait,
+ * while the owner logs in from their own address. A budget per client address bounds how many
+ * names one source can try. See README, "Login throttling".
+ *
+ * `store`: the plugin's default is this process's memory; with several replicas pass a shared
+ * store (e.g. `{ redis }` with an ioredis client). Every limiter is made by `limiter()` below.
  */
 export async function registerAuthLimits(
   app: FastifyInstance,
@@ -27,49 +33,52 @@ export async function registerAuthLimits(
   store: Pick<RateLimitPluginOptions, "redis" | "store"> = {},
 ): Promise<AuthLimits> {
   await app.register(rateLimit, { global: false, ...store });
+  const limiter = (options: CreateRateLimitOptions): Limiter => app.createRateLimit(options);
+
   // Both endpoints take `name` in the body, which is parsed and validated before handlers run.
-  const nameKey = (prefix: string) => (request: FastifyRequest) =>
-    `${prefix}:${normalizeUserName((request.body as { name: string }).name).key}`;
+  const nameOf = (request: FastifyRequest) => normalizeUserName((request.body as { name: string }).name).key;
 
-  const loginsByAddress = app.createRateLimit({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
-  const registrationsByAddress = app.createRateLimit({ max: config.REGISTER_RATE_LIMIT_PER_HOUR, timeWindow: HOUR });
+  const loginsByAddress = limiter({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
+  const failedLoginsByNameAndAddress = limiter({
+    max: config.LOGIN_FAILURES_BEFORE_DELAY,
+    timeWindow: MINUTE,
+    // JSON keeps the two parts apart whatever the name contains.
+    keyGenerator: (request) => `login-failures:${JSON.stringify([request.ip, nameOf(request)])}`,
+  });
+  const registrationsByAddress = limiter({ max: config.REGISTER_RATE_LIMIT_PER_HOUR, timeWindow: HOUR });
+  const registrationsByName = limiter({
+    max: config.REGISTER_ATTEMPTS_PER_NAME_PER_HOUR,
+    timeWindow: HOUR,
+    keyGenerator: (request) => `register:${nameOf(request)}`,
+  });
 
-  async function enforce(limiter: Limiter, request: FastifyRequest, what: string, increment = true): Promise<void> {
-    const limit = await limiter(request, { increment });
+  // Outside production a 429 names the setting that raises the limit: a developer's or a test
+  // job's traffic is the likely cause there, not an attack.
+  const hint = (setting: Setting) => (config.NODE_ENV === "production" ? "" : ` Raise ${setting} (now ${config[setting]}) to allow more.`);
+
+  async function enforce(limit: Limiter, request: FastifyRequest, what: string, setting: Setting, increment = true): Promise<void> {
+    const state = await limit(request, { increment });
     // Counting this request, it must stay within max; only peeking, none may be left.
-    const over = !limit.isAllowed && (increment ? limit.isExceeded : limit.remaining === 0);
-    if (!limit.isAllowed && over) {
-      const seconds = Math.max(1, limit.ttlInSeconds);
-      throw new Problem("too-many-requests", `Too many ${what}; try again in ${seconds} seconds.`, {
+    const over = !state.isAllowed && (increment ? state.isExceeded : state.remaining === 0);
+    if (over) {
+      const seconds = Math.max(1, state.ttlInSeconds);
+      throw new Problem("too-many-requests", `Too many ${what}; try again in ${seconds} seconds.${hint(setting)}`, {
         headers: { "retry-after": String(seconds) },
       });
     }
   }
 
-  // Repeated failures for one name slow that name down for at most a minute: enough to stop
-  // guessing, short enough that an attacker cannot lock the owner out for long.
-  const failedLoginsByName = app.createRateLimit({
-    max: config.LOGIN_FAILURES_BEFORE_DELAY,
-    timeWindow: MINUTE,
-    keyGenerator: nameKey("login-failures"),
-  });
-  const registrationsByName = app.createRateLimit({
-    max: config.REGISTER_ATTEMPTS_PER_NAME_PER_HOUR,
-    timeWindow: HOUR,
-    keyGenerator: nameKey("register"),
-  });
-
   return {
     async beforeLogin(request) {
-      await enforce(loginsByAddress, request, "login attempts from this address");
-      await enforce(failedLoginsByName, request, "failed logins for this name", false);
+      await enforce(loginsByAddress, request, "login attempts from this address", "LOGIN_RATE_LIMIT_PER_MINUTE");
+      await enforce(failedLoginsByNameAndAddress, request, "failed logins for this name from this address", "LOGIN_FAILURES_BEFORE_DELAY", false);
     },
     async loginFailed(request) {
-      await failedLoginsByName(request);
+      await failedLoginsByNameAndAddress(request);
     },
     async beforeRegister(request) {
-      await enforce(registrationsByAddress, request, "registrations from this address");
-      await enforce(registrationsByName, request, "registrations for this name");
+      await enforce(registrationsByAddress, request, "registrations from this address", "REGISTER_RATE_LIMIT_PER_HOUR");
+      await enforce(registrationsByName, request, "registrations for this name", "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR");
     },
   };
 }

@@ -34,7 +34,13 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Par
   const testDb = await createTestDatabase();
   const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ...GENEROUS_LIMITS, ...overrides };
   const metrics = createMetrics();
-  const database = createDatabaseClient(testDb.url, { poolMax: config.DB_POOL_MAX, observeQuery: metrics.observeQuery, ...testDb.waits });
+  const database = createDatabaseClient(testDb.url, {
+    poolMax: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+    observeQuery: metrics.observeQuery,
+    ...testDb.waits,
+  });
   await ensureDefaultAdmin(new UsersRepository(database.prisma), ADMIN.password);
   // PGlite runs in this process and blocks the event loop while it works, so the overload guard
   // is off here; tests/abuse.test.ts switches it on.

@@ -6,7 +6,8 @@ import { loadSpec } from "../../src/spec.js";
 /**
  * Checks an HTTP answer against an OpenAPI document: the status must be documented for the
  * operation, the content type must be a documented one, the body must match its schema and the
- * documented headers must be present. Answers on undocumented paths may only be 404/405 problems.
+ * documented headers must be present. A documented path asked with another method must answer a
+ * 405 problem with the right `Allow`; an undocumented path a 404 problem.
  */
 export interface Operation {
   operationId: string;
@@ -75,7 +76,18 @@ export function createContractChecker(spec: OpenApiDocument) {
     };
     const found = findOperation(method, url);
     if (!found) {
-      if (![404, 405].includes(answer.statusCode)) fail("an undocumented route answered");
+      // A documented path without this method is 405 with `Allow` (components/responses/MethodNotAllowed);
+      // an unknown path is 404.
+      const known = routes.find((r) => r.pattern.test(url.split("?")[0] ?? url));
+      if (known) {
+        if (answer.statusCode !== 405) fail("a documented path answered an undocumented method with something other than 405");
+        const allow = String(answer.headers.allow ?? "").split(/,\s*/).filter(Boolean).sort();
+        const expected = HTTP_METHODS.filter((m) => known.item[m]).map((m) => m.toUpperCase());
+        if (expected.includes("GET")) expected.push("HEAD");
+        if (allow.join() !== expected.sort().join()) fail(`Allow is "${String(answer.headers.allow)}", expected ${expected.join(", ")}`);
+      } else if (answer.statusCode !== 404) {
+        fail("an undocumented route answered");
+      }
       if (contentType !== "application/problem+json") fail(`content type ${contentType}, expected application/problem+json`);
       const validate = validatorFor("/components/schemas/Problem");
       if (!validate(parse())) fail(ajv.errorsText(validate.errors));

@@ -2,7 +2,7 @@
 // durability off, deleted when stopped.
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { access, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +27,10 @@ export interface PostgresCluster {
   pause(): Promise<void>;
   /** Starts the server again on the same port and data. */
   resume(): Promise<void>;
+  /** Stops (SIGSTOP) the server and every backend: it accepts TCP connections but never answers. */
+  freeze(): Promise<void>;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): Promise<void>;
 }
 
 /**
@@ -80,11 +84,22 @@ export async function startPostgresCluster(options: { durable?: boolean } = {}):
       resume: async () => {
         await start();
       },
+      freeze: () => signalServer(dataDir, "SIGSTOP"),
+      thaw: () => signalServer(dataDir, "SIGCONT"),
     };
   } catch (error) {
     await stop();
     throw new Error(`Could not start a throwaway PostgreSQL cluster: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Sends a signal to this cluster's postmaster (by the pid in its data directory) and to its children. */
+async function signalServer(dataDir: string, signal: NodeJS.Signals): Promise<void> {
+  const postmaster = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+  const { stdout } = await run("ps", ["-o", "pid=", "--ppid", String(postmaster)]);
+  const pids = [postmaster, ...stdout.split("\n").map((line) => Number(line.trim())).filter((pid) => pid > 0)];
+  // Children first when stopping (none may fork a replacement meanwhile), the postmaster first when resuming.
+  for (const pid of signal === "SIGSTOP" ? pids.reverse() : pids) process.kill(pid, signal);
 }
 
 async function systemUser(name: string): Promise<{ uid: number; gid: number }> {

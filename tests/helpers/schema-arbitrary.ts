@@ -27,10 +27,17 @@ export function validValue(raw: Schema): fc.Arbitrary<unknown> {
 
 function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
   switch (type) {
-    case "string":
+    case "string": {
       if (schema.format === "uuid") return fc.uuid();
-      if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length <= (schema.maxLength ?? 1e9) && s.length >= (schema.minLength ?? 0));
-      return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: "grapheme" }).filter((s) => s.length >= (schema.minLength ?? 0));
+      const lengthFits = (s: string) => [...s].length <= (schema.maxLength ?? 1e9) && [...s].length >= (schema.minLength ?? 0);
+      // Unicode property classes (\p{…}) are beyond fc.stringMatching: draw text and keep what matches.
+      if (schema.pattern?.includes("\\p{")) {
+        const pattern = new RegExp(schema.pattern, "u");
+        return fc.string({ minLength: schema.minLength ?? 1, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: "grapheme" }).filter((s) => pattern.test(s) && lengthFits(s));
+      }
+      if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter(lengthFits);
+      return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: "grapheme" }).filter(lengthFits);
+    }
     case "integer":
       return fc.integer({ min: schema.minimum ?? -1000, max: Math.min(schema.maximum ?? 1_000_000, 1_000_000) });
     case "number":
@@ -89,4 +96,62 @@ export function duplicateKeyBody(raw: Schema): fc.Arbitrary<string> {
     const extra = `${JSON.stringify(key)}:${JSON.stringify(value)}`;
     return text === "{}" ? `{${extra},${extra}}` : `{${extra},${text.slice(1)}`;
   });
+}
+
+/**
+ * Text that broke the service before (issue: hostile input): NUL and other control characters,
+ * lone surrogates, line separators, zero-width and case-folding expanders ("İ" lowercases to two
+ * code points), on their own or inside otherwise valid text.
+ */
+const HOSTILE_CHARACTERS = ["\u0000", "\u0001", "\u0007", "\u0008", "\t", "\n", "\r", "\u001b", "\u001f", "\u007f", "\u0085", "\u009f", "\ud800", "\udbff", "\udc00", "\udfff", "\u2028", "\u2029"];
+/** Characters that must make a text field refused wherever they appear. */
+export const forbiddenInText = /[\p{Cc}\p{Cs}]/u;
+export const hostileString: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(...HOSTILE_CHARACTERS),
+  fc.constantFrom("\u200b", "\u200b\u200c\u200d", "\ufeff", "\u2060", "\u0301", "\u202e", " \u200b "),
+  fc.constantFrom(60, 99, 100, 101, 150, 200, 201).map((n) => "\u0130".repeat(n)),
+  fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom(...HOSTILE_CHARACTERS), fc.nat()).map(([text, bad, at]) => {
+    const i = at % (text.length + 1);
+    return text.slice(0, i) + bad + text.slice(i);
+  }),
+  fc.string({ unit: "binary", minLength: 1, maxLength: 40 }).map((s) => `${s}\u0000`),
+);
+
+/** Numbers written the ways JavaScript reads but an integer parameter must refuse. */
+export const hostileIntegerText = fc.constantFrom("Infinity", "-Infinity", "+Infinity", "1e400", "-1e400", "NaN", "0x5", "0b1", "0o7", "1.0", "1e2", "1e0", "+5", "-1", " 5", "5 ", "1_000", "99999999999999999999", "\u0665", "\uff15", "");
+
+/** JSON number literals at the edges of what JSON.parse gives back (1e400 is Infinity). */
+export const hostileJsonNumber = fc.constantFrom("1e400", "-1e400", "1e-400", "-0", "1.0", "99999999999999999999", "2147483648", "-2147483649", "9007199254740993", "0.1e1", "1E2", "4.9e-324");
+
+type Leaf = (string | number)[];
+
+/** Paths to every string, number and boolean inside a JSON value. */
+export function leafPaths(value: unknown, path: Leaf = []): Leaf[] {
+  if (Array.isArray(value)) return value.flatMap((item, i) => leafPaths(item, [...path, i]));
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([key, item]) => leafPaths(item, [...path, key]));
+  return path.length > 0 ? [path] : [];
+}
+
+const SLOT = "\u0001slot\u0001";
+
+/**
+ * A valid body with one field (at any depth) replaced by hostile text or a raw JSON number
+ * literal, as JSON text. `forbiddenText`: text a field must refuse went into a string field.
+ */
+export function hostileBody(raw: Schema): fc.Arbitrary<{ text: string; forbiddenText: boolean }> {
+  const schema = resolve(raw);
+  return fc
+    .tuple(validValue(schema), fc.nat(), fc.oneof(hostileString.map((s) => ({ s })), hostileJsonNumber.map((n) => ({ n }))))
+    .map(([body, pick, value]) => {
+      const leaves = leafPaths(body);
+      if (leaves.length === 0) return { text: JSON.stringify(body), forbiddenText: false };
+      const path = leaves[pick % leaves.length]!;
+      const copy = structuredClone(body) as Record<string | number, any>;
+      const parent = path.slice(0, -1).reduce((node: any, key) => node[key], copy);
+      const wasString = typeof parent[path.at(-1)!] === "string";
+      parent[path.at(-1)!] = SLOT;
+      const literal = "s" in value ? JSON.stringify(value.s) : value.n;
+      const forbiddenText = "s" in value && wasString && forbiddenInText.test(value.s);
+      return { text: JSON.stringify(copy).replace(JSON.stringify(SLOT), literal), forbiddenText };
+    });
 }

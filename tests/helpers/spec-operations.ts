@@ -29,7 +29,8 @@ export const specOperations: SpecOperation[] = Object.entries(spec.paths as Json
       const operation = item[method] as Json;
       const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map(deref);
       const security = (operation.security ?? spec.security) as Json[];
-      const requirement = security[0] ?? {};
+      // `[{}, {metricsToken: []}]` (token optional) still names the scheme that applies when configured.
+      const requirement = security.find((r) => Object.keys(r).length > 0) ?? {};
       const access: SpecOperation["access"] = requirement.metricsToken
         ? "metrics"
         : requirement.bearerAuth
