@@ -113,7 +113,7 @@ describe("REDIS_URL", () => {
 
   it("says at start-up that limits are per process when several processes run without it", async () => {
     const perProcess = /REDIS_URL is not set: rate limits are counted per process/;
-    const production = loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(32) });
+    const production = loadConfig({ NODE_ENV: "production", JWT_SECRET: "4sJq9vXz2LmN7pRt0wYb3cHe6kUf8gDa" });
     expect((await startProcess({ WORKERS: 2 })).logged(perProcess)).toHaveLength(1);
     expect((await startProcess({ ...production, LOGIN_FAILURES_BEFORE_DELAY: 3 })).logged(perProcess)).toHaveLength(1);
     expect((await startProcess({ WORKERS: 2, REDIS_URL: redis.url })).logged(perProcess)).toHaveLength(0);
