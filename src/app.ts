@@ -3,12 +3,13 @@ import fastifyJwt from "@fastify/jwt";
 import openapiGlue from "fastify-openapi-glue";
 import type { Config } from "./config.js";
 import type { DatabaseClient } from "./db/client.js";
+import { startCoordination } from "./db/coordination.js";
 import { OrdersRepository } from "./domain/orders.js";
-import { ProductsRepository } from "./domain/products.js";
+import { PRODUCTS_CHANGED_CHANNEL, ProductsRepository } from "./domain/products.js";
 import { TokenService } from "./domain/tokens.js";
 import { UsersRepository } from "./domain/users.js";
 import { authHandlers } from "./handlers/auth.js";
-import { healthHandlers, type Lifecycle } from "./handlers/health.js";
+import { healthHandlers, notReadyReason, type Lifecycle } from "./handlers/health.js";
 import { operationsHandlers } from "./handlers/operations.js";
 import { orderHandlers } from "./handlers/orders.js";
 import { productHandlers } from "./handlers/products.js";
@@ -22,9 +23,11 @@ import { echoRequestIds, requestId } from "./http/request-id.js";
 import { RequestLogController } from "./http/request-logging.js";
 import type { OperationHandlers } from "./http/operation-types.js";
 import { loggerOptions } from "./observability/logger.js";
+import { runPeriodicJobs } from "./jobs/periodic.js";
 import type { Metrics } from "./observability/metrics.js";
 import { registerDocs } from "./plugins/docs.js";
 import { registerMetrics } from "./plugins/metrics.js";
+import { createSharedRateLimitStore } from "./plugins/rate-limit-store.js";
 import { registerAuthLimits } from "./plugins/rate-limits.js";
 import { registerSecurityHeaders } from "./plugins/security-headers.js";
 import { registerUnderPressure, type PressureLimits } from "./plugins/under-pressure.js";
@@ -40,6 +43,14 @@ export interface AppOptions {
   specification?: Record<string, unknown>;
   /** Told of every route as it is added (tests check that routes come only from the spec). */
   observeRoute?: (route: RouteOptions) => void;
+  /**
+   * Set when the database is a PostgreSQL shared with other processes (not the embedded one):
+   * its URL for the coordination connection (fresh counts across replicas, one process running
+   * the periodic jobs), and how often that connection is checked.
+   */
+  coordination?: { url: string; checkIntervalMs?: number };
+  /** How often the idempotency keys are purged (hourly); tests shorten it. */
+  purgeIntervalMs?: number;
 }
 
 declare module "fastify" {
@@ -49,6 +60,9 @@ declare module "fastify" {
 }
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
+/** Any key works, as long as every process of a deployment uses the same one. */
+const JOBS_LOCK_KEY = 0x6f726473; // "ords"
+const JOBS_POLL_MS = 1_000;
 const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 };
 
 /** Builds the HTTP application; server.ts decides where it listens and what it runs on. */
@@ -105,7 +119,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerUnderPressure(app, options.pressure ?? DEFAULT_PRESSURE);
   await registerMetrics(app, metrics);
   metrics.watchPool(database.pool);
-  const limits = await registerAuthLimits(app, config);
+  const limitStore = config.REDIS_URL
+    ? await createSharedRateLimitStore(config.REDIS_URL, { log: app.log.child({ component: "rate-limits" }), events: metrics.rateLimitStore })
+    : undefined;
+  if (limitStore) app.addHook("onClose", () => limitStore.close());
+  else if (config.WORKERS > 1 || config.NODE_ENV === "production") {
+    app.log.warn("REDIS_URL is not set: rate limits are counted per process, so N processes or replicas allow N times each limit");
+  }
+  const limits = await registerAuthLimits(app, config, limitStore?.options);
   await app.register(fastifyJwt, {
     secret: config.JWT_SECRET,
     sign: { algorithm: "HS256" },
@@ -123,10 +144,35 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     refreshSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   });
 
-  const purge = setInterval(() => {
-    orders.purgeIdempotencyKeys().catch((err: unknown) => app.log.warn({ err }, "could not purge idempotency keys"));
-  }, IDEMPOTENCY_PURGE_INTERVAL_MS).unref();
-  app.addHook("onClose", async () => clearInterval(purge));
+  metrics.watchReadiness(async () => (await notReadyReason({ database, lifecycle })) === undefined);
+  const coordination = options.coordination
+    ? startCoordination(options.coordination.url, {
+        channels: [PRODUCTS_CHANGED_CHANNEL],
+        leaderLockKey: JOBS_LOCK_KEY,
+        checkIntervalMs: options.coordination.checkIntervalMs,
+        log: app.log.child({ component: "coordination" }),
+        onStateChange: (state) => metrics.coordination(state),
+      })
+    : undefined;
+  coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
+  if (!coordination) metrics.coordination({ connected: false, leader: true });
+  // Without coordination the database is this process's own (embedded): it is the only runner.
+  const purgeIntervalMs = options.purgeIntervalMs ?? IDEMPOTENCY_PURGE_INTERVAL_MS;
+  const jobs = runPeriodicJobs(
+    [{ name: "idempotency-purge", intervalMs: purgeIntervalMs, run: () => orders.purgeIdempotencyKeys() }],
+    {
+      isLeader: coordination ? coordination.isLeader : () => true,
+      pollMs: Math.min(JOBS_POLL_MS, purgeIntervalMs),
+      onRun: (job, outcome, err) => {
+        metrics.jobRun(job, outcome);
+        if (err) app.log.warn({ err, job }, "periodic job failed");
+      },
+    },
+  );
+  app.addHook("onClose", async () => {
+    jobs.stop();
+    await coordination?.close();
+  });
 
   const handlers: OperationHandlers = {
     ...authHandlers({ users, tokens, limits }),

@@ -39,6 +39,13 @@ export interface Config {
   /** PostgreSQL statement_timeout and lock_timeout of every connection. */
   DB_STATEMENT_TIMEOUT_MS: number;
   DB_LOCK_TIMEOUT_MS: number;
+  /** Redis keeping the rate-limit counters shared by every process; unset: each process counts its own. */
+  REDIS_URL?: string;
+  /**
+   * PostgreSQL for each process's coordination connection (LISTEN, a session advisory lock),
+   * when DATABASE_URL goes through a transaction-mode pooler; unset: DATABASE_URL.
+   */
+  COORDINATION_DATABASE_URL?: string;
 }
 
 type AbuseLimit = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
@@ -96,6 +103,8 @@ const schema = {
     // Below an order transaction's 15 s timeout (src/domain/orders.ts).
     DB_STATEMENT_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 5_000 },
     DB_LOCK_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 3_000 },
+    REDIS_URL: { type: "string", pattern: "^rediss?://" },
+    COORDINATION_DATABASE_URL: { type: "string", pattern: "^postgres(ql)?://" },
   },
 };
 

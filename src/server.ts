@@ -32,7 +32,8 @@ async function serve(config: Config): Promise<void> {
     // is migrated once by `npm run migrate` (a separate step, so replicas never race).
     if (location.embedded) await applyMigrations(location.url);
     if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);
-    app = await buildApp({ config, database, metrics });
+    const coordination = location.embedded ? {} : { coordination: { url: config.COORDINATION_DATABASE_URL ?? location.url } };
+    app = await buildApp({ config, database, metrics, ...coordination });
     await app.listen({ host: config.HOST, port: config.PORT }).catch((error: NodeJS.ErrnoException) => {
       throw listenFailure(error, config.HOST, config.PORT);
     });

@@ -197,7 +197,7 @@ async function checkCompose() {
   need(api.environment?.JWT_SECRET === "x".repeat(48), "api JWT_SECRET must come from ${JWT_SECRET:?...}");
   need(api.healthcheck, "api needs a healthcheck");
   need(typeof api.environment?.ADMIN_PASSWORD === "string" && api.environment.ADMIN_PASSWORD.length > 0, "api must get an ADMIN_PASSWORD when none is set (make up must give a usable admin)");
-  need((api.ports ?? []).some((p) => String(p).endsWith(":8000")), "api must publish port 8000");
+  need([api, services.proxy ?? {}].some((s) => (s.ports ?? []).some((p) => /:(8000|\$\{API_PORT:-8000\}):\d+$/.test(String(p)) || String(p).endsWith(":8000"))), "api (or the proxy in front of it) must publish port 8000");
   need(services.prometheus?.profiles?.includes("monitoring") && services.grafana?.profiles?.includes("monitoring"), "prometheus and grafana belong to the monitoring profile");
   for (const [name, s] of Object.entries(services))
     for (const [k, v] of Object.entries(s.environment ?? {}))
@@ -445,6 +445,8 @@ const HISTOGRAMS = { http_request_duration_seconds: ["method", "route", "status_
 const METRICS = {
   nodejs_eventloop_lag_p99_seconds: [], process_resident_memory_bytes: [], process_cpu_seconds_total: [],
   orders_placed_total: [], orders_declined_total: ["reason"], order_units_sold_total: [], db_pool_connections: ["state"],
+  db_pool_max_connections: [], service_ready: [], rate_limit_store_up: ["store"], rate_limit_store_errors_total: ["store"],
+  coordination_connection_up: [], periodic_jobs_leader: [], periodic_job_runs_total: ["job", "outcome"], up: [],
 };
 for (const [h, labels] of Object.entries(HISTOGRAMS)) {
   METRICS[`${h}_bucket`] = [...labels, "le"]; METRICS[`${h}_count`] = labels; METRICS[`${h}_sum`] = labels;
@@ -488,7 +490,8 @@ function checkOps() {
   if (!job) fail("prometheus.yml: no order-service scrape job");
   else {
     if ((job.metrics_path ?? "/metrics") !== "/metrics") fail("prometheus.yml: metrics_path must be /metrics");
-    if (!job.static_configs?.some((c) => c.targets?.includes("api:8000"))) fail("prometheus.yml: must scrape api:8000");
+    const scrapesApi = job.static_configs?.some((c) => c.targets?.includes("api:8000")) || job.dns_sd_configs?.some((c) => c.names?.includes("api") && c.port === 8000);
+    if (!scrapesApi) fail("prometheus.yml: must scrape api:8000 (every replica: dns_sd_configs on the name api)");
   }
   // Grafana provisioning
   const ds = YAML.parse(read("ops/grafana/provisioning/datasources/prometheus.yml"));

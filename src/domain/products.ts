@@ -34,10 +34,15 @@ export function productNameKey(name: string): string {
 /**
  * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
  * part of a filtered page at a million products; the page itself is always read fresh. Writes
- * through this process invalidate the counts at once; other replicas see them within this delay.
+ * through this process invalidate the counts at once; writes through other replicas too, as soon
+ * as their notification arrives (invalidateCounts, from the `products_changed` channel); this
+ * delay is the upper bound while that channel is down.
  * Concurrent requests for one filter share a single count query.
  */
 const COUNT_CACHE_TTL_MS = 5_000;
+
+/** Notified by a trigger on `products` (see its migration) whenever a count may have changed. */
+export const PRODUCTS_CHANGED_CHANNEL = "products_changed";
 
 type CountQuery = ReturnType<typeof countProducts>;
 
@@ -72,6 +77,11 @@ export class ProductsRepository {
         return row!.count;
       },
     });
+  }
+
+  /** Drops every reused count (another process changed the products, or may have). */
+  invalidateCounts(): void {
+    this.generation++;
   }
 
   /** A page in id order, so consecutive pages never repeat or skip a product. */

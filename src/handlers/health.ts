@@ -9,23 +9,29 @@ export interface Lifecycle {
 
 const READINESS_TIMEOUT_MS = 1_000;
 
+/** Why this process should not get traffic now (and the error behind it), or undefined when it is ready (/readyz, service_ready). */
+export async function notReadyReason(deps: { database: DatabaseClient; lifecycle: Lifecycle }): Promise<{ detail: string; cause?: unknown } | undefined> {
+  if (deps.lifecycle.shuttingDown) return { detail: "The service is shutting down." };
+  const ping = deps.database.pool.query("SELECT 1");
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS).unref());
+  try {
+    await Promise.race([ping, timeout]);
+    return undefined;
+  } catch (error) {
+    ping.catch(() => {});
+    return { detail: "The database is not answering.", cause: error };
+  }
+}
+
 export function healthHandlers(deps: { database: DatabaseClient; lifecycle: Lifecycle }): HandlersFor<"getLiveness" | "getReadiness"> {
-  const unavailable = (detail: string, cause?: unknown) => new Problem("service-unavailable", detail, { headers: { "retry-after": "5" }, cause });
   return {
     async getLiveness() {
       return { status: "ok" };
     },
 
     async getReadiness() {
-      if (deps.lifecycle.shuttingDown) throw unavailable("The service is shutting down.");
-      const ping = deps.database.pool.query("SELECT 1");
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS).unref());
-      try {
-        await Promise.race([ping, timeout]);
-      } catch (error) {
-        ping.catch(() => {});
-        throw unavailable("The database is not answering.", error);
-      }
+      const notReady = await notReadyReason(deps);
+      if (notReady) throw new Problem("service-unavailable", notReady.detail, { headers: { "retry-after": "5" }, cause: notReady.cause });
       return { status: "ready" };
     },
   };

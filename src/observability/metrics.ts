@@ -12,6 +12,17 @@ export interface Metrics {
   orderEvents: OrderEvents;
   observeQuery(model: string, operation: string, seconds: number): void;
   watchPool(pool: pg.Pool): void;
+  /** Evaluated at each scrape: 1 when the process would answer /readyz with 200. */
+  watchReadiness(check: () => Promise<boolean>): void;
+  rateLimitStore: RateLimitStoreEvents;
+  coordination(state: { connected: boolean; leader: boolean }): void;
+  jobRun(job: string, outcome: "ok" | "failed"): void;
+}
+
+/** Told by the shared rate-limit store (REDIS_URL) whether it answers. */
+export interface RateLimitStoreEvents {
+  up(up: boolean): void;
+  failed(): void;
 }
 
 export function createMetrics(): Metrics {
@@ -25,6 +36,8 @@ export function createMetrics(): Metrics {
     labelNames: ["reason"],
     registers,
   });
+  // A series from the start, so the stock-out alert's ratio reads 0 rather than nothing.
+  ordersDeclined.inc({ reason: "insufficient-stock" }, 0);
   const unitsSold = new client.Counter({ name: "order_units_sold_total", help: "Units sold across all orders.", registers });
   const queryDuration = new client.Histogram({
     name: "db_query_duration_seconds",
@@ -46,6 +59,52 @@ export function createMetrics(): Metrics {
       this.set({ state: "waiting" }, sum((p) => p.waitingCount));
     },
   });
+  new client.Gauge({
+    name: "db_pool_max_connections",
+    help: "Connections the database pool may open (DB_POOL_MAX).",
+    registers,
+    collect() {
+      this.set(pools.reduce((total, pool) => total + (pool.options.max ?? 10), 0));
+    },
+  });
+
+  let readiness: (() => Promise<boolean>) | undefined;
+  new client.Gauge({
+    name: "service_ready",
+    help: "1 when this process is ready to serve (not shutting down, the database answers), as /readyz.",
+    registers,
+    async collect() {
+      if (readiness) this.set((await readiness()) ? 1 : 0);
+    },
+  });
+  const storeUp = new client.Gauge({
+    name: "rate_limit_store_up",
+    help: "1 while the shared rate-limit store (REDIS_URL) answers; 0 while limits fall back to this process's memory. Absent without REDIS_URL.",
+    labelNames: ["store"],
+    registers,
+  });
+  const storeErrors = new client.Counter({
+    name: "rate_limit_store_errors_total",
+    help: "Rate-limit checks the shared store could not answer (counted in this process's memory instead).",
+    labelNames: ["store"],
+    registers,
+  });
+  const coordinationUp = new client.Gauge({
+    name: "coordination_connection_up",
+    help: "1 while this process's PostgreSQL LISTEN connection is open (product counts fresh across replicas).",
+    registers,
+  });
+  const leader = new client.Gauge({
+    name: "periodic_jobs_leader",
+    help: "1 on the one process of the deployment that runs the periodic jobs (it holds the advisory lock).",
+    registers,
+  });
+  const jobRuns = new client.Counter({
+    name: "periodic_job_runs_total",
+    help: "Runs of periodic jobs, by job and outcome.",
+    labelNames: ["job", "outcome"],
+    registers,
+  });
 
   return {
     registry,
@@ -63,6 +122,20 @@ export function createMetrics(): Metrics {
     },
     watchPool(pool) {
       pools.push(pool);
+    },
+    watchReadiness(check) {
+      readiness = check;
+    },
+    rateLimitStore: {
+      up: (up) => storeUp.set({ store: "redis" }, up ? 1 : 0),
+      failed: () => storeErrors.inc({ store: "redis" }),
+    },
+    coordination(state) {
+      coordinationUp.set(state.connected ? 1 : 0);
+      leader.set(state.leader ? 1 : 0);
+    },
+    jobRun(job, outcome) {
+      jobRuns.inc({ job, outcome });
     },
   };
 }
