@@ -5,6 +5,7 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import { Problem, type ProblemFieldError } from "../http/problem.js";
 import { isTransientConflict } from "../db/errors.js";
 import { formatMoney } from "./money.js";
+import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./order-sql.js";
 
 export interface OrderLine {
   id: number;
@@ -14,8 +15,9 @@ export interface OrderLine {
 /** An order as the API shows it; also what an idempotency key replays. */
 export interface OrderView {
   id: number;
-  status: "created";
+  status: "created" | "cancelled";
   created_at: string;
+  cancelled_at: string | null;
   items: { product_id: number | null; name: string; quantity: number; unit_price: string; line_total: string }[];
   total: string;
 }
@@ -25,6 +27,20 @@ export interface PlacedOrder {
   /** True when an Idempotency-Key matched an earlier order and nothing new was written. */
   replayed: boolean;
   unitsSold: number;
+}
+
+export interface CancelledOrder {
+  order: OrderView;
+  /** Units put back in stock (lines whose product was deleted since are not restocked). */
+  unitsReturned: number;
+}
+
+interface StockRow {
+  id: number;
+  name: string;
+  price: string;
+  stock: number;
+  taken: number;
 }
 
 export interface Idempotency {
@@ -54,23 +70,16 @@ export class OrdersRepository {
   constructor(private readonly db: PrismaClient) {}
 
   /**
-   * Takes the stock of every line or of none, in one transaction. Product rows are locked in id
-   * order, so two orders over the same products wait for each other instead of deadlocking, and
-   * the stock check reads what the lock holder committed. Transient conflicts are retried.
+   * Takes the stock of every line or of none, in one transaction of two statements while the
+   * product rows are locked (order-sql.ts: lock in id order, check and take the stock; then write
+   * the order, its lines and the idempotent answer), so a hot product's row is held for two round
+   * trips and the commit. Transient conflicts are retried.
    */
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     assertDistinctProducts(lines);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
-        // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
-        return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 });
-      } catch (error) {
-        const retryable = error instanceof RetryableConflict || isTransientConflict(error);
-        if (attempt >= MAX_ATTEMPTS || !retryable) throw error;
-        await sleep(10 * attempt + Math.random() * 20);
-      }
-    }
+    // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
+    // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
+    return withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
   }
 
   private async placeWithin(
@@ -84,10 +93,9 @@ export class OrdersRepository {
       if (earlier) return { order: earlier, replayed: true, unitsSold: 0 };
     }
 
+    // Ids ascending: the lock order (see order-sql.ts); quantities follow their ids.
     const byId = [...lines].sort((a, b) => a.id - b.id);
-    const ids = byId.map((line) => line.id);
-    const products = await tx.$queryRaw<{ id: number; name: string; price: Prisma.Decimal; stock: number }[]>`
-      SELECT id, name, price, stock FROM products WHERE id = ANY(${ids}::int[]) ORDER BY id FOR UPDATE`;
+    const products = await tx.$queryRawUnsafe<StockRow[]>(TAKE_STOCK, byId.map((l) => l.id), byId.map((l) => l.quantity));
     const found = new Map(products.map((p) => [p.id, p]));
 
     const unknown = lines.filter((line) => !found.has(line.id));
@@ -117,35 +125,60 @@ export class OrdersRepository {
         }),
       });
     }
-
-    await tx.$executeRaw`
-      UPDATE products AS p SET stock = p.stock - v.quantity, updated_at = now()
-      FROM unnest(${ids}::int[], ${byId.map((l) => l.quantity)}::int[]) AS v(id, quantity)
-      WHERE p.id = v.id`;
+    // Every product exists and had enough, so the statement took them all.
+    if (products[0]!.taken !== lines.length) throw new Error(`took stock of ${products[0]!.taken} of ${lines.length} products`);
 
     const items = lines.map((line) => {
       const product = found.get(line.id)!;
-      return {
-        productId: line.id,
-        productName: product.name,
-        unitPrice: product.price,
-        quantity: line.quantity,
-        lineTotal: product.price.mul(line.quantity),
-      };
+      const unitPrice = new Prisma.Decimal(product.price);
+      return { productId: line.id, name: product.name, unitPrice, quantity: line.quantity, lineTotal: unitPrice.mul(line.quantity) };
     });
     const total = items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0));
-    const row = await tx.order.create({
-      data: { userId, total, items: { create: items } },
-      include: orderWithItems,
-    });
-    const order = toOrderView(row);
-    if (idempotency) {
-      await tx.idempotencyKey.update({
-        where: { userId_key: { userId, key: idempotency.key } },
-        data: { statusCode: 201, body: order as unknown as Prisma.InputJsonValue },
-      });
-    }
+    const answer: Omit<OrderView, "id" | "created_at"> = {
+      status: "created",
+      cancelled_at: null,
+      items: items.map((item) => ({
+        product_id: item.productId,
+        name: item.name,
+        quantity: item.quantity,
+        unit_price: formatMoney(item.unitPrice),
+        line_total: formatMoney(item.lineTotal),
+      })),
+      total: formatMoney(total),
+    };
+    const [written] = await tx.$queryRawUnsafe<{ id: number; created_at: Date }[]>(
+      WRITE_ORDER,
+      userId,
+      total.toString(),
+      items.map((item) => item.productId),
+      items.map((item) => item.name),
+      items.map((item) => item.unitPrice.toString()),
+      items.map((item) => item.quantity),
+      items.map((item) => item.lineTotal.toString()),
+      JSON.stringify(answer),
+      idempotency?.key ?? null,
+    );
+    // Key order as GET answers it (the replayed body is stored as jsonb, which orders keys itself).
+    const { status, cancelled_at, ...rest } = answer;
+    const order: OrderView = { id: written!.id, status, created_at: written!.created_at.toISOString(), cancelled_at, ...rest };
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
+  }
+
+  /**
+   * Cancels the order (an owner's own, or any when `ownerId` is undefined: an admin) and puts its
+   * lines back in stock, once. Throws not-found for an order the caller cannot see and
+   * order-already-cancelled when it was cancelled before (also by a concurrent request).
+   */
+  async cancel(id: number, ownerId?: string): Promise<CancelledOrder> {
+    const [cancelled] = await withRetries(() =>
+      this.db.$queryRawUnsafe<{ id: number; units_returned: number }[]>(CANCEL_ORDER, id, ownerId ?? null),
+    );
+    const order = await this.find(id, ownerId);
+    if (!order) throw new Problem("not-found", `Order ${id} does not exist.`);
+    if (!cancelled) {
+      throw new Problem("order-already-cancelled", `Order ${id} was already cancelled at ${order.cancelled_at}; nothing changed.`);
+    }
+    return { order, unitsReturned: cancelled.units_returned };
   }
 
   async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderView[] }> {
@@ -172,6 +205,19 @@ export class OrdersRepository {
     return this.db.$executeRawUnsafe(
       `DELETE FROM idempotency_keys WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
     );
+  }
+}
+
+/** Runs `work` again after a transient conflict (deadlock, serialization failure), a few times. */
+async function withRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const retryable = error instanceof RetryableConflict || isTransientConflict(error);
+      if (attempt >= MAX_ATTEMPTS || !retryable) throw error;
+      await sleep(10 * attempt + Math.random() * 20);
+    }
   }
 }
 
@@ -216,8 +262,9 @@ async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string,
 function toOrderView(row: OrderRow): OrderView {
   return {
     id: row.id,
-    status: "created",
+    status: row.status === "cancelled" ? "cancelled" : "created",
     created_at: row.createdAt.toISOString(),
+    cancelled_at: row.cancelledAt?.toISOString() ?? null,
     items: row.items.map((item) => ({
       product_id: item.productId,
       name: item.productName,

@@ -1,4 +1,4 @@
-import type { OrdersRepository, PlacedOrder } from "../domain/orders.js";
+import type { CancelledOrder, OrdersRepository, PlacedOrder } from "../domain/orders.js";
 import { requestHash } from "../domain/orders.js";
 import { Problem } from "../http/problem.js";
 import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
@@ -7,9 +7,10 @@ import type { HandlersFor } from "../http/operation-types.js";
 export interface OrderEvents {
   placed(result: PlacedOrder): void;
   declined(reason: string): void;
+  cancelled(result: CancelledOrder): void;
 }
 
-export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEvents }): HandlersFor<"createOrder" | "listOrders" | "getOrder"> {
+export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEvents }): HandlersFor<"createOrder" | "listOrders" | "getOrder" | "cancelOrder"> {
   const { orders, events } = deps;
   return {
     async createOrder(request, reply) {
@@ -39,6 +40,12 @@ export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEv
       const order = await orders.find(id, request.principal.isAdmin ? undefined : request.principal.id);
       if (!order) throw new Problem("not-found", `Order ${id} does not exist.`);
       return order;
+    },
+
+    async cancelOrder(request) {
+      const result = await orders.cancel(request.params.id, request.principal.isAdmin ? undefined : request.principal.id);
+      events?.cancelled(result);
+      return result.order;
     },
   };
 }

@@ -16,6 +16,7 @@ export const PROBLEM_KINDS = {
   "not-found": { status: 404, title: "Not Found" },
   "method-not-allowed": { status: 405, title: "Method Not Allowed" },
   "request-timeout": { status: 408, title: "Request Timeout" },
+  "order-already-cancelled": { status: 409, title: "Order already cancelled" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
   "unsupported-media-type": { status: 415, title: "Unsupported Media Type" },
   "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },

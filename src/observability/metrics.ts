@@ -1,6 +1,6 @@
 import client from "prom-client";
 import type pg from "pg";
-import type { PlacedOrder } from "../domain/orders.js";
+import type { CancelledOrder, PlacedOrder } from "../domain/orders.js";
 import type { OrderEvents } from "../handlers/orders.js";
 
 /**
@@ -39,6 +39,12 @@ export function createMetrics(): Metrics {
   // A series from the start, so the stock-out alert's ratio reads 0 rather than nothing.
   ordersDeclined.inc({ reason: "insufficient-stock" }, 0);
   const unitsSold = new client.Counter({ name: "order_units_sold_total", help: "Units sold across all orders.", registers });
+  const ordersCancelled = new client.Counter({ name: "orders_cancelled_total", help: "Orders cancelled.", registers });
+  const unitsReturned = new client.Counter({
+    name: "order_units_returned_total",
+    help: "Units put back in stock by cancelled orders (lines of deleted products are not restocked).",
+    registers,
+  });
   const queryDuration = new client.Histogram({
     name: "db_query_duration_seconds",
     help: "Duration of database operations issued through Prisma.",
@@ -115,6 +121,10 @@ export function createMetrics(): Metrics {
       },
       declined(reason: string) {
         ordersDeclined.inc({ reason });
+      },
+      cancelled(result: CancelledOrder) {
+        ordersCancelled.inc();
+        unitsReturned.inc(result.unitsReturned);
       },
     },
     observeQuery(model, operation, seconds) {
