@@ -306,7 +306,7 @@ export interface paths {
         /**
          * Prometheus metrics
          * @description Request rates and latencies by route template, process and event-loop metrics, the
-         *     database pool, query timings and business counters (orders placed and declined, units sold).
+         *     database pool, query timings and business counters (orders placed, declined and cancelled, units sold and returned).
          *     When the service is configured with `METRICS_TOKEN`, send it as a bearer token; without it, or
          *     with a wrong one, the answer is 401. Without `METRICS_TOKEN` none is needed (the empty
          *     security requirement below).
