@@ -24,7 +24,7 @@ WITH wanted AS (
   SELECT count(*) = cardinality($1::int[]) AS ok FROM locked JOIN wanted USING (id) WHERE locked.stock >= wanted.quantity
 ), taken AS (
   UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
-  FROM wanted w, enough WHERE enough.ok AND p.id = w.id
+  FROM wanted w, enough WHERE enough.ok AND p.id = w.id AND p.id = ANY($1::int[])
   RETURNING p.id
 )
 SELECT l.id, l.name, l.price::text AS price, l.stock, (SELECT count(*) FROM taken)::int AS taken
