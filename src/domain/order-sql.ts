@@ -13,7 +13,10 @@
  * statement. $1: product ids (distinct), $2: quantities in the same order.
  * Returns one row per existing product (id order), with its name, price and stock before the
  * order, and `taken`: how many products were decremented (all of them, or 0 when a product is
- * missing or short, in which case nothing changed).
+ * missing or short, in which case nothing changed). When the stock was taken, also the ids the
+ * order and its lines will have (drawn from their sequences here, so that the next statement can
+ * write the order, its lines and the answer an Idempotency-Key replays all at once) and the
+ * order's creation time (the transaction's, at the columns' precision); null otherwise.
  */
 export const TAKE_STOCK = `
 WITH wanted AS (
@@ -27,34 +30,29 @@ WITH wanted AS (
   FROM wanted w, enough WHERE enough.ok AND p.id = w.id AND p.id = ANY($1::int[])
   RETURNING p.id
 )
-SELECT l.id, l.name, l.price::text AS price, l.stock, (SELECT count(*) FROM taken)::int AS taken
+SELECT l.id, l.name, l.price::text AS price, l.stock, (SELECT count(*) FROM taken)::int AS taken,
+  (SELECT nextval('orders_id_seq')::int FROM enough WHERE ok) AS order_id,
+  (SELECT ARRAY(SELECT nextval('order_items_id_seq')::int FROM generate_series(1, cardinality($1::int[]))) FROM enough WHERE ok) AS item_ids,
+  now()::timestamptz(3) AS created_at
 FROM locked l ORDER BY l.id`;
 
 /**
- * Writes the order and its lines, and the answer an Idempotency-Key replays, in one statement.
- * $1: user id, $2: total, $3..$7: the lines in request order (product ids, names, unit prices,
- * quantities, line totals), $8: the answer without `id` and `created_at` (jsonb), $9: the
- * Idempotency-Key or null. Returns the order's id and created_at.
+ * Writes the order, its lines and the answer an Idempotency-Key replays, in one statement, with
+ * the ids and time TAKE_STOCK drew. $1: order id, $2: user id, $3: total, $4: created_at,
+ * $5..$10: the lines (ids, product ids, names, unit prices, quantities, line totals),
+ * $11: the answer to replay (jsonb) and $12: the Idempotency-Key, or both null.
  */
 export const WRITE_ORDER = `
 WITH new_order AS (
-  INSERT INTO orders (user_id, total, updated_at) VALUES ($1::uuid, $2::numeric, now())
-  RETURNING id, created_at
+  INSERT INTO orders (id, user_id, total, created_at, updated_at) VALUES ($1::int, $2::uuid, $3::numeric, $4::timestamptz, $4::timestamptz)
 ), lines AS (
-  INSERT INTO order_items (order_id, product_id, product_name, unit_price, quantity, line_total)
-  SELECT o.id, l.product_id, l.name, l.unit_price, l.quantity, l.line_total
-  FROM new_order o,
-       unnest($3::int[], $4::text[], $5::numeric[], $6::int[], $7::numeric[]) WITH ORDINALITY
-         AS l(product_id, name, unit_price, quantity, line_total, n)
-  ORDER BY l.n
+  INSERT INTO order_items (id, order_id, product_id, product_name, unit_price, quantity, line_total)
+  SELECT l.id, $1::int, l.product_id, l.name, l.unit_price, l.quantity, l.line_total
+  FROM unnest($5::int[], $6::int[], $7::text[], $8::numeric[], $9::int[], $10::numeric[]) AS l(id, product_id, name, unit_price, quantity, line_total)
 ), answer AS (
-  UPDATE idempotency_keys k
-  SET status_code = 201,
-      body = $8::jsonb || jsonb_build_object('id', o.id, 'created_at', to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-  FROM new_order o
-  WHERE k.user_id = $1::uuid AND k.key = $9::text
+  UPDATE idempotency_keys SET status_code = 201, body = $11::jsonb WHERE user_id = $2::uuid AND key = $12::text
 )
-SELECT id, created_at FROM new_order`;
+SELECT $1::int AS id`;
 
 /**
  * Cancels an order that is still `created` and puts its lines back in stock, in one statement:

@@ -41,6 +41,9 @@ interface StockRow {
   price: string;
   stock: number;
   taken: number;
+  order_id: number | null;
+  item_ids: number[] | null;
+  created_at: Date | null;
 }
 
 export interface Idempotency {
@@ -71,9 +74,9 @@ export class OrdersRepository {
 
   /**
    * Takes the stock of every line or of none, in one transaction of two statements while the
-   * product rows are locked (order-sql.ts: lock in id order, check and take the stock; then write
-   * the order, its lines and the idempotent answer), so a hot product's row is held for two round
-   * trips and the commit. Transient conflicts are retried.
+   * product rows are locked (order-sql.ts: lock in id order, check and take the stock, draw the
+   * order's ids; then write the order, its lines and the idempotent answer), so a hot product's
+   * row is held for two round trips and the commit. Transient conflicts are retried.
    */
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     assertDistinctProducts(lines);
@@ -125,42 +128,51 @@ export class OrdersRepository {
         }),
       });
     }
-    // Every product exists and had enough, so the statement took them all.
-    if (products[0]!.taken !== lines.length) throw new Error(`took stock of ${products[0]!.taken} of ${lines.length} products`);
-
-    const items = lines.map((line) => {
+    // Every product exists and had enough, so the statement took them all and drew the ids.
+    const drawn = products[0]!;
+    if (drawn.taken !== lines.length || drawn.order_id === null || drawn.item_ids?.length !== lines.length) {
+      throw new Error(`took stock of ${drawn.taken} of ${lines.length} products`);
+    }
+    const itemIds = [...drawn.item_ids].sort((a, b) => a - b);
+    const items = lines.map((line, index) => {
       const product = found.get(line.id)!;
       const unitPrice = new Prisma.Decimal(product.price);
-      return { productId: line.id, name: product.name, unitPrice, quantity: line.quantity, lineTotal: unitPrice.mul(line.quantity) };
+      return {
+        id: itemIds[index]!,
+        orderId: drawn.order_id!,
+        productId: line.id,
+        productName: product.name,
+        unitPrice,
+        quantity: line.quantity,
+        lineTotal: unitPrice.mul(line.quantity),
+      };
     });
-    const total = items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0));
-    const answer: Omit<OrderView, "id" | "created_at"> = {
-      status: "created",
-      cancelled_at: null,
-      items: items.map((item) => ({
-        product_id: item.productId,
-        name: item.name,
-        quantity: item.quantity,
-        unit_price: formatMoney(item.unitPrice),
-        line_total: formatMoney(item.lineTotal),
-      })),
-      total: formatMoney(total),
-    };
-    const [written] = await tx.$queryRawUnsafe<{ id: number; created_at: Date }[]>(
-      WRITE_ORDER,
+    const record: OrderRow = {
+      id: drawn.order_id,
       userId,
-      total.toString(),
+      status: "created",
+      total: items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0)),
+      createdAt: drawn.created_at!,
+      updatedAt: drawn.created_at!,
+      cancelledAt: null,
+      items,
+    };
+    const order = toOrderView(record);
+    await tx.$queryRawUnsafe(
+      WRITE_ORDER,
+      record.id,
+      userId,
+      record.total.toString(),
+      record.createdAt,
+      items.map((item) => item.id),
       items.map((item) => item.productId),
-      items.map((item) => item.name),
+      items.map((item) => item.productName),
       items.map((item) => item.unitPrice.toString()),
       items.map((item) => item.quantity),
       items.map((item) => item.lineTotal.toString()),
-      JSON.stringify(answer),
+      idempotency ? JSON.stringify(order) : null,
       idempotency?.key ?? null,
     );
-    // Key order as GET answers it (the replayed body is stored as jsonb, which orders keys itself).
-    const { status, cancelled_at, ...rest } = answer;
-    const order: OrderView = { id: written!.id, status, created_at: written!.created_at.toISOString(), cancelled_at, ...rest };
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
   }
 
