@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrdersRepository } from "../src/domain/orders.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 
 let t: TestApp;
 let admin: string;
@@ -14,11 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function product(name: string, price: string, stock: number): Promise<number> {
-  const response = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name, price, stock } });
-  expect(response.statusCode).toBe(201);
-  return response.json().id;
-}
+const product = async (name: string, price: string, stock: number) => (await createProduct(viaApp(t), admin, { name, price, stock })).id;
 const order = (token: string, products: unknown, headers: Record<string, string> = {}) =>
   t.request({ method: "POST", url: "/api/order/", token, payload: { products }, headers });
 const stockOf = async (id: number) => (await t.database.prisma.product.findUniqueOrThrow({ where: { id } })).stock;
