@@ -91,13 +91,10 @@ describe("writing products", () => {
     expect((await t.request({ url: `/api/product/${id}`, token: user })).json().stock).toBe(1);
   });
 
-  it("answers 404 for an unknown id and 400 for a non-integer one", async () => {
-    expect((await t.request({ url: "/api/product/999999", token: user })).statusCode).toBe(404);
-    expect((await t.request({ url: "/api/product/abc", token: user })).statusCode).toBe(400);
+  // An unknown id (404) and a non-numeric one (400) are swept for every operation in contract-sweep.test.ts.
+  it("answers 400 for an id that is not a positive integer", async () => {
     expect((await t.request({ url: "/api/product/1.5", token: user })).statusCode).toBe(400);
     expect((await t.request({ url: "/api/product/0", token: user })).statusCode).toBe(400);
-    expect((await t.request({ method: "DELETE", url: "/api/product/999999", token: admin })).statusCode).toBe(404);
-    expect((await t.request({ method: "PATCH", url: "/api/product/999999", token: admin, payload: { stock: 1 } })).statusCode).toBe(404);
   });
 
   it("removes a product from the catalogue without touching order history", async () => {
