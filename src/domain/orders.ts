@@ -3,7 +3,7 @@ import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import { isTransientConflict } from "../db/errors.js";
-import { duplicateProducts, idempotencyKeyReused, insufficientStock, unknownProducts, type ErrorCode } from "../errors/app-error.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, unknownProducts } from "../errors/app-error.js";
 
 export interface OrderLine {
   id: number;
@@ -24,12 +24,6 @@ export interface Idempotency {
   requestHash: string;
   /** What a replay of this key answers (stored with the key, in the order's transaction). */
   answerFor(order: OrderRecord): unknown;
-}
-
-/** Told of each order placed or refused (metrics). */
-export interface OrderEvents {
-  placed(unitsSold: number): void;
-  declined(reason: ErrorCode): void;
 }
 
 const MAX_ATTEMPTS = 4;

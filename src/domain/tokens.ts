@@ -26,7 +26,7 @@ export interface TokenLifetimes {
 
 /**
  * Signs and checks JWTs (signature, algorithm, expiry); the claims' rules are this module's.
- * The HTTP layer provides it (src/http/jwt-signer.ts, on @fastify/jwt).
+ * The transport layer provides it (jwtSigner, on a JWT library).
  */
 export interface TokenSigner {
   sign(claims: Record<string, unknown>, expiresInSeconds: number): string;

@@ -1,9 +1,10 @@
-import { assertDistinctProducts, requestHash, type OrderEvents, type OrderRecord, type OrdersRepository, type PlacedOrder } from "../domain/orders.js";
+import { assertDistinctProducts, requestHash, type OrderRecord, type OrdersRepository, type PlacedOrder } from "../domain/orders.js";
 import { formatMoney } from "../domain/money.js";
 import { AppError, notFound } from "../errors/app-error.js";
 import { assertOwnerOrAdmin } from "../http/authentication.js";
 import { pageLinks, pageRequest } from "../http/pagination.js";
 import type { HandlersFor, Wire } from "../http/operation-types.js";
+import type { OrderEventCounters } from "../observability/metrics.js";
 
 export function toOrderBody(order: OrderRecord): Wire<"Order"> {
   return {
@@ -23,7 +24,7 @@ export function toOrderBody(order: OrderRecord): Wire<"Order"> {
 
 const orderNotFound = (id: number) => notFound("Order", id);
 
-export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEvents }): HandlersFor<"createOrder" | "listOrders" | "getOrder"> {
+export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEventCounters }): HandlersFor<"createOrder" | "listOrders" | "getOrder"> {
   const { orders, events } = deps;
   return {
     async createOrder(request, reply) {
@@ -41,7 +42,7 @@ export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEv
       }
       const body = result.replayed ? (result.answer as Wire<"Order">) : toOrderBody(result.order);
       if (result.replayed) reply.header("idempotent-replayed", "true");
-      else events?.placed(result.unitsSold);
+      else events?.placed(result);
       reply.code(201).header("location", `/api/order/${body.id}`);
       return body;
     },

@@ -1,6 +1,5 @@
 import client from "prom-client";
 import type pg from "pg";
-import type { OrderEvents } from "../domain/orders.js";
 
 /**
  * Latency histogram buckets (seconds), for HTTP routes and database operations alike: from 1 ms
@@ -14,7 +13,7 @@ export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
  */
 export interface Metrics {
   registry: client.Registry;
-  orderEvents: OrderEvents;
+  orderEvents: OrderEventCounters;
   observeQuery(model: string, operation: string, seconds: number): void;
   watchPool(pool: pg.Pool): void;
   /** Evaluated at each scrape: 1 when the process would answer /readyz with 200. */
@@ -22,6 +21,12 @@ export interface Metrics {
   rateLimitStore: RateLimitStoreEvents;
   coordination(state: { connected: boolean; leader: boolean }): void;
   jobRun(job: string, outcome: "ok" | "failed"): void;
+}
+
+/** Told by the order handlers what became of each order placed. */
+export interface OrderEventCounters {
+  placed(order: { unitsSold: number }): void;
+  declined(reason: string): void;
 }
 
 /** Told by the shared rate-limit store (REDIS_URL) whether it answers. */
@@ -114,11 +119,11 @@ export function createMetrics(): Metrics {
   return {
     registry,
     orderEvents: {
-      placed(units) {
+      placed(result) {
         ordersPlaced.inc();
-        unitsSold.inc(units);
+        unitsSold.inc(result.unitsSold);
       },
-      declined(reason) {
+      declined(reason: string) {
         ordersDeclined.inc({ reason });
       },
     },

@@ -5,7 +5,6 @@ import { normalizeName } from "../domain/names.js";
 import { tooManyRequests } from "../errors/app-error.js";
 import type { AuthLimits } from "../http/auth-limits.js";
 
-export type { AuthLimits };
 
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
