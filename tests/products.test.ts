@@ -218,5 +218,5 @@ describe("filtered counts under concurrent writes", () => {
     } finally {
       await db.close();
     }
-  });
+  }, 60_000); // starts an app of its own: most of the default 20 s on a busy machine
 });
