@@ -3,7 +3,7 @@ import type { FastifyError } from "fastify";
 import { Prisma } from "../../generated/prisma/client.js";
 import { fromDatabaseError, isRecordMissing, isTransientConflict, isUniqueViolation, uniqueViolationAs } from "../../src/db/errors.js";
 import {
-  AppError,
+  type AppError,
   ERROR_CODES,
   duplicateProducts,
   insufficientStock,
