@@ -2,9 +2,8 @@ import { createHash } from "node:crypto";
 import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
-import { Problem, type ProblemFieldError } from "../http/problem.js";
 import { isTransientConflict } from "../db/errors.js";
-import { formatMoney } from "./money.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, unknownProducts } from "../errors/app-error.js";
 import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./order-sql.js";
 
 export interface OrderLine {
@@ -12,28 +11,20 @@ export interface OrderLine {
   quantity: number;
 }
 
-/** An order as the API shows it; also what an idempotency key replays. */
-export interface OrderView {
-  id: number;
-  status: "created" | "cancelled";
-  created_at: string;
-  cancelled_at: string | null;
-  items: { product_id: number | null; name: string; quantity: number; unit_price: string; line_total: string }[];
-  total: string;
-}
+const orderWithItems = { items: { orderBy: { id: "asc" } } } as const;
+/** An order with its lines, in line order. */
+export type OrderRecord = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
 
-export interface PlacedOrder {
-  order: OrderView;
-  /** True when an Idempotency-Key matched an earlier order and nothing new was written. */
-  replayed: boolean;
-  unitsSold: number;
-}
+export type PlacedOrder =
+  | { replayed: false; order: OrderRecord; unitsSold: number }
+  /** An Idempotency-Key matched an earlier order: nothing new was written; `answer` is what was answered then. */
+  | { replayed: true; answer: unknown };
 
-export interface CancelledOrder {
-  order: OrderView;
-  /** Units put back in stock (lines whose product was deleted since are not restocked). */
-  unitsReturned: number;
-}
+/** What a cancel found: the order cancelled now, an order cancelled before, or none the caller may see. */
+export type CancelOutcome =
+  | { outcome: "cancelled"; order: OrderRecord; /** Units put back (lines of deleted products are not restocked). */ unitsReturned: number }
+  | { outcome: "already-cancelled"; order: OrderRecord }
+  | { outcome: "not-found" };
 
 interface StockRow {
   id: number;
@@ -49,13 +40,12 @@ interface StockRow {
 export interface Idempotency {
   key: string;
   requestHash: string;
+  /** What a replay of this key answers (stored with the key, in the order's transaction). */
+  answerFor(order: OrderRecord): unknown;
 }
 
 const MAX_ATTEMPTS = 4;
 const IDEMPOTENCY_WINDOW = "24 hours";
-
-const orderWithItems = { items: { orderBy: { id: "asc" } } } as const;
-type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
 
 /** A conflict this module detects itself and resolves by running the transaction again. */
 class RetryableConflict extends Error {}
@@ -79,7 +69,6 @@ export class OrdersRepository {
    * row is held for two round trips and the commit. Transient conflicts are retried.
    */
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
-    assertDistinctProducts(lines);
     // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
     // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
     return withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
@@ -93,7 +82,7 @@ export class OrdersRepository {
   ): Promise<PlacedOrder> {
     if (idempotency) {
       const earlier = await claimIdempotencyKey(tx, userId, idempotency);
-      if (earlier) return { order: earlier, replayed: true, unitsSold: 0 };
+      if (earlier) return { replayed: true, answer: earlier.answer };
     }
 
     // Ids ascending: the lock order (see order-sql.ts); quantities follow their ids.
@@ -103,43 +92,30 @@ export class OrdersRepository {
 
     const unknown = lines.filter((line) => !found.has(line.id));
     if (unknown.length > 0) {
-      throw new Problem("unknown-product", `No product with id ${unknown.map((l) => l.id).join(", ")}.`, {
-        errors: unknown.map((line) => ({
-          path: `/body/products/${lines.indexOf(line)}/id`,
-          code: "unknown-product",
-          message: `product ${line.id} does not exist`,
-          product_id: line.id,
-        })),
-      });
+      throw unknownProducts(unknown.map((line) => ({ index: lines.indexOf(line), productId: line.id })));
     }
     const short = lines.filter((line) => found.get(line.id)!.stock < line.quantity);
     if (short.length > 0) {
-      throw new Problem("insufficient-stock", "Not enough stock for every line; nothing was ordered.", {
-        errors: short.map((line): ProblemFieldError => {
+      throw insufficientStock(
+        short.map((line) => {
           const product = found.get(line.id)!;
-          return {
-            path: `/body/products/${lines.indexOf(line)}/quantity`,
-            code: "insufficient-stock",
-            message: `${product.name}: ${line.quantity} requested, ${product.stock} available`,
-            product_id: line.id,
-            requested: line.quantity,
-            available: product.stock,
-          };
+          return { index: lines.indexOf(line), productId: line.id, name: product.name, requested: line.quantity, available: product.stock };
         }),
-      });
+      );
     }
     // Every product exists and had enough, so the statement took them all and drew the ids.
     const drawn = products[0]!;
-    if (drawn.taken !== lines.length || drawn.order_id === null || drawn.item_ids?.length !== lines.length) {
+    if (drawn.taken !== lines.length || drawn.order_id === null || drawn.created_at === null || drawn.item_ids?.length !== lines.length) {
       throw new Error(`took stock of ${drawn.taken} of ${lines.length} products`);
     }
+    const orderId = drawn.order_id;
     const itemIds = [...drawn.item_ids].sort((a, b) => a - b);
     const items = lines.map((line, index) => {
       const product = found.get(line.id)!;
       const unitPrice = new Prisma.Decimal(product.price);
       return {
         id: itemIds[index]!,
-        orderId: drawn.order_id!,
+        orderId,
         productId: line.id,
         productName: product.name,
         unitPrice,
@@ -147,69 +123,60 @@ export class OrdersRepository {
         lineTotal: unitPrice.mul(line.quantity),
       };
     });
-    const record: OrderRow = {
-      id: drawn.order_id,
+    const order: OrderRecord = {
+      id: orderId,
       userId,
       status: "created",
       total: items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0)),
-      createdAt: drawn.created_at!,
-      updatedAt: drawn.created_at!,
+      createdAt: drawn.created_at,
+      updatedAt: drawn.created_at,
       cancelledAt: null,
       items,
     };
-    const order = toOrderView(record);
     await tx.$queryRawUnsafe(
       WRITE_ORDER,
-      record.id,
+      order.id,
       userId,
-      record.total.toString(),
-      record.createdAt,
+      order.total.toString(),
+      order.createdAt,
       items.map((item) => item.id),
       items.map((item) => item.productId),
       items.map((item) => item.productName),
       items.map((item) => item.unitPrice.toString()),
       items.map((item) => item.quantity),
       items.map((item) => item.lineTotal.toString()),
-      idempotency ? JSON.stringify(order) : null,
+      idempotency ? JSON.stringify(idempotency.answerFor(order)) : null,
       idempotency?.key ?? null,
     );
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
   }
 
   /**
-   * Cancels the order (an owner's own, or any when `ownerId` is undefined: an admin) and puts its
-   * lines back in stock, once. Throws not-found for an order the caller cannot see and
-   * order-already-cancelled when it was cancelled before (also by a concurrent request).
+   * Cancels the order if it is still `created` (and, with `ownerId`, placed by that user; without,
+   * any order: an admin) and puts its lines back in stock, once: of concurrent cancels of one
+   * order exactly one finds it `created`.
    */
-  async cancel(id: number, ownerId?: string): Promise<CancelledOrder> {
+  async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
     const [cancelled] = await withRetries(() =>
       this.db.$queryRawUnsafe<{ id: number; units_returned: number }[]>(CANCEL_ORDER, id, ownerId ?? null),
     );
-    const order = await this.find(id, ownerId);
-    if (!order) throw new Problem("not-found", `Order ${id} does not exist.`);
-    if (!cancelled) {
-      throw new Problem("order-already-cancelled", `Order ${id} was already cancelled at ${order.cancelled_at}; nothing changed.`);
-    }
-    return { order, unitsReturned: cancelled.units_returned };
+    const order = await this.find(id);
+    if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
+    return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };
   }
 
-  async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderView[] }> {
+  async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderRecord[] }> {
     const [count, rows] = await Promise.all([
       this.db.order.count({ where: { userId } }),
       limit === 0
         ? []
         : this.db.order.findMany({ where: { userId }, include: orderWithItems, orderBy: { id: "desc" }, take: limit, skip: offset }),
     ]);
-    return { count, rows: rows.map(toOrderView) };
+    return { count, rows };
   }
 
-  /** The order if it exists and `ownerId` (when given) placed it. */
-  async find(id: number, ownerId?: string): Promise<OrderView | null> {
-    const row = await this.db.order.findFirst({
-      where: { id, ...(ownerId ? { userId: ownerId } : {}) },
-      include: orderWithItems,
-    });
-    return row ? toOrderView(row) : null;
+  find(id: number): Promise<OrderRecord | null> {
+    return this.db.order.findFirst({ where: { id }, include: orderWithItems });
   }
 
   /** Forgets idempotency keys older than the window (expired keys are also replaced when reused). */
@@ -233,25 +200,22 @@ async function withRetries<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function assertDistinctProducts(lines: OrderLine[]): void {
+/** Each product may appear once in an order: throws naming every repeated line. */
+export function assertDistinctProducts(lines: OrderLine[]): void {
   const seen = new Set<number>();
-  const errors: ProblemFieldError[] = [];
+  const repeated: { index: number; productId: number }[] = [];
   lines.forEach((line, index) => {
-    if (seen.has(line.id)) {
-      errors.push({ path: `/body/products/${index}/id`, code: "duplicate-product", message: `product ${line.id} is listed twice`, product_id: line.id });
-    }
+    if (seen.has(line.id)) repeated.push({ index, productId: line.id });
     seen.add(line.id);
   });
-  if (errors.length > 0) {
-    throw new Problem("validation-failed", "Each product may appear only once in an order.", { errors });
-  }
+  if (repeated.length > 0) throw duplicateProducts(repeated);
 }
 
 /**
  * Claims the key for this request. A concurrent request with the same key blocks on the
  * primary key until the first commits, then sees its answer. Returns the earlier answer, if any.
  */
-async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string, idem: Idempotency): Promise<OrderView | null> {
+async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string, idem: Idempotency): Promise<{ answer: unknown } | null> {
   await tx.$executeRawUnsafe(
     `DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 AND created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
     userId,
@@ -266,24 +230,7 @@ async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string,
   // Expired and deleted by a concurrent request between our insert and this read: start over.
   if (!earlier) throw new RetryableConflict("idempotency key vanished");
   if (earlier.requestHash !== idem.requestHash) {
-    throw new Problem("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
+    throw idempotencyKeyReused();
   }
-  return earlier.body as unknown as OrderView;
-}
-
-function toOrderView(row: OrderRow): OrderView {
-  return {
-    id: row.id,
-    status: row.status === "cancelled" ? "cancelled" : "created",
-    created_at: row.createdAt.toISOString(),
-    cancelled_at: row.cancelledAt?.toISOString() ?? null,
-    items: row.items.map((item) => ({
-      product_id: item.productId,
-      name: item.productName,
-      quantity: item.quantity,
-      unit_price: formatMoney(item.unitPrice),
-      line_total: formatMoney(item.lineTotal),
-    })),
-    total: formatMoney(row.total),
-  };
+  return { answer: earlier.body };
 }
