@@ -14,7 +14,7 @@ import { createMetrics } from "../src/observability/metrics.js";
 import { ADMIN } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { freePort } from "./helpers/postgres-cluster.js";
+import { freePort } from "../support/postgres-cluster.js";
 
 let db: TestDatabase;
 const closers: Array<() => Promise<void>> = [];

@@ -13,7 +13,7 @@ import { UsersRepository } from "../src/domain/users.js";
 import { createMetrics } from "../src/observability/metrics.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
-import { startPostgresCluster, type PostgresCluster } from "./helpers/postgres-cluster.js";
+import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
 
 let cluster: PostgresCluster;
 let database: DatabaseClient;

@@ -13,8 +13,8 @@ import { ADMIN } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { captureLogs } from "./helpers/log-capture.js";
-import { freePort } from "./helpers/postgres-cluster.js";
-import { startRedisServer, type RedisServer } from "./helpers/redis-server.js";
+import { freePort } from "../support/postgres-cluster.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 
 const FAILURES_BEFORE_DELAY = 3;
 

@@ -20,7 +20,7 @@ import { startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { databaseFingerprint } from "./helpers/fingerprint.js";
-import { startPostgresCluster, type PostgresCluster } from "./helpers/postgres-cluster.js";
+import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
 
 /** The answer and how long it took, in seconds. */
 async function timed<T>(work: Promise<T>): Promise<[T, number]> {

@@ -4,7 +4,7 @@ import { verifyAgainstDummy, verifyPassword } from "../domain/passwords.js";
 import { normalizeUserName } from "../domain/user-names.js";
 import { Problem } from "../http/problem.js";
 import type { HandlersFor } from "../http/operation-types.js";
-import type { AuthLimits } from "../plugins/rate-limits.js";
+import type { AuthLimits } from "../http/auth-limits.js";
 
 export function authHandlers(deps: {
   users: UsersRepository;

@@ -6,7 +6,7 @@ import { normalizeUserName, userNameViolations } from "../domain/user-names.js";
 import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
 import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
 import type { HandlersFor, OperationRequest } from "../http/operation-types.js";
-import type { AuthLimits } from "../plugins/rate-limits.js";
+import type { AuthLimits } from "../http/auth-limits.js";
 
 type UserHandlers = HandlersFor<"registerUser" | "listUsers" | "getUser" | "updateUser" | "patchUser" | "deleteUser">;
 

@@ -13,12 +13,18 @@ export class RequestLogController extends LogController {
   }
 
   override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (!isProbe(request)) return super.incomingRequest(request, reply, metadata);
+    if (!isProbe(request)) {
+      super.incomingRequest(request, reply, metadata);
+      return;
+    }
     request.log.debug({ req: request }, "incoming request");
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (error || !isProbe(request)) return super.requestCompleted(error, request, reply, metadata);
+    if (error || !isProbe(request)) {
+      super.requestCompleted(error, request, reply, metadata);
+      return;
+    }
     reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
   }
 }

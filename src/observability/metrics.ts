@@ -1,7 +1,5 @@
 import client from "prom-client";
 import type pg from "pg";
-import type { PlacedOrder } from "../domain/orders.js";
-import type { OrderEvents } from "../handlers/orders.js";
 
 /**
  * One registry per app instance (tests build many apps in one process), holding the business
@@ -9,7 +7,7 @@ import type { OrderEvents } from "../handlers/orders.js";
  */
 export interface Metrics {
   registry: client.Registry;
-  orderEvents: OrderEvents;
+  orderEvents: OrderEventCounters;
   observeQuery(model: string, operation: string, seconds: number): void;
   watchPool(pool: pg.Pool): void;
   /** Evaluated at each scrape: 1 when the process would answer /readyz with 200. */
@@ -17,6 +15,12 @@ export interface Metrics {
   rateLimitStore: RateLimitStoreEvents;
   coordination(state: { connected: boolean; leader: boolean }): void;
   jobRun(job: string, outcome: "ok" | "failed"): void;
+}
+
+/** Told by the order handlers what became of each order placed. */
+export interface OrderEventCounters {
+  placed(order: { unitsSold: number }): void;
+  declined(reason: string): void;
 }
 
 /** Told by the shared rate-limit store (REDIS_URL) whether it answers. */
@@ -109,7 +113,7 @@ export function createMetrics(): Metrics {
   return {
     registry,
     orderEvents: {
-      placed(result: PlacedOrder) {
+      placed(result) {
         ordersPlaced.inc();
         unitsSold.inc(result.unitsSold);
       },

@@ -2,15 +2,9 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import rateLimit, { type CreateRateLimitOptions, type RateLimitPluginOptions } from "@fastify/rate-limit";
 import type { Config } from "../config.js";
 import { normalizeUserName } from "../domain/user-names.js";
+import type { AuthLimits } from "../http/auth-limits.js";
 import { Problem } from "../http/problem.js";
 
-export interface AuthLimits {
-  /** Counts a login attempt from this address; throws 429 when over a limit. */
-  beforeLogin(request: FastifyRequest): Promise<void>;
-  /** Counts a failed login for the name in the body, from this address. */
-  loginFailed(request: FastifyRequest): Promise<void>;
-  beforeRegister(request: FastifyRequest): Promise<void>;
-}
 
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
