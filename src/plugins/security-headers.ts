@@ -1,6 +1,7 @@
-import type { FastifyInstance } from "fastify";
-import helmet from "@fastify/helmet";
 import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
 
 const HSTS = "max-age=31536000; includeSubDomains";
 
@@ -10,22 +11,28 @@ const HSTS = "max-age=31536000; includeSubDomains";
  * (directly, or behind a proxy that says so in X-Forwarded-Proto when TRUST_PROXY is on). CORS
  * stays off unless origins are allowed explicitly.
  */
-export async function registerSecurityHeaders(app: FastifyInstance, corsOrigins: string[]): Promise<void> {
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-    },
-    crossOriginResourcePolicy: { policy: "same-origin" },
-    // Sent only over https (below): over plain http a browser ignores it at best, and a
-    // development server on localhost must not pin every other localhost port to https.
-    hsts: false,
-  });
-  app.addHook("onSend", (request, reply, payload, done) => {
-    if (request.protocol === "https") reply.header("strict-transport-security", HSTS);
-    done(null, payload);
-  });
-  if (corsOrigins.length > 0) {
-    await app.register(cors, { origin: corsOrigins, methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], maxAge: 600 });
-  }
-}
+export const securityHeadersPlugin = fp(
+  async (app: FastifyInstance) => {
+    const corsOrigins = app.config.CORS_ORIGINS.split(",")
+      .map((o) => o.trim())
+      .filter(Boolean);
+    await app.register(helmet, {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      },
+      crossOriginResourcePolicy: { policy: "same-origin" },
+      // Sent only over https (below): over plain http a browser ignores it at best, and a
+      // development server on localhost must not pin every other localhost port to https.
+      hsts: false,
+    });
+    app.addHook("onSend", (request, reply, payload, done) => {
+      if (request.protocol === "https") reply.header("strict-transport-security", HSTS);
+      done(null, payload);
+    });
+    if (corsOrigins.length > 0) {
+      await app.register(cors, { origin: corsOrigins, methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], maxAge: 600 });
+    }
+  },
+  { name: "security-headers", dependencies: ["config"], fastify: "5.x" },
+);
