@@ -27,7 +27,8 @@ import { rateLimitsPlugin } from "./plugins/rate-limits.js";
 import { repositoriesPlugin } from "./plugins/repositories.js";
 import { securityHeadersPlugin } from "./plugins/security-headers.js";
 import { type PressureLimits, underPressurePlugin } from "./plugins/under-pressure.js";
-import { loadSpec } from "./spec.js";
+import { stringify } from "yaml";
+import { loadSpec, SPEC_TEXT } from "./spec.js";
 
 /** What a test (or a benchmark) changes in the app that src/server.ts builds from the configuration alone. */
 export interface AppOverrides {
@@ -144,7 +145,8 @@ async function assemble(app: FastifyInstance, config: Config, overrides: AppOver
     ...productHandlers({ products }),
     ...orderHandlers({ orders, events: metrics.orderEvents }),
     ...healthHandlers({ database, lifecycle }),
-    ...operationsHandlers({ metrics }),
+    // openapi.yaml is served as written; a swapped-in document as the YAML of what the app routes.
+    ...operationsHandlers({ metrics, specification: { document: specification, yaml: overrides.specification ? stringify(specification) : SPEC_TEXT } }),
   };
 
   app.addHook("onRoute", authenticateBeforeValidation);
