@@ -82,6 +82,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // Node checks the header and request timeouts on this interval (30 s by default, which let
     // a slow client keep a socket up to 35 s past its limit); now they hold within a second.
     http: { connectionsCheckingInterval: 500 },
+    // Plugins open the database: starting (initdb) and migrating the embedded one can take far
+    // longer than Fastify's 10 s on a busy machine.
+    pluginTimeout: 300_000,
     // The router's own refusals (a path with broken percent-encoding, a path parameter longer
     // than the router takes) are problems like every other answer, not Fastify's JSON.
     frameworkErrors: (error, request, reply) =>
