@@ -2,8 +2,9 @@
 //   server.ts / cluster.ts -> app.ts -> plugins/ -> handlers/ -> domain/ -> db/
 //   http/ is the transport layer (problem documents, validation, authentication) for app, plugins
 //   and handlers; domain/ and db/ never import it. observability/ and jobs/ are leaves beside db/.
-//   src/ imports nothing from tests/, bench/, scripts/ or support/; bench/ and scripts/ take
-//   their shared helpers from support/, never from tests/.
+//   src/ imports nothing from tests/, bench/, scripts/, support/ or client/ (the callers' typed
+//   client), nor a devDependency; bench/ and scripts/ take their shared helpers from support/,
+//   never from tests/.
 // tests/unit/layering.test.ts proves that a wrong import fails this check.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -67,7 +68,14 @@ module.exports = {
       severity: "error",
       comment: "The build ships src/: it must not need test, benchmark or script code.",
       from: { path: "^src/" },
-      to: { path: "^(tests|bench|scripts|support)/" },
+      to: { path: "^(tests|bench|scripts|support|client)/" },
+    },
+    {
+      name: "src-needs-no-dev-dependency",
+      severity: "error",
+      comment: "The production image installs dependencies only: what src/ runs must be one (type-only imports are erased).",
+      from: { path: "^src/" },
+      to: { dependencyTypes: ["npm-dev"], dependencyTypesNot: ["type-only"] },
     },
     {
       name: "tools-do-not-import-tests",
@@ -86,7 +94,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(generated/prisma|node_modules|dist)/" },
+    exclude: { path: "^(generated/prisma|dist)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"], extensions: [".ts", ".js", ".json"] },

@@ -50,7 +50,7 @@ test: lint typecheck
 # The import directions of README "Layers" (.dependency-cruiser.cjs), Biome's lint rules (biome.json).
 lint: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
-	npx depcruise src bench scripts support tests --config .dependency-cruiser.cjs --output-type err
+	npx depcruise src client bench scripts support tests --config .dependency-cruiser.cjs --output-type err
 	npx biome lint --error-on-warnings .
 	bash scripts/validate-deploy.sh
 

@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from "../../src/project-root.js";
 
 const run = promisify(execFile);
 const DEPCRUISE = join(PROJECT_ROOT, "node_modules", ".bin", "depcruise");
-const ARGS = ["src", "bench", "scripts", "support", "tests", "--config", ".dependency-cruiser.cjs", "--output-type", "err"];
+const ARGS = ["src", "client", "bench", "scripts", "support", "tests", "--config", ".dependency-cruiser.cjs", "--output-type", "err"];
 
 /** Every layer, importing only downward. */
 const LAWFUL: Record<string, string> = {
@@ -22,8 +22,14 @@ const LAWFUL: Record<string, string> = {
   "src/http/problem.ts": `import { type Failure } from "../domain/errors.js";\nexport const problem = (f: Failure) => f;`,
   "src/domain/errors.ts": `export type Failure = { code: string };`,
   "src/domain/orders.ts": `import { open } from "../db/client.js";\nexport const place = open;`,
-  "src/db/client.ts": `export const open = () => 1;`,
+  "src/db/client.ts": `import { connect } from "runtime-lib";\nexport const open = connect;`,
+  "package.json": JSON.stringify({ name: "fixture", type: "module", dependencies: { "runtime-lib": "1.0.0" }, devDependencies: { "dev-only": "1.0.0" } }),
+  "node_modules/runtime-lib/package.json": JSON.stringify({ name: "runtime-lib", version: "1.0.0", main: "index.js" }),
+  "node_modules/runtime-lib/index.js": "exports.connect = () => 1;",
+  "node_modules/dev-only/package.json": JSON.stringify({ name: "dev-only", version: "1.0.0", main: "index.js" }),
+  "node_modules/dev-only/index.js": "exports.fetcher = () => 1;",
   "support/cluster.ts": `export const cluster = 1;`,
+  "client/index.ts": `export const c = 1;`,
   "bench/orders.ts": `import { cluster } from "../support/cluster.js";\nexport const bench = cluster;`,
   "scripts/coverage.ts": `import { cluster } from "../support/cluster.js";\nexport const coverage = cluster;`,
   "tests/helpers/app.ts": `import { buildApp } from "../../src/app.js";\nimport { cluster } from "../../support/cluster.js";\nexport const app = [buildApp, cluster];`,
@@ -38,7 +44,9 @@ const WRONG: { file: string; source: string; rule: string; from: string; to: str
   { file: "src/handlers/users.ts", source: `import { database } from "../plugins/database.js";\nexport const u = database;`, rule: "handlers-below-plugins", from: "src/handlers/users.ts", to: "src/plugins/database.ts" },
   { file: "src/db/rows.ts", source: `import { place } from "../domain/orders.js";\nexport const r = place;`, rule: "db-is-the-bottom", from: "src/db/rows.ts", to: "src/domain/orders.ts" },
   { file: "src/http/auth.ts", source: `import { handlers } from "../handlers/orders.js";\nexport const h = handlers;`, rule: "http-below-app", from: "src/http/auth.ts", to: "src/handlers/orders.ts" },
+  { file: "src/http/client.ts", source: `import { fetcher } from "dev-only";\nexport const f = fetcher;`, rule: "src-needs-no-dev-dependency", from: "src/http/client.ts", to: "node_modules/dev-only/index.js" },
   { file: "src/config.ts", source: `import { app } from "../tests/helpers/app.js";\nexport const c = app;`, rule: "src-is-shipped-alone", from: "src/config.ts", to: "tests/helpers/app.ts" },
+  { file: "src/handlers/docs.ts", source: `import { c } from "../../client/index.js";\nexport const d = c;`, rule: "src-is-shipped-alone", from: "src/handlers/docs.ts", to: "client/index.ts" },
   { file: "bench/login.ts", source: `import { app } from "../tests/helpers/app.js";\nexport const l = app;`, rule: "tools-do-not-import-tests", from: "bench/login.ts", to: "tests/helpers/app.ts" },
   { file: "scripts/summary.ts", source: `import { app } from "../tests/helpers/app.js";\nexport const s = app;`, rule: "tools-do-not-import-tests", from: "scripts/summary.ts", to: "tests/helpers/app.ts" },
 ];
@@ -50,7 +58,7 @@ async function project(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "layering-"));
   made.push(root);
   await copyFile(join(PROJECT_ROOT, ".dependency-cruiser.cjs"), join(root, ".dependency-cruiser.cjs"));
-  const tsconfig = { compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true }, include: ["src", "bench", "scripts", "support", "tests"] };
+  const tsconfig = { compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true }, include: ["src", "client", "bench", "scripts", "support", "tests"] };
   await writeFile(join(root, "tsconfig.json"), JSON.stringify(tsconfig));
   for (const [file, source] of Object.entries(files)) {
     await mkdir(dirname(join(root, file)), { recursive: true });
