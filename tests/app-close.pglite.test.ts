@@ -24,7 +24,11 @@ it("releases the embedded database, its server, the pool and every timer on clos
   const base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
 
   // It works: migrated, the admin created, the pool and the embedded server in use.
-  const login = await fetch(`${base}/api/token/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", password: "12345" }) });
+  const login = await fetch(`${base}/api/token/`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "admin", password: "12345" }),
+  });
   expect(login.status).toBe(200);
   expect((await fetch(`${base}/readyz`)).status).toBe(200);
   expect(await accepts(database.hostname, Number(database.port))).toBe(true);

@@ -28,7 +28,9 @@ it("logs and counts an idle connection that failed, and keeps serving", async ()
   const admin = new pg.Client({ connectionString: t.database.url });
   await admin.connect();
   try {
-    const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    const { rowCount } = await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
     expect(rowCount).toBeGreaterThan(0);
   } finally {
     await admin.end();

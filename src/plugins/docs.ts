@@ -68,13 +68,8 @@ const REDOC_PAGE = `<!doctype html>
 function registerRedoc(app: FastifyInstance): void {
   // The bundle's only remote asset is the "API docs by Redocly" logo; an empty image hides it
   // (Redoc drops the logo when it fails to load), so the page makes no request elsewhere.
-  const bundle = readFileSync(require.resolve("redoc/bundles/redoc.standalone.js"), "utf8").replaceAll(
-    "https://cdn.redoc.ly/redoc/logo-mini.svg",
-    "data:,",
-  );
-  app.get("/redoc", (_request, reply) =>
-    reply.header("content-security-policy", REDOC_CSP).type("text/html; charset=utf-8").send(REDOC_PAGE),
-  );
+  const bundle = readFileSync(require.resolve("redoc/bundles/redoc.standalone.js"), "utf8").replaceAll("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,");
+  app.get("/redoc", (_request, reply) => reply.header("content-security-policy", REDOC_CSP).type("text/html; charset=utf-8").send(REDOC_PAGE));
   app.get("/redoc/redoc.standalone.js", (_request, reply) =>
     reply.header("cache-control", "public, max-age=86400").type("text/javascript; charset=utf-8").send(bundle),
   );

@@ -12,7 +12,6 @@ declare module "fastify" {
   }
 }
 
-
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
 const MINUTE = 60_000;

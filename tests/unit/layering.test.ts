@@ -37,18 +37,90 @@ const LAWFUL: Record<string, string> = {
 
 /** Each wrong import, and the rule that must name it. */
 const WRONG: { file: string; source: string; rule: string; from: string; to: string }[] = [
-  { file: "src/domain/stock.ts", source: `import { problem } from "../http/problem.js";\nexport const s = problem;`, rule: "domain-is-transport-free", from: "src/domain/stock.ts", to: "src/http/problem.ts" },
-  { file: "src/domain/pricing.ts", source: `import { database } from "../plugins/database.js";\nexport const p = database;`, rule: "domain-is-transport-free", from: "src/domain/pricing.ts", to: "src/plugins/database.ts" },
-  { file: "src/domain/a.ts", source: `import { b } from "./b.js";\nexport const a = () => b;`, rule: "no-circular", from: "src/domain/a.ts", to: "src/domain/b.ts" },
-  { file: "src/domain/b.ts", source: `import { a } from "./a.js";\nexport const b = () => a;`, rule: "no-circular", from: "src/domain/b.ts", to: "src/domain/a.ts" },
-  { file: "src/handlers/users.ts", source: `import { database } from "../plugins/database.js";\nexport const u = database;`, rule: "handlers-below-plugins", from: "src/handlers/users.ts", to: "src/plugins/database.ts" },
-  { file: "src/db/rows.ts", source: `import { place } from "../domain/orders.js";\nexport const r = place;`, rule: "db-is-the-bottom", from: "src/db/rows.ts", to: "src/domain/orders.ts" },
-  { file: "src/http/auth.ts", source: `import { handlers } from "../handlers/orders.js";\nexport const h = handlers;`, rule: "http-below-app", from: "src/http/auth.ts", to: "src/handlers/orders.ts" },
-  { file: "src/http/client.ts", source: `import { fetcher } from "dev-only";\nexport const f = fetcher;`, rule: "src-needs-no-dev-dependency", from: "src/http/client.ts", to: "node_modules/dev-only/index.js" },
-  { file: "src/config.ts", source: `import { app } from "../tests/helpers/app.js";\nexport const c = app;`, rule: "src-is-shipped-alone", from: "src/config.ts", to: "tests/helpers/app.ts" },
-  { file: "src/handlers/docs.ts", source: `import { c } from "../../client/index.js";\nexport const d = c;`, rule: "src-is-shipped-alone", from: "src/handlers/docs.ts", to: "client/index.ts" },
-  { file: "bench/login.ts", source: `import { app } from "../tests/helpers/app.js";\nexport const l = app;`, rule: "tools-do-not-import-tests", from: "bench/login.ts", to: "tests/helpers/app.ts" },
-  { file: "scripts/summary.ts", source: `import { app } from "../tests/helpers/app.js";\nexport const s = app;`, rule: "tools-do-not-import-tests", from: "scripts/summary.ts", to: "tests/helpers/app.ts" },
+  {
+    file: "src/domain/stock.ts",
+    source: `import { problem } from "../http/problem.js";\nexport const s = problem;`,
+    rule: "domain-is-transport-free",
+    from: "src/domain/stock.ts",
+    to: "src/http/problem.ts",
+  },
+  {
+    file: "src/domain/pricing.ts",
+    source: `import { database } from "../plugins/database.js";\nexport const p = database;`,
+    rule: "domain-is-transport-free",
+    from: "src/domain/pricing.ts",
+    to: "src/plugins/database.ts",
+  },
+  {
+    file: "src/domain/a.ts",
+    source: `import { b } from "./b.js";\nexport const a = () => b;`,
+    rule: "no-circular",
+    from: "src/domain/a.ts",
+    to: "src/domain/b.ts",
+  },
+  {
+    file: "src/domain/b.ts",
+    source: `import { a } from "./a.js";\nexport const b = () => a;`,
+    rule: "no-circular",
+    from: "src/domain/b.ts",
+    to: "src/domain/a.ts",
+  },
+  {
+    file: "src/handlers/users.ts",
+    source: `import { database } from "../plugins/database.js";\nexport const u = database;`,
+    rule: "handlers-below-plugins",
+    from: "src/handlers/users.ts",
+    to: "src/plugins/database.ts",
+  },
+  {
+    file: "src/db/rows.ts",
+    source: `import { place } from "../domain/orders.js";\nexport const r = place;`,
+    rule: "db-is-the-bottom",
+    from: "src/db/rows.ts",
+    to: "src/domain/orders.ts",
+  },
+  {
+    file: "src/http/auth.ts",
+    source: `import { handlers } from "../handlers/orders.js";\nexport const h = handlers;`,
+    rule: "http-below-app",
+    from: "src/http/auth.ts",
+    to: "src/handlers/orders.ts",
+  },
+  {
+    file: "src/http/client.ts",
+    source: `import { fetcher } from "dev-only";\nexport const f = fetcher;`,
+    rule: "src-needs-no-dev-dependency",
+    from: "src/http/client.ts",
+    to: "node_modules/dev-only/index.js",
+  },
+  {
+    file: "src/config.ts",
+    source: `import { app } from "../tests/helpers/app.js";\nexport const c = app;`,
+    rule: "src-is-shipped-alone",
+    from: "src/config.ts",
+    to: "tests/helpers/app.ts",
+  },
+  {
+    file: "src/handlers/docs.ts",
+    source: `import { c } from "../../client/index.js";\nexport const d = c;`,
+    rule: "src-is-shipped-alone",
+    from: "src/handlers/docs.ts",
+    to: "client/index.ts",
+  },
+  {
+    file: "bench/login.ts",
+    source: `import { app } from "../tests/helpers/app.js";\nexport const l = app;`,
+    rule: "tools-do-not-import-tests",
+    from: "bench/login.ts",
+    to: "tests/helpers/app.ts",
+  },
+  {
+    file: "scripts/summary.ts",
+    source: `import { app } from "../tests/helpers/app.js";\nexport const s = app;`,
+    rule: "tools-do-not-import-tests",
+    from: "scripts/summary.ts",
+    to: "tests/helpers/app.ts",
+  },
 ];
 
 const made: string[] = [];
@@ -58,7 +130,10 @@ async function project(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "layering-"));
   made.push(root);
   await copyFile(join(PROJECT_ROOT, ".dependency-cruiser.cjs"), join(root, ".dependency-cruiser.cjs"));
-  const tsconfig = { compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true }, include: ["src", "client", "bench", "scripts", "support", "tests"] };
+  const tsconfig = {
+    compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true },
+    include: ["src", "client", "bench", "scripts", "support", "tests"],
+  };
   await writeFile(join(root, "tsconfig.json"), JSON.stringify(tsconfig));
   for (const [file, source] of Object.entries(files)) {
     await mkdir(dirname(join(root, file)), { recursive: true });
