@@ -18,6 +18,7 @@ import { RequestLogController } from "./http/request-logging.js";
 import { loggerOptions } from "./observability/logger.js";
 import { configPlugin } from "./plugins/config.js";
 import { type CoordinationOptions, coordinationPlugin } from "./plugins/coordination.js";
+import { corsPlugin } from "./plugins/cors.js";
 import { databasePlugin, type ProvidedDatabase } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
 import { jwtPlugin } from "./plugins/jwt.js";
@@ -128,6 +129,7 @@ async function assemble(app: FastifyInstance, config: Config, overrides: AppOver
 
   await app.register(configPlugin, { config });
   await app.register(securityHeadersPlugin);
+  await app.register(corsPlugin);
   await app.register(underPressurePlugin, overrides.pressure ?? DEFAULT_PRESSURE);
   await app.register(metricsPlugin);
   await app.register(databasePlugin, { provided: overrides.database });

@@ -1,4 +1,3 @@
-import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
@@ -8,14 +7,10 @@ const HSTS = "max-age=31536000; includeSubDomains";
 /**
  * Helmet's headers fitted to a JSON API: nothing may be framed or loaded by an API answer.
  * The docs page sets its own, looser CSP for Swagger UI's assets. HSTS only on https answers
- * (directly, or behind a proxy that says so in X-Forwarded-Proto when TRUST_PROXY is on). CORS
- * stays off unless origins are allowed explicitly.
+ * (directly, or behind a proxy that says so in X-Forwarded-Proto when TRUST_PROXY is on).
  */
 export const securityHeadersPlugin = fp(
   async (app: FastifyInstance) => {
-    const corsOrigins = app.config.CORS_ORIGINS.split(",")
-      .map((o) => o.trim())
-      .filter(Boolean);
     await app.register(helmet, {
       contentSecurityPolicy: {
         useDefaults: false,
@@ -30,9 +25,6 @@ export const securityHeadersPlugin = fp(
       if (request.protocol === "https") reply.header("strict-transport-security", HSTS);
       done(null, payload);
     });
-    if (corsOrigins.length > 0) {
-      await app.register(cors, { origin: corsOrigins, methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], maxAge: 600 });
-    }
   },
-  { name: "security-headers", dependencies: ["config"], fastify: "5.x" },
+  { name: "security-headers", fastify: "5.x" },
 );
