@@ -1,6 +1,7 @@
 import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
 import openapiGlue from "fastify-openapi-glue";
 import type { Config } from "./config.js";
+import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
 import { authHandlers } from "./handlers/auth.js";
 import { healthHandlers, type Lifecycle, notReadyReason } from "./handlers/health.js";
 import { operationsHandlers } from "./handlers/operations.js";
@@ -12,7 +13,6 @@ import { authenticateBeforeValidation, createSecurityHandlers } from "./http/aut
 import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
 import type { OperationHandlers } from "./http/operation-types.js";
 import { registerLinkBase } from "./http/pagination.js";
-import { invalidRequest, Problem } from "./http/problem.js";
 import { echoRequestIds, requestId } from "./http/request-id.js";
 import { RequestLogController } from "./http/request-logging.js";
 import { loggerOptions } from "./observability/logger.js";
@@ -57,7 +57,7 @@ declare module "fastify" {
   }
 }
 
-const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 };
+const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: RETRY_AFTER_SECONDS };
 
 /**
  * The one assembly of the service: the app owns everything it opens (database, embedded server,
@@ -93,8 +93,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         request,
         reply,
         error.code === "FST_ERR_BAD_URL" || error.code === "FST_ERR_MAX_PARAM_LENGTH"
-          ? invalidRequest([{ path: "/params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
-          : new Problem("internal-error", "An unexpected error occurred. Quote the request id when reporting it."),
+          ? invalidFields([{ field: [], source: "params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
+          : internalError(error),
       ),
   });
   try {

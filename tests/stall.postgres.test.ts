@@ -14,6 +14,7 @@ import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { applyMigrations } from "../src/db/migrations.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { databaseFingerprint } from "./helpers/fingerprint.js";
@@ -43,7 +44,7 @@ describe("a row or table held locked by another session", () => {
     t = await startTestApp();
     admin = await t.adminToken();
     buyer = (await t.createUser()).access;
-    productId = (await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "Locked Tea", price: "2", stock: 10 } })).json().id;
+    productId = (await createProduct(viaApp(t), admin, { name: "Locked Tea", price: "2", stock: 10 })).id;
     holder = new pg.Client({ connectionString: t.database.pool.options.connectionString });
     await holder.connect();
   });

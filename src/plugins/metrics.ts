@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import fastifyMetricsModule from "fastify-metrics";
 import fp from "fastify-plugin";
 import client from "prom-client";
-import { createMetrics, type Metrics } from "../observability/metrics.js";
+import { createMetrics, LATENCY_BUCKETS_SECONDS, type Metrics } from "../observability/metrics.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -34,7 +34,7 @@ export const metricsPlugin = fp(
           summary: { registers },
           histogram: {
             registers,
-            buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+            buckets: LATENCY_BUCKETS_SECONDS,
           },
         },
       },

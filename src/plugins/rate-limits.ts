@@ -1,9 +1,9 @@
 import rateLimit, { type CreateRateLimitOptions } from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { normalizeUserName } from "../domain/user-names.js";
+import { normalizeName } from "../domain/names.js";
+import { tooManyRequests } from "../errors/app-error.js";
 import type { AuthLimits } from "../http/auth-limits.js";
-import { Problem } from "../http/problem.js";
 import { createSharedRateLimitStore } from "./rate-limit-store.js";
 
 declare module "fastify" {
@@ -48,7 +48,7 @@ async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
   const limiter = (options: CreateRateLimitOptions): Limiter => app.createRateLimit(options);
 
   // Both endpoints take `name` in the body, which is parsed and validated before handlers run.
-  const nameOf = (request: FastifyRequest) => normalizeUserName((request.body as { name: string }).name).key;
+  const nameOf = (request: FastifyRequest) => normalizeName((request.body as { name: string }).name).key;
 
   const loginsByAddress = limiter({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
   const failedLoginsByNameAndAddress = limiter({
@@ -74,9 +74,7 @@ async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
     const over = !state.isAllowed && (increment ? state.isExceeded : state.remaining === 0);
     if (over) {
       const seconds = Math.max(1, state.ttlInSeconds);
-      throw new Problem("too-many-requests", `Too many ${what}; try again in ${seconds} seconds.${hint(setting)}`, {
-        headers: { "retry-after": String(seconds) },
-      });
+      throw tooManyRequests(`Too many ${what}; try again in ${seconds} seconds.${hint(setting)}`, seconds);
     }
   }
 

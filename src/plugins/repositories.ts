@@ -5,6 +5,7 @@ import { OrdersRepository } from "../domain/orders.js";
 import { ProductsRepository } from "../domain/products.js";
 import { TokenService } from "../domain/tokens.js";
 import { UsersRepository } from "../domain/users.js";
+import { jwtSigner } from "../http/jwt-signer.js";
 
 export interface Repositories {
   users: UsersRepository;
@@ -32,7 +33,7 @@ export const repositoriesPlugin = fp(
       users,
       products: new ProductsRepository(database.prisma, database.query),
       orders: new OrdersRepository(database.prisma),
-      tokens: new TokenService(app.jwt, database.prisma, {
+      tokens: new TokenService(jwtSigner(app.jwt), database.prisma, {
         accessSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
         refreshSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
       }),

@@ -2,7 +2,7 @@ import underPressure from "@fastify/under-pressure";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { sendProblem } from "../http/error-handler.js";
-import { Problem } from "../http/problem.js";
+import { serviceUnavailable } from "../errors/app-error.js";
 
 export interface PressureLimits {
   /** 0 switches the guard off. */
@@ -33,9 +33,7 @@ export const underPressurePlugin = fp(
         sendProblem(
           request,
           reply,
-          new Problem("service-unavailable", "The service is overloaded; try again shortly.", {
-            headers: { "retry-after": String(limits.retryAfterSeconds) },
-          }),
+          serviceUnavailable("The service is overloaded; try again shortly.", { retryAfterSeconds: limits.retryAfterSeconds }),
         );
       },
     });
