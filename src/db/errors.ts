@@ -65,3 +65,11 @@ export function isTransientConflict(error: unknown): boolean {
   }
   return false;
 }
+
+/** True when an error (or one it wraps) is a unique-constraint violation, from Prisma's API or raw SQL. */
+export function isUniqueViolation(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    if (codesOf(e).some((code) => code === "P2002" || code === "23505") || e.kind === "UniqueConstraintViolation") return true;
+  }
+  return false;
+}

@@ -1,13 +1,15 @@
-import type { ProductFields, ProductRecord, ProductsRepository } from "../domain/products.js";
+import type { FastifyReply } from "fastify";
+import { MAX_STOCK, type ProductChanges, type ProductFilter, type ProductFields, type ProductRecord, type ProductsRepository } from "../domain/products.js";
 import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
+import { decodeCursor, encodeCursor, parseOrdering } from "../domain/product-cursor.js";
 import { textViolations } from "../domain/text.js";
-import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
-import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
-import type { HandlersFor } from "../http/operation-types.js";
+import { invalidRequest, Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
+import { cursorLinks, DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
+import { expectedVersion, notModified, pageETag, productETag } from "../http/conditional.js";
+import type { HandlersFor, QueryOf } from "../http/operation-types.js";
 
 type ProductHandlers = HandlersFor<"listProducts" | "createProduct" | "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct">;
 
-const MAX_STOCK = 2_147_483_647;
 const PRODUCT_NAME_MAX_LENGTH = 200;
 
 export function toProductBody(product: ProductRecord) {
@@ -27,11 +29,12 @@ interface ProductBody {
   name?: string;
   price?: string | number;
   stock?: string | number;
+  stock_delta?: number;
 }
 
 /** Turns the accepted wire forms ("2.2" or 2.2, "100" or 100) into exact values. */
-function readProductFields(body: ProductBody): ProductFields {
-  const fields: ProductFields = {};
+function readProductFields(body: ProductBody): ProductChanges {
+  const fields: ProductChanges = {};
   const errors: ProblemFieldError[] = [];
   if (body.name !== undefined) {
     fields.name = body.name.trim();
@@ -48,28 +51,62 @@ function readProductFields(body: ProductBody): ProductFields {
     if (Number.isSafeInteger(stock) && stock >= 0 && stock <= MAX_STOCK) fields.stock = stock;
     else errors.push({ path: "/body/stock", message: `must be an integer from 0 to ${MAX_STOCK}` });
   }
+  if (body.stock_delta !== undefined) {
+    if (body.stock !== undefined) errors.push({ path: "/body/stock_delta", message: "cannot be sent together with stock: send one or the other" });
+    else fields.stockDelta = body.stock_delta;
+  }
   rejectIfAny(errors);
   return fields;
+}
+
+/** The list's filter; `keywords` is the deprecated spelling of `keyword`. */
+function readFilter(query: QueryOf<"listProducts">): ProductFilter {
+  const { keyword, keywords, min_price, max_price } = query;
+  if (keyword !== undefined && keywords !== undefined && keyword !== keywords) {
+    throw invalidRequest([{ path: "/query/keywords", code: "conflicts-with-keyword", message: "is the old name of keyword: send one of them, or both with the same value" }]);
+  }
+  const text = keyword ?? keywords;
+  return {
+    ...(text ? { keyword: text } : {}),
+    ...(min_price !== undefined ? { minPrice: new Decimal(min_price) } : {}),
+    ...(max_price !== undefined ? { maxPrice: new Decimal(max_price) } : {}),
+  };
 }
 
 export function productHandlers(deps: { products: ProductsRepository }): ProductHandlers {
   const { products } = deps;
 
-  async function change(request: { params: { id: number }; body: ProductBody }) {
-    const updated = await products.update(request.params.id, readProductFields(request.body));
-    if (!updated) throw productNotFound(request.params.id);
+  async function change(request: { params: { id: number }; body: ProductBody; headers: { "if-match"?: string } }, reply: FastifyReply) {
+    const { id } = request.params;
+    const updated = await products.update(id, readProductFields(request.body), expectedVersion(request.headers["if-match"], id));
+    if (!updated) throw productNotFound(id);
+    reply.header("etag", productETag(updated));
     return toProductBody(updated);
   }
 
+  /** A page by offset with offset links (as the reference), or a cursor page with cursor links. */
+  async function listPage(request: Parameters<ProductHandlers["listProducts"]>[0]) {
+    const { limit = DEFAULT_PAGE_SIZE, offset, cursor } = request.query;
+    const filter = readFilter(request.query);
+    const ordering = parseOrdering(request.query.ordering);
+    if (cursor === undefined) {
+      const { count, rows } = await products.page(filter, ordering, limit, offset ?? 0);
+      return { links: pageLinks(request, count, limit, offset ?? 0), rows };
+    }
+    if (cursor !== "" && offset !== undefined) {
+      throw invalidRequest([{ path: "/query/offset", code: "offset-with-cursor", message: "cannot be sent with a cursor: a cursor already says where the page starts" }]);
+    }
+    const start = cursor === "" ? { offset: offset ?? 0 } : { cursor: decodeCursor(cursor, ordering, filter) };
+    const page = await products.cursorPage(filter, ordering, start, limit);
+    const encode = (c: typeof page.next) => (c ? encodeCursor(c) : null);
+    return { links: cursorLinks(request, page.count, limit, encode(page.next), encode(page.previous)), rows: page.rows };
+  }
+
   return {
-    async listProducts(request) {
-      const { limit = DEFAULT_PAGE_SIZE, offset = 0, keyword, max_price } = request.query;
-      const filter = {
-        ...(keyword ? { keyword } : {}),
-        ...(max_price !== undefined ? { maxPrice: new Decimal(max_price) } : {}),
-      };
-      const { count, rows } = await products.page(filter, limit, offset);
-      return { ...pageLinks(request, count, limit, offset), results: rows.map(toProductBody) };
+    async listProducts(request, reply) {
+      const { links, rows } = await listPage(request);
+      if (notModified(reply, request.headers["if-none-match"], pageETag(links, rows))) return reply.code(304).send();
+      return { ...links, results: rows.map(toProductBody) };
     },
 
     async createProduct(request, reply) {
@@ -79,9 +116,10 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
       return toProductBody(product);
     },
 
-    async getProduct(request) {
+    async getProduct(request, reply) {
       const product = await products.findById(request.params.id);
       if (!product) throw productNotFound(request.params.id);
+      if (notModified(reply, request.headers["if-none-match"], productETag(product))) return reply.code(304).send();
       return toProductBody(product);
     },
 
@@ -89,7 +127,8 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
     patchProduct: change,
 
     async deleteProduct(request, reply) {
-      if (!(await products.delete(request.params.id))) throw productNotFound(request.params.id);
+      const { id } = request.params;
+      if (!(await products.delete(id, expectedVersion(request.headers["if-match"], id)))) throw productNotFound(id);
       reply.code(204);
     },
   };

@@ -17,6 +17,8 @@ export const PROBLEM_KINDS = {
   "method-not-allowed": { status: 405, title: "Method Not Allowed" },
   "request-timeout": { status: 408, title: "Request Timeout" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
+  "stock-out-of-range": { status: 409, title: "Stock out of range" },
+  "precondition-failed": { status: 412, title: "Precondition Failed" },
   "unsupported-media-type": { status: 415, title: "Unsupported Media Type" },
   "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },
   "too-many-requests": { status: 429, title: "Too Many Requests" },
