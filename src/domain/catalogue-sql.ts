@@ -64,9 +64,10 @@ function conditions(filter: ProductFilter): { parts: string[]; values: unknown[]
 
 const where = (parts: string[]) => (parts.length ? `WHERE ${parts.join(" AND ")}` : "");
 
+/** Qualified: a bare `price` in ORDER BY would name the selected `price::text AS price`, sorting as text. */
 function orderBy(ordering: Ordering, reversed = false): string {
   const descending = ordering.descending !== reversed;
-  return SORT_COLUMNS[ordering.field].map(({ column }) => `${column}${descending ? " DESC" : ""}`).join(", ");
+  return SORT_COLUMNS[ordering.field].map(({ column }) => `products.${column}${descending ? " DESC" : ""}`).join(", ");
 }
 
 export function countProducts(filter: ProductFilter): { statement: Statement; values: unknown[] } {
@@ -105,7 +106,7 @@ export function productKeysetPage(
     const columns = SORT_COLUMNS[ordering.field];
     const placeholders = columns.map(({ type }, i) => `$${values.length + i + 1}::${type}`);
     const greater = ordering.descending === backward;
-    parts.push(`(${columns.map((c) => c.column).join(", ")}) ${greater ? ">" : "<"} (${placeholders.join(", ")})`);
+    parts.push(`(${columns.map((c) => `products.${c.column}`).join(", ")}) ${greater ? ">" : "<"} (${placeholders.join(", ")})`);
     values.push(...key);
   }
   values.push(limit);

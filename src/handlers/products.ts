@@ -4,7 +4,7 @@ import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
 import { decodeCursor, encodeCursor, parseOrdering } from "../domain/product-cursor.js";
 import { textViolations } from "../domain/text.js";
 import { invalidRequest, Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
-import { cursorLinks, DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
+import { cursorLinks, DEFAULT_PAGE_SIZE, pageLinks, sentInQuery } from "../http/pagination.js";
 import { expectedVersion, notModified, pageETag, productETag } from "../http/conditional.js";
 import type { HandlersFor, QueryOf } from "../http/operation-types.js";
 
@@ -86,17 +86,17 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
 
   /** A page by offset with offset links (as the reference), or a cursor page with cursor links. */
   async function listPage(request: Parameters<ProductHandlers["listProducts"]>[0]) {
-    const { limit = DEFAULT_PAGE_SIZE, offset, cursor } = request.query;
+    const { limit = DEFAULT_PAGE_SIZE, offset = 0, cursor } = request.query;
     const filter = readFilter(request.query);
     const ordering = parseOrdering(request.query.ordering);
     if (cursor === undefined) {
-      const { count, rows } = await products.page(filter, ordering, limit, offset ?? 0);
-      return { links: pageLinks(request, count, limit, offset ?? 0), rows };
+      const { count, rows } = await products.page(filter, ordering, limit, offset);
+      return { links: pageLinks(request, count, limit, offset), rows };
     }
-    if (cursor !== "" && offset !== undefined) {
+    if (cursor !== "" && sentInQuery(request, "offset")) {
       throw invalidRequest([{ path: "/query/offset", code: "offset-with-cursor", message: "cannot be sent with a cursor: a cursor already says where the page starts" }]);
     }
-    const start = cursor === "" ? { offset: offset ?? 0 } : { cursor: decodeCursor(cursor, ordering, filter) };
+    const start = cursor === "" ? { offset } : { cursor: decodeCursor(cursor, ordering, filter) };
     const page = await products.cursorPage(filter, ordering, start, limit);
     const encode = (c: typeof page.next) => (c ? encodeCursor(c) : null);
     return { links: cursorLinks(request, page.count, limit, encode(page.next), encode(page.previous)), rows: page.rows };

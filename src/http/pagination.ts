@@ -50,6 +50,11 @@ function queryOf(request: FastifyRequest): URLSearchParams {
   return new URLSearchParams(request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "");
 }
 
+/** True when the client sent this query parameter itself (validation fills in defaults). */
+export function sentInQuery(request: FastifyRequest, name: string): boolean {
+  return queryOf(request).has(name);
+}
+
 /** The documented path of the request's route, after the origin links may use. */
 function linkPrefix(request: FastifyRequest): string {
   const origin = linkBase(request, request.server.linkBase);
