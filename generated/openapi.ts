@@ -577,7 +577,7 @@ export interface components {
                  *       "title": "Precondition Failed",
                  *       "status": 412,
                  *       "code": "precondition-failed",
-                 *       "detail": "Product 1 changed since you read it (its ETag is now \"1-4\"); nothing was changed.",
+                 *       "detail": "Product 1 changed since you read it; nothing was changed. Read it again for its current ETag.",
                  *       "instance": "/api/product/1"
                  *     }
                  */
@@ -846,16 +846,12 @@ export interface components {
          * @example 0
          */
         Offset: number;
-        /**
-         * @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body.
-         * @example "1-3"
-         */
+        /** @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body. */
         IfNoneMatch: string;
         /**
          * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
          *     it still matches, else `412` and nothing changes. Optional: without it the write is
          *     unconditional, as for the reference's clients.
-         * @example "1-3"
          */
         IfMatch: string;
         /**
@@ -1310,7 +1306,6 @@ export interface operations {
                 /**
                  * @description Empty to start cursor paging, else the `cursor` of a `next` or `previous` link, sent back
                  *     unchanged with the same filter and ordering.
-                 * @example
                  */
                 cursor?: string;
                 /**
@@ -1342,10 +1337,7 @@ export interface operations {
                 max_price?: components["schemas"]["DecimalQuery"];
             };
             header?: {
-                /**
-                 * @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body.
-                 * @example "1-3"
-                 */
+                /** @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body. */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path?: never;
@@ -1441,10 +1433,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /**
-                 * @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body.
-                 * @example "1-3"
-                 */
+                /** @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body. */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
@@ -1495,7 +1484,6 @@ export interface operations {
                  * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
                  *     it still matches, else `412` and nothing changes. Optional: without it the write is
                  *     unconditional, as for the reference's clients.
-                 * @example "1-3"
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
@@ -1558,7 +1546,6 @@ export interface operations {
                  * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
                  *     it still matches, else `412` and nothing changes. Optional: without it the write is
                  *     unconditional, as for the reference's clients.
-                 * @example "1-3"
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
@@ -1597,7 +1584,6 @@ export interface operations {
                  * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
                  *     it still matches, else `412` and nothing changes. Optional: without it the write is
                  *     unconditional, as for the reference's clients.
-                 * @example "1-3"
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
