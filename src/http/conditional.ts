@@ -47,10 +47,11 @@ export function expectedVersion(header: string | undefined, id: number): Expecte
   if (header === undefined) return undefined;
   const { any, tags } = entityTags(header);
   if (any) return "any";
+  // Only the exact text this service writes ("<id>-<version>", no leading zeros) is this product's tag.
   const versions = tags
     .filter((tag) => !tag.weak)
-    .map((tag) => /^(\d+)-(\d+)$/.exec(tag.opaque))
-    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) === id && Number(m[2]) <= 2_147_483_647)
+    .map((tag) => /^(\d+)-([1-9]\d{0,9})$/.exec(tag.opaque))
+    .filter((m): m is RegExpExecArray => m !== null && m[1] === String(id) && Number(m[2]) <= 2_147_483_647)
     .map((m) => Number(m[2]));
   return { versions };
 }
