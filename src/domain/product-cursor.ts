@@ -1,6 +1,6 @@
-import { invalidRequest } from "../http/problem.js";
+import { invalidFields } from "../errors/app-error.js";
 import { SORT_COLUMNS, type Ordering, type SortField, type SortKey } from "./catalogue-sql.js";
-import type { ProductFilter } from "./products.js";
+import type { ProductFilter } from "./catalogue-sql.js";
 
 /**
  * Where a cursor page starts: after `key` (forward) or before it (backward) in `ordering`,
@@ -34,7 +34,7 @@ export function orderingName(ordering: Ordering): string {
 export function parseOrdering(text: string | undefined): Ordering {
   const descending = text?.startsWith("-") ?? false;
   const field = (descending ? text!.slice(1) : (text ?? "id")) as SortField;
-  if (!SORT_FIELDS.includes(field)) throw invalidRequest([{ path: "/query/ordering", message: `must be one of ${SORT_FIELDS.join(", ")}, optionally with a leading -` }]);
+  if (!SORT_FIELDS.includes(field)) throw invalidFields([{ field: ["ordering"], source: "query", message: `must be one of ${SORT_FIELDS.join(", ")}, optionally with a leading -` }]);
   return { field, descending };
 }
 
@@ -54,7 +54,7 @@ export function encodeCursor(cursor: CatalogueCursor): string {
   return Buffer.from(JSON.stringify(json)).toString("base64url");
 }
 
-const cursorError = (code: string, message: string) => invalidRequest([{ path: "/query/cursor", code, message }]);
+const cursorError = (code: string, message: string) => invalidFields([{ field: ["cursor"], source: "query", code, message }]);
 
 /** Each sort column's accepted key values (what the database writes as text for that column). */
 const KEY_VALUE: Record<string, (value: unknown) => boolean> = {

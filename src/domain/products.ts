@@ -1,9 +1,10 @@
 import { LRUCache } from "lru-cache";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import type { SqlRunner } from "../db/client.js";
-import { Problem } from "../http/problem.js";
-import { isUniqueViolation } from "../db/errors.js";
-import { countProducts, productById, productKeysetPage, productPage, type Ordering } from "./catalogue-sql.js";
+import { uniqueViolationAs } from "../db/errors.js";
+import { AppError, nameTaken } from "../errors/app-error.js";
+import { countProducts, productById, productKeysetPage, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
+import type { NormalizedName } from "./names.js";
 import { sortKeyOf, type CatalogueCursor } from "./product-cursor.js";
 
 export interface ProductRecord {
@@ -18,14 +19,10 @@ export interface ProductRecord {
   updatedAt: Date;
 }
 
-export interface ProductFilter {
-  keyword?: string;
-  minPrice?: Prisma.Decimal;
-  maxPrice?: Prisma.Decimal;
-}
+export type { ProductFilter };
 
 export interface ProductFields {
-  name?: string;
+  name?: NormalizedName;
   price?: Prisma.Decimal;
   stock?: number;
 }
@@ -53,10 +50,6 @@ export const MAX_STOCK = 2_147_483_647;
 const MAX_WRITE_ATTEMPTS = 3;
 
 const fields = { id: true, name: true, nameKey: true, price: true, stock: true, version: true, createdAt: true, updatedAt: true } as const;
-
-export function productNameKey(name: string): string {
-  return name.trim().toLowerCase();
-}
 
 /**
  * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
@@ -168,11 +161,11 @@ export class ProductsRepository {
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
     try {
       return await this.db.product.create({
-        data: { name: input.name, nameKey: productNameKey(input.name), price: input.price, stock: input.stock },
+        data: { name: input.name.name, nameKey: input.name.key, price: input.price, stock: input.stock },
         select: fields,
       });
     } catch (error) {
-      throw nameTakenOr(error, input.name);
+      throw uniqueViolationAs(error, () => productNameTaken(input.name.name));
     } finally {
       this.generation++;
     }
@@ -186,7 +179,7 @@ export class ProductsRepository {
    */
   async update(id: number, changes: ProductChanges, expected?: ExpectedVersion): Promise<ProductRecord | null> {
     const sets = [Prisma.sql`updated_at = now()`];
-    if (changes.name !== undefined) sets.push(Prisma.sql`name = ${changes.name}, name_key = ${productNameKey(changes.name)}`);
+    if (changes.name !== undefined) sets.push(Prisma.sql`name = ${changes.name.name}, name_key = ${changes.name.key}`);
     if (changes.price !== undefined) sets.push(Prisma.sql`price = ${changes.price.toString()}::numeric`);
     if (changes.stock !== undefined) sets.push(Prisma.sql`stock = ${changes.stock}::int`);
     const conditions = [Prisma.sql`id = ${id}::int`, ...versionCondition(expected)];
@@ -201,7 +194,7 @@ export class ProductsRepository {
           RETURNING id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
         if (row) return toRecord(row);
       } catch (error) {
-        throw nameTakenOr(error, changes.name ?? "");
+        throw uniqueViolationAs(error, () => productNameTaken(changes.name?.name ?? ""));
       } finally {
         this.generation++;
       }
@@ -230,13 +223,13 @@ export class ProductsRepository {
     const current = await this.findById(id);
     if (!current) return "missing";
     if (expected !== undefined && expected !== "any" && !expected.versions.includes(current.version)) {
-      throw new Problem("precondition-failed", `Product ${id} changed since you read it; nothing was changed. Read it again for its current ETag.`);
+      throw new AppError("precondition-failed", `Product ${id} changed since you read it; nothing was changed. Read it again for its current ETag.`);
     }
     const result = current.stock + (changes.stockDelta ?? 0);
     if (changes.stockDelta !== undefined && (result < 0 || result > MAX_STOCK)) {
       const delta = changes.stockDelta;
-      throw new Problem("stock-out-of-range", `Product ${id} has ${current.stock} in stock; a change of ${delta} would leave ${result}${result < 0 ? "" : `, above ${MAX_STOCK}`}. Nothing was changed.`, {
-        errors: [{ path: "/body/stock_delta", code: "stock-out-of-range", message: `${current.stock} in stock, ${delta} would leave ${result}`, product_id: id, requested: delta, available: current.stock }],
+      throw new AppError("stock-out-of-range", `Product ${id} has ${current.stock} in stock; a change of ${delta} would leave ${result}${result < 0 ? "" : `, above ${MAX_STOCK}`}. Nothing was changed.`, {
+        fieldErrors: [{ field: ["stock_delta"], code: "stock-out-of-range", message: `${current.stock} in stock, ${delta} would leave ${result}`, product_id: id, requested: delta, available: current.stock }],
       });
     }
     if (attempt < MAX_WRITE_ATTEMPTS) return "retry";
@@ -250,9 +243,4 @@ function versionCondition(expected?: ExpectedVersion): Prisma.Sql[] {
   return [Prisma.sql`version = ANY(${expected.versions}::int[])`];
 }
 
-function nameTakenOr(error: unknown, name: string): unknown {
-  if (!isUniqueViolation(error)) return error;
-  return new Problem("name-taken", `A product named "${name}" already exists.`, {
-    errors: [{ path: "/body/name", code: "taken", message: "product with this name already exists" }],
-  });
-}
+const productNameTaken = (name: string) => nameTaken(`A product named "${name}" already exists.`, "product with this name already exists");

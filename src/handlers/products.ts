@@ -1,18 +1,17 @@
 import type { FastifyReply } from "fastify";
-import { MAX_STOCK, type ProductChanges, type ProductFilter, type ProductFields, type ProductRecord, type ProductsRepository } from "../domain/products.js";
+import type { ProductChanges, ProductFields, ProductFilter, ProductRecord, ProductsRepository } from "../domain/products.js";
 import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
+import { normalizeName, productNameViolations } from "../domain/names.js";
 import { decodeCursor, encodeCursor, parseOrdering } from "../domain/product-cursor.js";
-import { textViolations } from "../domain/text.js";
-import { invalidRequest, Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
-import { cursorLinks, DEFAULT_PAGE_SIZE, pageLinks, sentInQuery } from "../http/pagination.js";
+import { invalidFields, notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
 import { expectedVersion, notModified, pageETag, productETag } from "../http/conditional.js";
-import type { HandlersFor, QueryOf } from "../http/operation-types.js";
+import { cursorLinks, pageLinks, pageRequest, sentInQuery } from "../http/pagination.js";
+import type { HandlersFor, OperationRequest, QueryOf, RequestBody, Wire } from "../http/operation-types.js";
+import { SPEC_LIMITS } from "../spec-limits.js";
 
 type ProductHandlers = HandlersFor<"listProducts" | "createProduct" | "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct">;
 
-const PRODUCT_NAME_MAX_LENGTH = 200;
-
-export function toProductBody(product: ProductRecord) {
+export function toProductBody(product: ProductRecord): Wire<"Product"> {
   return {
     id: product.id,
     name: product.name,
@@ -23,36 +22,29 @@ export function toProductBody(product: ProductRecord) {
   };
 }
 
-const productNotFound = (id: number) => new Problem("not-found", `Product ${id} does not exist.`);
-
-interface ProductBody {
-  name?: string;
-  price?: string | number;
-  stock?: string | number;
-  stock_delta?: number;
-}
+const productNotFound = (id: number) => notFound("Product", id);
 
 /** Turns the accepted wire forms ("2.2" or 2.2, "100" or 100) into exact values. */
-function readProductFields(body: ProductBody): ProductChanges {
+function readProductFields(body: RequestBody<"createProduct"> | RequestBody<"updateProduct"> | RequestBody<"patchProduct">): ProductChanges {
   const fields: ProductChanges = {};
-  const errors: ProblemFieldError[] = [];
+  const errors: FieldError[] = [];
   if (body.name !== undefined) {
-    fields.name = body.name.trim();
-    errors.push(...textViolations(fields.name, PRODUCT_NAME_MAX_LENGTH, "/body/name"));
+    fields.name = normalizeName(body.name);
+    errors.push(...productNameViolations(fields.name.name));
   }
   if (body.price !== undefined) {
     fields.price = parsePrice(body.price);
     if (!fields.price) {
-      errors.push({ path: "/body/price", message: "must be a decimal of at most 10 digits with at most 3 after the point" });
+      errors.push({ field: ["price"], message: "must be a decimal of at most 10 digits with at most 3 after the point" });
     }
   }
   if (body.stock !== undefined) {
     const stock = Number(body.stock);
-    if (Number.isSafeInteger(stock) && stock >= 0 && stock <= MAX_STOCK) fields.stock = stock;
-    else errors.push({ path: "/body/stock", message: `must be an integer from 0 to ${MAX_STOCK}` });
+    if (Number.isSafeInteger(stock) && stock >= 0 && stock <= SPEC_LIMITS.maxStock) fields.stock = stock;
+    else errors.push({ field: ["stock"], message: `must be an integer from 0 to ${SPEC_LIMITS.maxStock}` });
   }
-  if (body.stock_delta !== undefined) {
-    if (body.stock !== undefined) errors.push({ path: "/body/stock_delta", message: "cannot be sent together with stock: send one or the other" });
+  if ("stock_delta" in body && body.stock_delta !== undefined) {
+    if (body.stock !== undefined) errors.push({ field: ["stock_delta"], message: "cannot be sent together with stock: send one or the other" });
     else fields.stockDelta = body.stock_delta;
   }
   rejectIfAny(errors);
@@ -63,7 +55,7 @@ function readProductFields(body: ProductBody): ProductChanges {
 function readFilter(query: QueryOf<"listProducts">): ProductFilter {
   const { keyword, keywords, min_price, max_price } = query;
   if (keyword !== undefined && keywords !== undefined && keyword !== keywords) {
-    throw invalidRequest([{ path: "/query/keywords", code: "conflicts-with-keyword", message: "is the old name of keyword: send one of them, or both with the same value" }]);
+    throw invalidFields([{ field: ["keywords"], source: "query", code: "conflicts-with-keyword", message: "is the old name of keyword: send one of them, or both with the same value" }]);
   }
   const text = keyword ?? keywords;
   return {
@@ -76,7 +68,7 @@ function readFilter(query: QueryOf<"listProducts">): ProductFilter {
 export function productHandlers(deps: { products: ProductsRepository }): ProductHandlers {
   const { products } = deps;
 
-  async function change(request: { params: { id: number }; body: ProductBody; headers: { "if-match"?: string } }, reply: FastifyReply) {
+  async function change(request: OperationRequest<"updateProduct"> | OperationRequest<"patchProduct">, reply: FastifyReply) {
     const { id } = request.params;
     const updated = await products.update(id, readProductFields(request.body), expectedVersion(request.headers["if-match"], id));
     if (!updated) throw productNotFound(id);
@@ -85,8 +77,9 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
   }
 
   /** A page by offset with offset links (as the reference), or a cursor page with cursor links. */
-  async function listPage(request: Parameters<ProductHandlers["listProducts"]>[0]) {
-    const { limit = DEFAULT_PAGE_SIZE, offset = 0, cursor } = request.query;
+  async function listPage(request: OperationRequest<"listProducts">) {
+    const { limit, offset } = pageRequest(request.query);
+    const { cursor } = request.query;
     const filter = readFilter(request.query);
     const ordering = parseOrdering(request.query.ordering);
     if (cursor === undefined) {
@@ -94,7 +87,7 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
       return { links: pageLinks(request, count, limit, offset), rows };
     }
     if (cursor !== "" && sentInQuery(request, "offset")) {
-      throw invalidRequest([{ path: "/query/offset", code: "offset-with-cursor", message: "cannot be sent with a cursor: a cursor already says where the page starts" }]);
+      throw invalidFields([{ field: ["offset"], source: "query", code: "offset-with-cursor", message: "cannot be sent with a cursor: a cursor already says where the page starts" }]);
     }
     const start = cursor === "" ? { offset } : { cursor: decodeCursor(cursor, ordering, filter) };
     const page = await products.cursorPage(filter, ordering, start, limit);
