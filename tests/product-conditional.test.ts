@@ -223,9 +223,9 @@ describe("under concurrency, over TCP", () => {
     const buy = (i: number) => call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } });
     const [restocks, orders] = await Promise.all([
       Promise.all(Array.from({ length: 5 }, restock)),
-      Promise.all(Array.from({ length: 60 }, (_, i) => buy(i))),
+      Promise.all(Array.from({ length: 40 }, (_, i) => buy(i))),
     ]);
-    expect(orders.map((o) => o.statusCode)).toEqual(Array(60).fill(201));
+    expect(orders.map((o) => o.statusCode), orders.filter((o) => o.statusCode !== 201).map((o) => o.body).join("\n")).toEqual(Array(40).fill(201));
     const sold = orders.length;
     // Every PUT added exactly ten to what its writer had read, so nothing was lost or invented.
     expect(await stockOf(id)).toBe(initial + 10 * restocks.length - sold);
@@ -235,13 +235,13 @@ describe("under concurrency, over TCP", () => {
   it("stock_delta adds exactly to whatever the orders left", async () => {
     const initial = 100;
     const { id } = await product(initial);
-    const deltas = [...Array(15).fill(5), ...Array(10).fill(-3)];
+    const deltas = [...Array(10).fill(5), ...Array(6).fill(-3)];
     const answers = await Promise.all([
       ...deltas.map((stock_delta) => call({ method: "PATCH", path: `/api/product/${id}`, token: admin, body: { stock_delta } })),
-      ...Array.from({ length: 60 }, (_, i) => call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } })),
+      ...Array.from({ length: 40 }, (_, i) => call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } })),
     ]);
-    expect(answers.map((a) => a.statusCode)).toEqual([...Array(deltas.length).fill(200), ...Array(60).fill(201)]);
-    expect(await stockOf(id)).toBe(initial + 15 * 5 - 10 * 3 - 60);
+    expect(answers.map((a) => a.statusCode), answers.filter((a) => a.statusCode >= 300).map((a) => a.body).join("\n")).toEqual([...Array(deltas.length).fill(200), ...Array(40).fill(201)]);
+    expect(await stockOf(id)).toBe(initial + 10 * 5 - 6 * 3 - 40);
   });
 
   it("a removal racing orders for the last units: one side is refused, stock never goes below 0", async () => {
