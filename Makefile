@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-unit test-pglite test-postgres lint format typecheck contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -48,9 +48,16 @@ test: lint typecheck
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
 
+# The import directions of README "Layers" (.dependency-cruiser.cjs), Biome's lint rules (biome.json).
 lint: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
+	npx depcruise src client bench scripts support tests --config .dependency-cruiser.cjs --output-type err
+	npx biome lint --error-on-warnings .
 	bash scripts/validate-deploy.sh
+
+# Rewrites every file in Biome's style (biome.json).
+format: node_modules/.installed
+	npx biome format --write .
 
 typecheck: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p tsconfig.json

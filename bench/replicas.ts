@@ -3,8 +3,8 @@
 // product written through one replica takes to count on the other (LISTEN/NOTIFY).
 // Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_USERS (32),
 // BENCH_PROPAGATION_SAMPLES (50).
-import { startNginx } from "../tests/helpers/nginx.js";
-import { startRedisServer } from "../tests/helpers/redis-server.js";
+import { startNginx } from "../support/nginx.js";
+import { startRedisServer } from "../support/redis-server.js";
 import { adminToken, call, expect, registerUsers } from "./lib/api.js";
 import { benchDuration, randomInts, randomOrder, roundRobin, runLoad, WARMUP_SECONDS, type LoadResult } from "./lib/load.js";
 import { main, onCleanup, startCluster, startServiceFor, step } from "./lib/main.js";

@@ -8,7 +8,6 @@ import { problemCode, randomInts, randomOrder, roundRobin } from "./lib/load.js"
 import { main, startCluster, startServiceFor, step } from "./lib/main.js";
 import { createMigratedDatabase, ITEMS, orderTotalErrors, seedProducts, stockById, stockLedgerErrors, waitForQuiet } from "./lib/postgres.js";
 import { mib, printChecks, printTable, statusSummary, summarize, type Row } from "./lib/report.js";
-import type { RunningServer } from "./lib/service.js";
 
 const { values: args } = parseArgs({ options: { minutes: { type: "string" } } });
 const minutes = Number(args.minutes ?? process.env.SOAK_MINUTES ?? 1);

@@ -148,7 +148,26 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List products, filtered and paginated */
+        /**
+         * List products, filtered, sorted and paginated
+         * @description **Pages.** Without `cursor`, pages are chosen by `limit` and `offset` and `next`/`previous`
+         *     carry offsets, exactly as the reference's clients expect. Send `cursor=` (empty) to ask for
+         *     cursor pages instead: the page `offset` selects (the first by default) comes back with
+         *     `next`/`previous` links that carry an opaque `cursor` (a position in the ordering, plus the
+         *     filter and ordering it belongs to). A page reached through a cursor costs the same however
+         *     deep it is, and a walk never repeats or skips a product, even while products are added or
+         *     removed. A cursor is only valid with the filter and ordering it was made for: changing
+         *     `keyword`, `min_price`, `max_price` or `ordering` while following one is a `400` problem
+         *     (`errors[0].code` `cursor-mismatch`), and so is a cursor that is not one this service wrote
+         *     (`invalid-cursor`), or a cursor sent together with `offset`.
+         *
+         *     **Order.** `ordering` sorts by `id` (the default), `name` (ignoring case), `price` or
+         *     `created_at`; a leading `-` reverses it. Ties (equal prices or creation times) are broken by
+         *     `id` in the same direction, so pages never overlap.
+         *
+         *     **Conditional reads.** Every page has an `ETag`; send it back in `If-None-Match` to get `304`
+         *     without a body while the page (its products, count and links) is unchanged.
+         */
         get: operations["listProducts"];
         put?: never;
         /** Add a product (admins only) */
@@ -172,22 +191,38 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Read a product */
+        /**
+         * Read a product
+         * @description The answer has an `ETag` that changes with every change of the product (by an admin, an
+         *     order or a cancellation); send it back in `If-None-Match` to get `304` without a body while
+         *     the product is unchanged, or in `If-Match` to make a write conditional.
+         */
         get: operations["getProduct"];
         /**
          * Change a product (admins only; only the fields sent)
          * @description The reference's clients send only the fields they change, so PUT behaves like PATCH.
+         *     With `If-Match` (the `ETag` of the product as you read it) the change is made only if
+         *     nobody changed the product since, else `412`: an absolute `stock` written from a stale read
+         *     would undo the orders taken in between. `If-Match` is optional, so the reference's clients
+         *     keep working; to add or remove units without reading first, PATCH `stock_delta`.
          */
         put: operations["updateProduct"];
         post?: never;
         /**
          * Remove a product from the catalogue (admins only)
-         * @description Orders already placed keep the product's name and unit price.
+         * @description Orders already placed keep the product's name and unit price. With `If-Match`, only the
+         *     product as you read it is removed (else `412`).
          */
         delete: operations["deleteProduct"];
         options?: never;
         head?: never;
-        /** Change a product partially (admins only) */
+        /**
+         * Change a product partially (admins only)
+         * @description `stock_delta` adds (or, negative, removes) units in one atomic step that cannot undo a
+         *     concurrent order's decrement: `{"stock_delta": 10}` restocks ten. A change that would take
+         *     the stock below 0 (or above 2147483647) is a `409` problem and changes nothing; `stock` and
+         *     `stock_delta` together are a `400`. `If-Match` works as for PUT.
+         */
         patch: operations["patchProduct"];
         trace?: never;
     };
@@ -367,7 +402,7 @@ export interface components {
              *     more specific kind (its `status` may be any 4xx the others do not cover).
              * @enum {string}
              */
-            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "stock-out-of-range" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;
@@ -498,6 +533,16 @@ export interface components {
             price?: components["schemas"]["PriceInput"];
             stock?: components["schemas"]["StockInput"];
         };
+        ProductPatch: {
+            name?: components["schemas"]["ProductName"];
+            price?: components["schemas"]["PriceInput"];
+            stock?: components["schemas"]["StockInput"];
+            /**
+             * @description Units to add (negative to remove), atomically; not together with `stock`.
+             * @example 20
+             */
+            stock_delta?: number;
+        };
         Product: {
             id: number;
             name: string;
@@ -553,6 +598,34 @@ export interface components {
         };
     };
     responses: {
+        /** @description The representation you hold (its `ETag` is in `If-None-Match`) is still current; no body. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                "Cache-Control": components["headers"]["CacheControl"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description `If-Match` does not match the product's current `ETag`: someone changed it since you read it. Nothing was changed; read it again. */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:precondition-failed",
+                 *       "title": "Precondition Failed",
+                 *       "status": 412,
+                 *       "code": "precondition-failed",
+                 *       "detail": "Product 1 changed since you read it; nothing was changed. Read it again for its current ETag.",
+                 *       "instance": "/api/product/1"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request is invalid; `errors` lists each problem. */
         BadRequest: {
             headers: {
@@ -834,6 +907,14 @@ export interface components {
          * @example 0
          */
         Offset: number;
+        /** @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body. */
+        IfNoneMatch: string;
+        /**
+         * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
+         *     it still matches, else `412` and nothing changes. Optional: without it the write is
+         *     unconditional, as for the reference's clients.
+         */
+        IfMatch: string;
         /**
          * @description The product's id.
          * @example 1
@@ -852,6 +933,17 @@ export interface components {
          * @example /api/product/1
          */
         Location: string;
+        /**
+         * @description The entity tag of this representation. Send it back in `If-None-Match` to revalidate a read
+         *     (`304` while unchanged), or, for a single product, in `If-Match` to make a write conditional.
+         * @example "1-3"
+         */
+        ETag: string;
+        /**
+         * @description Clients may keep the answer but must revalidate it (with `If-None-Match`) before reusing it; shared caches must not keep it.
+         * @example private, no-cache
+         */
+        CacheControl: "private, no-cache";
         /**
          * @description Seconds to wait before trying again.
          * @example 5
@@ -1273,25 +1365,52 @@ export interface operations {
                  */
                 offset?: components["parameters"]["Offset"];
                 /**
+                 * @description Empty to start cursor paging, else the `cursor` of a `next` or `previous` link, sent back
+                 *     unchanged with the same filter and ordering.
+                 */
+                cursor?: string;
+                /**
+                 * @description The sort key: `id` (default), `name` (ignoring case), `price` or `created_at`; `-` first for descending. Ties are broken by `id`.
+                 * @example price
+                 */
+                ordering?: "id" | "-id" | "name" | "-name" | "price" | "-price" | "created_at" | "-created_at";
+                /**
                  * @description Keeps products whose name contains this text, ignoring case.
                  * @example redbull
                  */
                 keyword?: string;
+                /**
+                 * @deprecated
+                 * @description The same as `keyword` (an old README named it so). Sending both with different values is a
+                 *     `400` problem; with the same value it is the same as sending one.
+                 * @example redbull
+                 */
+                keywords?: string;
+                /**
+                 * @description Keeps products whose price is at least this decimal.
+                 * @example 1
+                 */
+                min_price?: components["schemas"]["DecimalQuery"];
                 /**
                  * @description Keeps products whose price is at most this decimal.
                  * @example 2.5
                  */
                 max_price?: components["schemas"]["DecimalQuery"];
             };
-            header?: never;
+            header?: {
+                /** @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description A page of products, by id. */
+            /** @description A page of products, in the order `ordering` asks for. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1315,6 +1434,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProductPage"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalError"];
@@ -1373,7 +1493,10 @@ export interface operations {
     getProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `ETag`s of answers you keep (or `*`); while one still matches, the answer is `304` with no body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The product's id.
@@ -1388,6 +1511,8 @@ export interface operations {
             /** @description The product. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["CacheControl"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1404,6 +1529,7 @@ export interface operations {
                     "application/json": components["schemas"]["Product"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1414,7 +1540,14 @@ export interface operations {
     updateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
+                 *     it still matches, else `412` and nothing changes. Optional: without it the write is
+                 *     unconditional, as for the reference's clients.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The product's id.
@@ -1435,9 +1568,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The changed product. */
+            /** @description The changed product, with its new `ETag`. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1458,6 +1592,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -1467,7 +1602,14 @@ export interface operations {
     deleteProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
+                 *     it still matches, else `412` and nothing changes. Optional: without it the write is
+                 *     unconditional, as for the reference's clients.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The product's id.
@@ -1490,6 +1632,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1497,7 +1640,14 @@ export interface operations {
     patchProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The product's `ETag` as you read it (or `*`: any current version). The write happens only if
+                 *     it still matches, else `412` and nothing changes. Optional: without it the write is
+                 *     unconditional, as for the reference's clients.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The product's id.
@@ -1512,16 +1662,17 @@ export interface operations {
                 /**
                  * @example {
                  *       "price": "2.5",
-                 *       "stock": 80
+                 *       "stock_delta": 20
                  *     }
                  */
-                "application/json": components["schemas"]["ProductUpdate"];
+                "application/json": components["schemas"]["ProductPatch"];
             };
         };
         responses: {
-            /** @description The changed product. */
+            /** @description The changed product, with its new `ETag`. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1542,6 +1693,36 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description `stock_delta` would take the stock below 0 or above 2147483647; nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:order-service:problem:stock-out-of-range",
+                     *       "title": "Stock out of range",
+                     *       "status": 409,
+                     *       "code": "stock-out-of-range",
+                     *       "detail": "Product 1 has 3 in stock; a change of -5 would leave -2.",
+                     *       "instance": "/api/product/1",
+                     *       "errors": [
+                     *         {
+                     *           "path": "/body/stock_delta",
+                     *           "code": "stock-out-of-range",
+                     *           "message": "3 in stock, -5 would leave -2",
+                     *           "product_id": 1,
+                     *           "requested": -5,
+                     *           "available": 3
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];

@@ -1,16 +1,9 @@
 import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
-import fastifyJwt from "@fastify/jwt";
 import openapiGlue from "fastify-openapi-glue";
 import type { Config } from "./config.js";
-import type { DatabaseClient } from "./db/client.js";
-import { startCoordination } from "./db/coordination.js";
-import { OrdersRepository } from "./domain/orders.js";
-import { PRODUCTS_CHANGED_CHANNEL, ProductsRepository } from "./domain/products.js";
-import { TokenService } from "./domain/tokens.js";
 import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
-import { UsersRepository } from "./domain/users.js";
 import { authHandlers } from "./handlers/auth.js";
-import { healthHandlers, notReadyReason, type Lifecycle } from "./handlers/health.js";
+import { healthHandlers, type Lifecycle, notReadyReason } from "./handlers/health.js";
 import { operationsHandlers } from "./handlers/operations.js";
 import { orderHandlers } from "./handlers/orders.js";
 import { productHandlers } from "./handlers/products.js";
@@ -18,38 +11,42 @@ import { userHandlers } from "./handlers/users.js";
 import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
 import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
-import { jwtSigner } from "./http/jwt-signer.js";
+import type { OperationHandlers } from "./http/operation-types.js";
 import { registerLinkBase } from "./http/pagination.js";
 import { echoRequestIds, requestId } from "./http/request-id.js";
 import { RequestLogController } from "./http/request-logging.js";
-import type { OperationHandlers } from "./http/operation-types.js";
 import { loggerOptions } from "./observability/logger.js";
-import { runPeriodicJobs } from "./jobs/periodic.js";
-import type { Metrics } from "./observability/metrics.js";
-import { registerDocs } from "./plugins/docs.js";
-import { registerMetrics } from "./plugins/metrics.js";
-import { createSharedRateLimitStore } from "./plugins/rate-limit-store.js";
-import { registerAuthLimits } from "./plugins/rate-limits.js";
-import { registerSecurityHeaders } from "./plugins/security-headers.js";
-import { registerUnderPressure, type PressureLimits } from "./plugins/under-pressure.js";
-import { loadSpec } from "./spec.js";
+import { configPlugin } from "./plugins/config.js";
+import { type CoordinationOptions, coordinationPlugin } from "./plugins/coordination.js";
+import { corsPlugin } from "./plugins/cors.js";
+import { databasePlugin, type ProvidedDatabase } from "./plugins/database.js";
+import { docsPlugin } from "./plugins/docs.js";
+import { jwtPlugin } from "./plugins/jwt.js";
+import { metricsPlugin } from "./plugins/metrics.js";
+import { periodicJobsPlugin } from "./plugins/periodic-jobs.js";
+import { rateLimitsPlugin } from "./plugins/rate-limits.js";
+import { repositoriesPlugin } from "./plugins/repositories.js";
+import { securityHeadersPlugin } from "./plugins/security-headers.js";
+import { type PressureLimits, underPressurePlugin } from "./plugins/under-pressure.js";
+import { stringify } from "yaml";
+import { loadSpec, SPEC_TEXT } from "./spec.js";
 
-export interface AppOptions {
-  config: Config;
-  database: DatabaseClient;
-  metrics: Metrics;
+/** What a test (or a benchmark) changes in the app that src/server.ts builds from the configuration alone. */
+export interface AppOverrides {
   logger?: FastifyServerOptions["logger"];
   pressure?: PressureLimits;
-  /** The OpenAPI document to serve; openapi.yaml unless a test swaps in a changed copy. */
+  /** The OpenAPI document to route and serve; openapi.yaml unless a test swaps in a changed copy. */
   specification?: Record<string, unknown>;
   /** Told of every route as it is added (tests check that routes come only from the spec). */
   observeRoute?: (route: RouteOptions) => void;
+  /** A database made elsewhere, instead of DATABASE_URL or the embedded one; closed with the app. */
+  database?: ProvidedDatabase;
   /**
-   * Set when the database is a PostgreSQL shared with other processes (not the embedded one):
-   * its URL for the coordination connection (fresh counts across replicas, one process running
-   * the periodic jobs), and how often that connection is checked.
+   * Coordination with the other processes on the same PostgreSQL (fresh counts across replicas,
+   * one process running the periodic jobs). By default on when DATABASE_URL is set, through
+   * COORDINATION_DATABASE_URL or DATABASE_URL; tests sharing a database between apps set it.
    */
-  coordination?: { url: string; checkIntervalMs?: number };
+  coordination?: CoordinationOptions;
   /** How often the idempotency keys are purged (hourly); tests shorten it. */
   purgeIntervalMs?: number;
 }
@@ -60,17 +57,16 @@ declare module "fastify" {
   }
 }
 
-const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
-/** Any key works, as long as every process of a deployment uses the same one. */
-const JOBS_LOCK_KEY = 0x6f726473; // "ords"
-const JOBS_POLL_MS = 1_000;
 const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: RETRY_AFTER_SECONDS };
 
-/** Builds the HTTP application; server.ts decides where it listens and what it runs on. */
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, database, metrics } = options;
+/**
+ * The one assembly of the service: the app owns everything it opens (database, embedded server,
+ * Redis, coordination connection, timers) and `app.close()` releases all of it. server.ts decides
+ * where it listens; tests inject requests or listen on a free port.
+ */
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config),
+    logger: overrides.logger ?? loggerOptions(config),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
@@ -87,6 +83,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Node checks the header and request timeouts on this interval (30 s by default, which let
     // a slow client keep a socket up to 35 s past its limit); now they hold within a second.
     http: { connectionsCheckingInterval: 500 },
+    // Plugins open the database: starting (initdb) and migrating the embedded one can take far
+    // longer than Fastify's 10 s on a busy machine.
+    pluginTimeout: 300_000,
     // The router's own refusals (a path with broken percent-encoding, a path parameter longer
     // than the router takes) are problems like every other answer, not Fastify's JSON.
     frameworkErrors: (error, request, reply) =>
@@ -98,8 +97,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           : internalError(error),
       ),
   });
+  try {
+    await assemble(app, config, overrides);
+    await app.ready();
+  } catch (error) {
+    // Whatever was opened before the failure (an embedded server, a pool) is closed again.
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return app;
+}
+
+async function assemble(app: FastifyInstance, config: Config, overrides: AppOverrides): Promise<void> {
   app.server.headersTimeout = 5_000;
-  if (options.observeRoute) app.addHook("onRoute", options.observeRoute);
+  if (overrides.observeRoute) app.addHook("onRoute", overrides.observeRoute);
   echoRequestIds(app);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation. The
@@ -109,71 +120,29 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addContentTypeParser(["text/plain", "application/yaml", "application/problem+json"], (request, _body, done) =>
     done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers["content-type"]), undefined),
   );
-  const specification = options.specification ?? loadSpec();
+  const specification = overrides.specification ?? loadSpec();
   registerProblemHandlers(app, specification);
   registerLinkBase(app, { publicUrl: config.PUBLIC_URL, allowedHosts: config.ALLOWED_HOSTS });
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   app.decorate("lifecycle", lifecycle);
 
-  await registerSecurityHeaders(app, config.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean));
-  await registerUnderPressure(app, options.pressure ?? DEFAULT_PRESSURE);
-  await registerMetrics(app, metrics);
-  metrics.watchPool(database.pool);
-  const limitStore = config.REDIS_URL
-    ? await createSharedRateLimitStore(config.REDIS_URL, { log: app.log.child({ component: "rate-limits" }), events: metrics.rateLimitStore })
-    : undefined;
-  if (limitStore) app.addHook("onClose", () => limitStore.close());
-  else if (config.WORKERS > 1 || config.NODE_ENV === "production") {
-    app.log.warn("REDIS_URL is not set: rate limits are counted per process, so N processes or replicas allow N times each limit");
-  }
-  const limits = await registerAuthLimits(app, config, limitStore?.options);
-  await app.register(fastifyJwt, {
-    secret: config.JWT_SECRET,
-    sign: { algorithm: "HS256" },
-    // `cache`: fast-jwt remembers verified tokens (until they expire), so a client's repeated
-    // requests skip the HMAC and JSON work.
-    // Tokens without `exp` are refused: a token must not live for ever.
-    verify: { algorithms: ["HS256"], cache: true, requiredClaims: ["exp", "iat"] },
-  });
+  await app.register(configPlugin, { config });
+  await app.register(securityHeadersPlugin);
+  await app.register(corsPlugin);
+  await app.register(underPressurePlugin, overrides.pressure ?? DEFAULT_PRESSURE);
+  await app.register(metricsPlugin);
+  await app.register(databasePlugin, { provided: overrides.database });
+  await app.register(rateLimitsPlugin);
+  await app.register(jwtPlugin);
+  await app.register(repositoriesPlugin);
+  const shared = !overrides.database && config.DATABASE_URL ? { url: config.COORDINATION_DATABASE_URL ?? config.DATABASE_URL } : {};
+  await app.register(coordinationPlugin, overrides.coordination ?? shared);
+  await app.register(periodicJobsPlugin, { purgeIntervalMs: overrides.purgeIntervalMs });
 
-  const users = new UsersRepository(database.prisma);
-  const products = new ProductsRepository(database.prisma, database.query);
-  const orders = new OrdersRepository(database.prisma);
-  const tokens = new TokenService(jwtSigner(app.jwt), database.prisma, {
-    accessSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-    refreshSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-  });
-
+  const { database, serviceMetrics: metrics, repositories, authLimits: limits } = app;
+  const { users, products, orders, tokens } = repositories;
   metrics.watchReadiness(async () => (await notReadyReason({ database, lifecycle })) === undefined);
-  const coordination = options.coordination
-    ? startCoordination(options.coordination.url, {
-        channels: [PRODUCTS_CHANGED_CHANNEL],
-        leaderLockKey: JOBS_LOCK_KEY,
-        checkIntervalMs: options.coordination.checkIntervalMs,
-        log: app.log.child({ component: "coordination" }),
-        onStateChange: (state) => metrics.coordination(state),
-      })
-    : undefined;
-  coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
-  if (!coordination) metrics.coordination({ connected: false, leader: true });
-  // Without coordination the database is this process's own (embedded): it is the only runner.
-  const purgeIntervalMs = options.purgeIntervalMs ?? IDEMPOTENCY_PURGE_INTERVAL_MS;
-  const jobs = runPeriodicJobs(
-    [{ name: "idempotency-purge", intervalMs: purgeIntervalMs, run: () => orders.purgeIdempotencyKeys() }],
-    {
-      isLeader: coordination ? coordination.isLeader : () => true,
-      pollMs: Math.min(JOBS_POLL_MS, purgeIntervalMs),
-      onRun: (job, outcome, err) => {
-        metrics.jobRun(job, outcome);
-        if (err) app.log.warn({ err, job }, "periodic job failed");
-      },
-    },
-  );
-  app.addHook("onClose", async () => {
-    jobs.stop();
-    await coordination?.close();
-  });
 
   const handlers: OperationHandlers = {
     ...authHandlers({ users, tokens, limits }),
@@ -181,7 +150,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...productHandlers({ products }),
     ...orderHandlers({ orders, events: metrics.orderEvents }),
     ...healthHandlers({ database, lifecycle }),
-    ...operationsHandlers({ metrics }),
+    // openapi.yaml is served as written; a swapped-in document as the YAML of what the app routes.
+    ...operationsHandlers({ metrics, specification: { document: specification, yaml: overrides.specification ? stringify(specification) : SPEC_TEXT } }),
   };
 
   app.addHook("onRoute", authenticateBeforeValidation);
@@ -190,8 +160,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     serviceHandlers: handlers,
     securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),
   });
-  await registerDocs(app, loadSpec());
-  return app;
+  // The docs serve the document the app was built with (a swapped-in one too).
+  await app.register(docsPlugin, { specification });
 }
 
 /**

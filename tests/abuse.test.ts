@@ -2,7 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Fastify from "fastify";
 import { loadConfig } from "../src/config.js";
-import { registerAuthLimits } from "../src/plugins/rate-limits.js";
+import { configPlugin } from "../src/plugins/config.js";
+import { metricsPlugin } from "../src/plugins/metrics.js";
+import { rateLimitsPlugin } from "../src/plugins/rate-limits.js";
 import { ADMIN, startTestApp, type TestApp } from "./helpers/app.js";
 
 const login = (t: TestApp, name: string, password: string, remoteAddress = "203.0.113.1") =>
@@ -79,9 +81,11 @@ describe("default limits by NODE_ENV, through the limiters themselves", () => {
   /** How many attempts from one address pass before the first 429 (up to `ceiling`). */
   async function allowed(env: Record<string, string>, attempt: "beforeRegister" | "beforeLogin", ceiling: number): Promise<number> {
     const app = Fastify({ logger: false });
-    const limits = await registerAuthLimits(app, loadConfig(env));
+    await app.register(configPlugin, { config: loadConfig(env) });
+    await app.register(metricsPlugin);
+    await app.register(rateLimitsPlugin);
     app.post("/attempt", async (request, reply) => {
-      await limits[attempt](request);
+      await app.authLimits[attempt](request);
       reply.code(204);
     });
     await app.ready();

@@ -56,6 +56,13 @@ describe("the contract checks", () => {
       // The serializer built from the changed spec refuses the handler's `price`-shaped product.
       const response = await drifted.app.inject({ url: "/api/product/1", headers: { authorization: `Bearer ${token}` } });
       expect(response.statusCode).toBe(500);
+      // The app serves the document it was built with, in every form.
+      for (const url of ["/openapi.json", "/docs/json"]) {
+        const served = (await drifted.app.inject({ url })).json();
+        expect(served.components.schemas.Product.properties).toHaveProperty("unit_cost");
+        expect(served.components.schemas.Product.properties).not.toHaveProperty("price");
+      }
+      expect((await drifted.app.inject({ url: "/openapi.yaml" })).body).toMatch(/^\s+unit_cost:/m);
     } finally {
       await drifted.close();
     }

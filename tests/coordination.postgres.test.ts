@@ -7,14 +7,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { createDatabaseClient } from "../src/db/client.js";
-import { ensureDefaultAdmin } from "../src/domain/default-admin.js";
-import { UsersRepository } from "../src/domain/users.js";
-import { createMetrics } from "../src/observability/metrics.js";
 import { ADMIN } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { freePort } from "./helpers/postgres-cluster.js";
+import { freePort } from "../support/postgres-cluster.js";
 
 let db: TestDatabase;
 const closers: Array<() => Promise<void>> = [];
@@ -23,29 +19,24 @@ type Process = Awaited<ReturnType<typeof startProcess>>;
 
 /** An app as one process of a deployment would build it (src/server.ts), on the shared database. */
 async function startProcess(coordinationUrl = db.url) {
-  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), LOGIN_RATE_LIMIT_PER_MINUTE: 10_000 };
-  const metrics = createMetrics();
-  const database = createDatabaseClient(db.url, { poolMax: 3 });
-  const app = await buildApp({
-    config,
-    database,
-    metrics,
+  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ADMIN_PASSWORD: ADMIN.password }), LOGIN_RATE_LIMIT_PER_MINUTE: 10_000, DB_POOL_MAX: 3 };
+  // Every process creates the admin if missing, as src/server.ts does.
+  const app = await buildApp(config, {
+    database: { url: db.url },
     logger: false,
     pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
     coordination: { url: coordinationUrl, checkIntervalMs: 200 },
     purgeIntervalMs: 300,
   });
-  await app.ready();
   let open = true;
   const close = async () => {
     if (!open) return;
     open = false;
     await app.close();
-    await database.close();
   };
   closers.push(close);
   const metric = async (name: string) => {
-    const text = await metrics.registry.metrics();
+    const text = await app.serviceMetrics.registry.metrics();
     return text.split("\n").filter((line) => line.startsWith(name));
   };
   return { app, close, metric, token: "" };
@@ -68,9 +59,6 @@ const isLeader = async (process: Process) => (await process.metric("periodic_job
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const setup = createDatabaseClient(db.url, { poolMax: 1 });
-  await ensureDefaultAdmin(new UsersRepository(setup.prisma), ADMIN.password);
-  await setup.close();
 });
 afterAll(async () => {
   await Promise.all(closers.map((close) => close()));

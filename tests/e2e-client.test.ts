@@ -1,7 +1,7 @@
-// End to end through the generated client (src/client.ts) against a listening server: a spec
+// End to end through the generated client (client/index.ts) against a listening server: a spec
 // change that breaks callers breaks this file's compilation and its assertions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrderServiceClient, type OrderServiceClient } from "../src/client.js";
+import { createOrderServiceClient, type OrderServiceClient } from "../client/index.js";
 import { ADMIN, startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 

@@ -2,10 +2,9 @@
 // 503 with Retry-After. Every operation that needs the database is driven into both.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { createDatabaseClient } from "../src/db/client.js";
-import { createMetrics } from "../src/observability/metrics.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { craftToken } from "./helpers/jwt.js";
@@ -52,16 +51,17 @@ describe("when the database fails unexpectedly", () => {
 });
 
 describe("when the database is unreachable", () => {
-  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), LOGIN_RATE_LIMIT_PER_MINUTE: 100_000 };
-  const database = createDatabaseClient("postgres://nobody:nothing@127.0.0.1:9/none", { poolMax: 2 });
-  let app: Awaited<ReturnType<typeof buildApp>>;
+  // No ADMIN_PASSWORD: the app would create the admin before serving, which needs the database.
+  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ADMIN_PASSWORD: undefined, LOGIN_RATE_LIMIT_PER_MINUTE: 100_000, DB_POOL_MAX: 2 };
+  let app: FastifyInstance;
   beforeAll(async () => {
-    app = await buildApp({ config, database, metrics: createMetrics(), logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+    app = await buildApp(config, {
+      database: { url: "postgres://nobody:nothing@127.0.0.1:9/none" },
+      logger: false,
+      pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
+    });
   });
-  afterAll(async () => {
-    await app.close();
-    await database.close();
-  });
+  afterAll(() => app.close());
 
   it.each([...needsDatabase, specOperations.find((op) => op.operationId === "getReadiness")!])(
     "$operationId answers 503 with Retry-After",

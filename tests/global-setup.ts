@@ -8,7 +8,7 @@ import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { applyMigrations } from "../src/db/migrations.js";
 import { createDatabase, databaseUrl, dropDatabase, onServer, testDatabaseKind } from "./helpers/database-setup.js";
-import { startPostgresCluster } from "./helpers/postgres-cluster.js";
+import { startPostgresCluster } from "../support/postgres-cluster.js";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   return testDatabaseKind() === "pglite" ? setupPglite(project) : setupPostgres(project);

@@ -3,8 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { createDatabaseClient } from "../src/db/client.js";
-import { createMetrics } from "../src/observability/metrics.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -145,9 +143,12 @@ describe("logs", () => {
 
   it("log a 503 at warn with the cause: an unreachable database, on a login and on /readyz", async () => {
     const capture = capturingLogger();
-    const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" });
-    const database = createDatabaseClient("postgres://nobody:nothing@127.0.0.1:9/none", { poolMax: 2 });
-    const app = await buildApp({ config, database, metrics: createMetrics(), logger: capture.logger, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+    const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ADMIN_PASSWORD: undefined, DB_POOL_MAX: 2 };
+    const app = await buildApp(config, {
+      database: { url: "postgres://nobody:nothing@127.0.0.1:9/none" },
+      logger: capture.logger,
+      pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
+    });
     try {
       const login = () => app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } });
       const readiness = () => app.inject({ url: "/readyz" });
@@ -161,7 +162,6 @@ describe("logs", () => {
       }
     } finally {
       await app.close();
-      await database.close();
     }
   });
 });

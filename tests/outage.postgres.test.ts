@@ -4,20 +4,16 @@
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { createDatabaseClient, type DatabaseClient } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrations.js";
-import { ensureDefaultAdmin } from "../src/domain/default-admin.js";
-import { UsersRepository } from "../src/domain/users.js";
-import { createMetrics } from "../src/observability/metrics.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
-import { startPostgresCluster, type PostgresCluster } from "./helpers/postgres-cluster.js";
+import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
 
 let cluster: PostgresCluster;
-let database: DatabaseClient;
-let app: Awaited<ReturnType<typeof buildApp>>;
+let app: FastifyInstance;
 let url: string;
 let token: string;
 let productId: number;
@@ -42,10 +38,9 @@ beforeAll(async () => {
   await createDatabase(cluster.url, "shop");
   url = databaseUrl(cluster.url, "shop");
   await applyMigrations(url);
-  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" });
-  database = createDatabaseClient(url, { poolMax: 5 });
-  await ensureDefaultAdmin(new UsersRepository(database.prisma), "12345");
-  app = await buildApp({ config, database, metrics: createMetrics(), logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+  // As a deployment runs it: migrated beforehand (npm run migrate), then the app on DATABASE_URL.
+  const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: url, DB_POOL_MAX: "5", ADMIN_PASSWORD: "12345" });
+  app = await buildApp(config, { logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
   token = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
   const created = await call("POST", "/api/product/", { name: "Outage Tea", price: "2", stock: 100 });
   if (created.statusCode !== 201) throw new Error(`setup failed: ${created.body}`);
@@ -53,7 +48,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await app?.close();
-  await database?.close();
   await cluster?.stop();
 });
 

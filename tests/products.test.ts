@@ -210,11 +210,11 @@ describe("filtered counts under concurrent writes", () => {
         return db.database.query(statement, values);
       };
       const products = new ProductsRepository(db.database.prisma, slowCounts);
-      const page = products.page({ keyword: "race" }, 5, 0);
+      const page = products.page({ keyword: "race" }, { field: "id", descending: false }, 5, 0);
       await products.create({ name: normalizeName("Race Car"), price: new Decimal("1"), stock: 1 });
       release();
       await expect(page).resolves.toMatchObject({ count: expect.any(Number) });
-      expect((await products.page({ keyword: "race" }, 5, 0)).count).toBe(1);
+      expect((await products.page({ keyword: "race" }, { field: "id", descending: false }, 5, 0)).count).toBe(1);
     } finally {
       await db.close();
     }

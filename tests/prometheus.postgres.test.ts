@@ -12,9 +12,9 @@ import { parse } from "yaml";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { send, type Call } from "./helpers/http-client.js";
-import { startPostgresCluster, type PostgresCluster } from "./helpers/postgres-cluster.js";
+import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
 import { startPrometheus, type Prometheus } from "./helpers/prometheus.js";
-import { startRedisServer, type RedisServer } from "./helpers/redis-server.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { startReplicas, type Replicas } from "./helpers/replicas.js";
 
 const run = promisify(execFile);

@@ -5,30 +5,30 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
 import { ConfigError, loadConfig, type Config } from "../src/config.js";
-import { createDatabaseClient, type DatabaseClient } from "../src/db/client.js";
-import { ensureDefaultAdmin } from "../src/domain/default-admin.js";
-import { UsersRepository } from "../src/domain/users.js";
-import { createMetrics } from "../src/observability/metrics.js";
 import { ADMIN } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { captureLogs } from "./helpers/log-capture.js";
-import { freePort } from "./helpers/postgres-cluster.js";
-import { startRedisServer, type RedisServer } from "./helpers/redis-server.js";
+import { freePort } from "../support/postgres-cluster.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 
 const FAILURES_BEFORE_DELAY = 3;
 
 let db: TestDatabase;
-let database: DatabaseClient;
 let redis: RedisServer;
 const closers: Array<() => Promise<void>> = [];
 
 async function startProcess(overrides: Partial<Config> & Record<string, unknown> = {}) {
-  const config = { ...loadConfig({ NODE_ENV: "test" }), LOGIN_RATE_LIMIT_PER_MINUTE: 10_000, LOGIN_FAILURES_BEFORE_DELAY: FAILURES_BEFORE_DELAY, ...overrides } as Config;
+  const config = {
+    ...loadConfig({ NODE_ENV: "test", ADMIN_PASSWORD: ADMIN.password }),
+    LOGIN_RATE_LIMIT_PER_MINUTE: 10_000,
+    LOGIN_FAILURES_BEFORE_DELAY: FAILURES_BEFORE_DELAY,
+    DB_POOL_MAX: 2,
+    ...overrides,
+  } as Config;
   const logs = captureLogs();
-  const metrics = createMetrics();
-  const app = await buildApp({ config, database, metrics, logger: { level: "info", stream: logs.stream }, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
-  await app.ready();
+  const app = await buildApp(config, { database: { url: db.url }, logger: { level: "info", stream: logs.stream }, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+  const metrics = app.serviceMetrics;
   closers.push(() => app.close());
   const login = async (name: string, password: string) => {
     const response = await app.inject({ method: "POST", url: "/api/token/", payload: { name, password } });
@@ -42,12 +42,9 @@ async function startProcess(overrides: Partial<Config> & Record<string, unknown>
 
 beforeAll(async () => {
   [db, redis] = await Promise.all([createTestDatabase(), startRedisServer()]);
-  database = createDatabaseClient(db.url, { poolMax: 5 });
-  await ensureDefaultAdmin(new UsersRepository(database.prisma), ADMIN.password);
 }, 60_000);
 afterAll(async () => {
   await Promise.all(closers.map((close) => close()));
-  await database?.close();
   await Promise.all([redis?.stop(), db?.close()]);
 });
 

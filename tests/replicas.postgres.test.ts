@@ -8,7 +8,7 @@ import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import * as factories from "./helpers/factories.js";
 import { send, type Call, type HttpAnswer } from "./helpers/http-client.js";
-import { startRedisServer, type RedisServer } from "./helpers/redis-server.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { startReplicas, type Replicas } from "./helpers/replicas.js";
 
 const LOGINS_PER_ADDRESS = 20;

@@ -9,19 +9,16 @@
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { createDatabaseClient, type DatabaseClient } from "../src/db/client.js";
 import { applyMigrations } from "../src/db/migrations.js";
-import { ensureDefaultAdmin } from "../src/domain/default-admin.js";
-import { UsersRepository } from "../src/domain/users.js";
-import { createMetrics } from "../src/observability/metrics.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { databaseFingerprint } from "./helpers/fingerprint.js";
-import { startPostgresCluster, type PostgresCluster } from "./helpers/postgres-cluster.js";
+import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
 
 /** The answer and how long it took, in seconds. */
 async function timed<T>(work: Promise<T>): Promise<[T, number]> {
@@ -93,8 +90,7 @@ describe("a row or table held locked by another session", () => {
 
 describe("a frozen database", () => {
   let cluster: PostgresCluster;
-  let database: DatabaseClient;
-  let app: Awaited<ReturnType<typeof buildApp>>;
+  let app: FastifyInstance;
   let token: string;
   let productId: number;
 
@@ -109,17 +105,14 @@ describe("a frozen database", () => {
     await createDatabase(cluster.url, "shop");
     const url = databaseUrl(cluster.url, "shop");
     await applyMigrations(url);
-    const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" });
-    database = createDatabaseClient(url, { poolMax: 5 });
-    await ensureDefaultAdmin(new UsersRepository(database.prisma), "12345");
-    app = await buildApp({ config, database, metrics: createMetrics(), logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+    const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: url, DB_POOL_MAX: "5", ADMIN_PASSWORD: "12345" });
+    app = await buildApp(config, { logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
     token = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
     productId = (await call("POST", "/api/product/", { name: "Frozen Tea", price: "2", stock: 100 })).json().id;
   }, 120_000);
   afterAll(async () => {
     await cluster?.thaw().catch(() => {});
     await app?.close();
-    await database?.close();
     await cluster?.stop();
   });
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { freePort } from "./helpers/postgres-cluster.js";
+import { freePort } from "../support/postgres-cluster.js";
 import { runServerToExit, startServerProcess } from "./helpers/server-process.js";
 
 let scratch: string;

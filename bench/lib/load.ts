@@ -6,6 +6,7 @@ export interface RequestSpec {
   path: string;
   body?: unknown;
   token?: string;
+  headers?: Record<string, string>;
 }
 
 export interface LoadOptions {
@@ -43,6 +44,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         headers: {
           ...(spec.token ? { authorization: `Bearer ${spec.token}` } : {}),
           ...(spec.body !== undefined ? { "content-type": "application/json" } : {}),
+          ...spec.headers,
         },
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
       } as autocannon.Request;

@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL cluster (the tests' helper), a migrated database on it, and direct SQL.
 import pg from "pg";
 import { applyMigrations } from "../../src/db/migrations.js";
-import { startPostgresCluster, type PostgresCluster } from "../../tests/helpers/postgres-cluster.js";
+import { startPostgresCluster, type PostgresCluster } from "../../support/postgres-cluster.js";
 
 export type { PostgresCluster };
 export { startPostgresCluster };

@@ -7,7 +7,7 @@ export function printTable(title: string, rows: Row[]): void {
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cell = (value: Row[string]) => (value === undefined ? "" : typeof value === "number" ? fmt(value) : value);
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((row) => cell(row[c]).length)));
-  const line = (values: string[]) => "  " + values.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  const line = (values: string[]) => `  ${values.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ")}`;
   console.log(line(columns));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const row of rows) console.log(line(columns.map((c) => cell(row[c]))));

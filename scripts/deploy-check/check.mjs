@@ -113,6 +113,7 @@ function parseDockerignore(text) {
             .split("/")
             .map((seg) => (seg === "**" ? "\u0000" : seg.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")))
             .join("/")
+            // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL marks where a "**" segment was
             .replace(/\u0000\/?/g, "(?:.*/)?")
             .replace(/\(\?:\.\*\/\)\?$/, ".*") +
           "$",
@@ -194,6 +195,7 @@ async function checkCompose() {
   need(services.migrate?.command?.join(" ") === "node dist/scripts/migrate.js", "migrate must run node dist/scripts/migrate.js");
   need(api.depends_on?.migrate?.condition === "service_completed_successfully", "api must wait for migrate to complete successfully");
   need(api.depends_on?.db?.condition === "service_healthy", "api must wait for db healthy");
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: names compose's own ${VAR:?} syntax
   need(api.environment?.JWT_SECRET === "x".repeat(48), "api JWT_SECRET must come from ${JWT_SECRET:?...}");
   need(api.healthcheck, "api needs a healthcheck");
   need(typeof api.environment?.ADMIN_PASSWORD === "string" && api.environment.ADMIN_PASSWORD.length > 0, "api must get an ADMIN_PASSWORD when none is set (make up must give a usable admin)");

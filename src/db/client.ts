@@ -31,6 +31,8 @@ export interface DatabaseClientOptions extends DatabaseWaits {
   lockTimeoutMs?: number;
   /** Called after every Prisma operation with its duration. */
   observeQuery?: (model: string, operation: string, seconds: number) => void;
+  /** Told when an idle connection fails (its server went away); the pool drops it either way. */
+  onPoolError?: (err: Error) => void;
 }
 
 /** How long work may wait for a connection, and a transaction to begin, before it fails. */
@@ -73,7 +75,8 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
     query_timeout: replyTimeout,
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
-  pool.on("error", () => {});
+  // Without a listener the error would end the process.
+  pool.on("error", (err) => options.onPoolError?.(err));
   const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;

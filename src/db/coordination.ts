@@ -41,7 +41,9 @@ export function startCoordination(url: string, options: CoordinationOptions): Co
   /** Whether the loss (or the failure to connect) was logged: once until the connection is back. */
   let lossLogged = false;
 
-  const notify = (channel: string) => listeners.get(channel)?.forEach((listener) => listener());
+  const notify = (channel: string) => {
+    for (const listener of listeners.get(channel) ?? []) listener();
+  };
   const report = () => options.onStateChange?.({ connected, leader });
 
   function lost(current: pg.Client, err?: Error) {

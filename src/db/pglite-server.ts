@@ -271,7 +271,8 @@ class Connection {
     if (type !== "p") throw new Error("expected a password message");
     const given = packet.subarray(5, packet.length - 1).toString("utf8");
     if (this.user !== "postgres" || !timingSafeEqual(digest(given), this.passwordDigest)) {
-      return this.fatal("28P01", `password authentication failed for user "${this.user}"`);
+      this.fatal("28P01", `password authentication failed for user "${this.user}"`);
+      return;
     }
     this.phase = "ready";
     const startup = this.startupPacket!;

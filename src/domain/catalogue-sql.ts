@@ -7,10 +7,11 @@ import type { Prisma } from "../../generated/prisma/client.js";
 
 export interface ProductFilter {
   keyword?: string;
+  minPrice?: Prisma.Decimal;
   maxPrice?: Prisma.Decimal;
 }
 
-const COLUMNS = `id, name, price::text AS price, stock, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const COLUMNS = `id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export const productById: Statement = {
   text: `SELECT ${COLUMNS} FROM products WHERE id = $1`,
@@ -18,8 +19,37 @@ export const productById: Statement = {
   operation: "findById",
 };
 
-/** The SQL conditions and values of a filter; LIKE wildcards in the keyword match literally. */
-function conditions(filter: ProductFilter): { where: string; values: unknown[] } {
+/** What a product list can be sorted by. */
+export type SortField = "id" | "name" | "price" | "created_at";
+
+export interface Ordering {
+  field: SortField;
+  descending: boolean;
+}
+
+/**
+ * The columns each ordering sorts on, each one a total order served by an index: `name` sorts
+ * on name_key (lower(name), unique), the others break ties on id, in the same direction.
+ * The SQL type of each column, for the keyset's parameters.
+ */
+export const SORT_COLUMNS: Record<SortField, { column: string; type: string }[]> = {
+  id: [{ column: "id", type: "int" }],
+  name: [{ column: "name_key", type: "text" }],
+  price: [
+    { column: "price", type: "numeric" },
+    { column: "id", type: "int" },
+  ],
+  created_at: [
+    { column: "created_at", type: "timestamptz" },
+    { column: "id", type: "int" },
+  ],
+};
+
+/** A position in an ordering: the sort columns' values of a product, as text or numbers. */
+export type SortKey = (string | number)[];
+
+/** The conditions and values of a filter; LIKE wildcards in the keyword match literally. */
+function conditions(filter: ProductFilter): { parts: string[]; values: unknown[] } {
   const parts: string[] = [];
   const values: unknown[] = [];
   if (filter.keyword) {
@@ -27,28 +57,65 @@ function conditions(filter: ProductFilter): { where: string; values: unknown[] }
     values.push(`%${filter.keyword.replace(/[\\%_]/g, "\\$&")}%`);
     parts.push(`name ILIKE $${values.length}`);
   }
+  if (filter.minPrice) {
+    values.push(filter.minPrice.toString());
+    parts.push(`price >= $${values.length}::numeric`);
+  }
   if (filter.maxPrice) {
     values.push(filter.maxPrice.toString());
     parts.push(`price <= $${values.length}::numeric`);
   }
-  return {
-    where: parts.length ? `WHERE ${parts.join(" AND ")}` : "",
-    values,
-  };
+  return { parts, values };
+}
+
+const where = (parts: string[]) => (parts.length ? `WHERE ${parts.join(" AND ")}` : "");
+
+/** Qualified: a bare `price` in ORDER BY would name the selected `price::text AS price`, sorting as text. */
+function orderBy(ordering: Ordering, reversed = false): string {
+  const descending = ordering.descending !== reversed;
+  return SORT_COLUMNS[ordering.field].map(({ column }) => `products.${column}${descending ? " DESC" : ""}`).join(", ");
 }
 
 export function countProducts(filter: ProductFilter): { statement: Statement; values: unknown[] } {
-  const { where, values } = conditions(filter);
-  return { statement: { text: `SELECT count(*)::int AS count FROM products ${where}`, model: "Product", operation: "count" }, values };
+  const { parts, values } = conditions(filter);
+  return { statement: { text: `SELECT count(*)::int AS count FROM products ${where(parts)}`, model: "Product", operation: "count" }, values };
 }
 
 /**
- * A page by id. The inner query finds the page's ids alone (an index-only scan when there is no
- * filter), so a deep offset skips index entries instead of whole rows.
+ * A page by offset. The inner query finds the page's ids alone (an index-only scan on the
+ * ordering's index when there is no filter), so a deep offset skips index entries, not rows.
  */
-export function productPage(filter: ProductFilter, limit: number, offset: number): { statement: Statement; values: unknown[] } {
-  const { where, values } = conditions(filter);
+export function productPage(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): { statement: Statement; values: unknown[] } {
+  const { parts, values } = conditions(filter);
   const l = values.length + 1;
-  const text = `SELECT ${COLUMNS} FROM products JOIN (SELECT id FROM products ${where} ORDER BY id LIMIT $${l} OFFSET $${l + 1}) page USING (id) ORDER BY id`;
+  const order = orderBy(ordering);
+  const text = `SELECT ${COLUMNS} FROM products JOIN (SELECT id FROM products ${where(parts)} ORDER BY ${order} LIMIT $${l} OFFSET $${l + 1}) page USING (id) ORDER BY ${order}`;
   return { statement: { text, model: "Product", operation: "findMany" }, values: [...values, limit, offset] };
+}
+
+/**
+ * A page by keyset: the `limit` products after `after` in the ordering (forwards), or before
+ * `before` (backwards: the answer comes in reverse order). Without a key, from the start (or
+ * the end). The row comparison `(price, id) > ($1, $2)` is an index range on (price, id), so
+ * the page costs the same however deep it is.
+ */
+export function productKeysetPage(
+  filter: ProductFilter,
+  ordering: Ordering,
+  direction: "forward" | "backward",
+  key: SortKey | undefined,
+  limit: number,
+): { statement: Statement; values: unknown[] } {
+  const { parts, values } = conditions(filter);
+  const backward = direction === "backward";
+  if (key) {
+    const columns = SORT_COLUMNS[ordering.field];
+    const placeholders = columns.map(({ type }, i) => `$${values.length + i + 1}::${type}`);
+    const greater = ordering.descending === backward;
+    parts.push(`(${columns.map((c) => `products.${c.column}`).join(", ")}) ${greater ? ">" : "<"} (${placeholders.join(", ")})`);
+    values.push(...key);
+  }
+  values.push(limit);
+  const text = `SELECT ${COLUMNS} FROM products ${where(parts)} ORDER BY ${orderBy(ordering, backward)} LIMIT $${values.length}`;
+  return { statement: { text, model: "Product", operation: "findMany" }, values };
 }

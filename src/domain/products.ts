@@ -1,16 +1,20 @@
 import { LRUCache } from "lru-cache";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import type { SqlRunner } from "../db/client.js";
-import { isRecordMissing, uniqueViolationAs } from "../db/errors.js";
-import { nameTaken } from "../errors/app-error.js";
-import { countProducts, productById, productPage, type ProductFilter } from "./catalogue-sql.js";
+import { uniqueViolationAs } from "../db/errors.js";
+import { AppError, nameTaken } from "../errors/app-error.js";
+import { countProducts, productById, productKeysetPage, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
 import type { NormalizedName } from "./names.js";
+import { sortKeyOf, type CatalogueCursor } from "./product-cursor.js";
 
 export interface ProductRecord {
   id: number;
   name: string;
   price: Prisma.Decimal;
   stock: number;
+  /** Moved on by a database trigger at every change of the row: the source of the ETag. */
+  version: number;
+  nameKey: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -23,7 +27,29 @@ export interface ProductFields {
   stock?: number;
 }
 
-const fields = { id: true, name: true, price: true, stock: true, createdAt: true, updatedAt: true } as const;
+export interface ProductChanges extends ProductFields {
+  /** Units to add (negative: remove) in the same statement, never below 0 nor above MAX_STOCK. */
+  stockDelta?: number;
+}
+
+/** What a conditional write expects of the product: one of these versions, or any existing one. */
+export type ExpectedVersion = { versions: number[] } | "any";
+
+/** Where a cursor page starts: a cursor from an earlier page, or an offset (the first cursor page). */
+export type PageStart = { cursor: CatalogueCursor } | { offset: number };
+
+export interface CursorPage {
+  count: number;
+  rows: ProductRecord[];
+  next: CatalogueCursor | null;
+  previous: CatalogueCursor | null;
+}
+
+export const MAX_STOCK = 2_147_483_647;
+/** A write that missed its row only because the row changed in between is tried this often. */
+const MAX_WRITE_ATTEMPTS = 3;
+
+const fields = { id: true, name: true, nameKey: true, price: true, stock: true, version: true, createdAt: true, updatedAt: true } as const;
 
 /**
  * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
@@ -43,8 +69,10 @@ type CountQuery = ReturnType<typeof countProducts>;
 interface ProductRow {
   id: number;
   name: string;
+  nameKey: string;
   price: string;
   stock: number;
+  version: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -78,14 +106,45 @@ export class ProductsRepository {
     this.generation++;
   }
 
-  /** A page in id order, so consecutive pages never repeat or skip a product. */
-  async page(filter: ProductFilter, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
-    const page = productPage(filter, limit, offset);
+  /** A page by offset in `ordering` (ties broken by id, so consecutive pages never overlap). */
+  async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
+    const page = productPage(filter, ordering, limit, offset);
     const [count, rows] = await Promise.all([
       this.count(filter),
       limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values),
     ]);
     return { count, rows: rows.map(toRecord) };
+  }
+
+  /**
+   * A page for cursor paging, with the cursors of the pages next to it. One row more than the
+   * page is read to learn whether another page follows in the direction of travel; in the other
+   * direction there is one whenever the page did not start at an end. An empty page (its
+   * neighbours were removed meanwhile) links back to the end it came from.
+   */
+  async cursorPage(filter: ProductFilter, ordering: Ordering, start: PageStart, limit: number): Promise<CursorPage> {
+    const cursor = (direction: CatalogueCursor["direction"], row?: ProductRecord): CatalogueCursor => ({
+      ordering,
+      filter,
+      direction,
+      ...(row ? { key: sortKeyOf(ordering, row) } : {}),
+    });
+    const backward = "cursor" in start && start.cursor.direction === "backward";
+    const query =
+      "offset" in start
+        ? productPage(filter, ordering, limit + 1, start.offset)
+        : productKeysetPage(filter, ordering, start.cursor.direction, start.cursor.key, limit + 1);
+    const [count, found] = await Promise.all([this.count(filter), limit === 0 ? [] : this.sql<ProductRow>(query.statement, query.values)]);
+    if (limit === 0) return { count, rows: [], next: null, previous: null };
+    const more = found.length > limit;
+    const rows = found.slice(0, limit).map(toRecord);
+    if (backward) rows.reverse();
+    const [first, last] = [rows[0], rows.at(-1)];
+    const startedInside = "offset" in start ? start.offset > 0 : start.cursor.key !== undefined;
+    if (backward) {
+      return { count, rows, previous: more ? cursor("backward", first) : null, next: startedInside ? cursor("forward", last) : null };
+    }
+    return { count, rows, next: more ? cursor("forward", last) : null, previous: startedInside ? cursor("backward", first) : null };
   }
 
   private async count(filter: ProductFilter): Promise<number> {
@@ -112,31 +171,76 @@ export class ProductsRepository {
     }
   }
 
-  async update(id: number, changes: ProductFields): Promise<ProductRecord | null> {
-    try {
-      return await this.db.product.update({
-        where: { id },
-        data: {
-          ...(changes.name !== undefined ? { name: changes.name.name, nameKey: changes.name.key } : {}),
-          ...(changes.price !== undefined ? { price: changes.price } : {}),
-          ...(changes.stock !== undefined ? { stock: changes.stock } : {}),
-        },
-        select: fields,
-      });
-    } catch (error) {
-      if (isRecordMissing(error)) return null;
-      throw uniqueViolationAs(error, () => productNameTaken(changes.name?.name ?? ""));
-    } finally {
-      this.generation++;
+  /**
+   * Changes the product in one UPDATE whose WHERE holds every condition: the expected version
+   * (If-Match) and, for a stock adjustment, the bounds of the result. A concurrent order's
+   * decrement is therefore never overwritten by a stale write, and an adjustment adds to
+   * whatever the stock is when it runs. Null when the product does not exist.
+   */
+  async update(id: number, changes: ProductChanges, expected?: ExpectedVersion): Promise<ProductRecord | null> {
+    const sets = [Prisma.sql`updated_at = now()`];
+    if (changes.name !== undefined) sets.push(Prisma.sql`name = ${changes.name.name}, name_key = ${changes.name.key}`);
+    if (changes.price !== undefined) sets.push(Prisma.sql`price = ${changes.price.toString()}::numeric`);
+    if (changes.stock !== undefined) sets.push(Prisma.sql`stock = ${changes.stock}::int`);
+    const conditions = [Prisma.sql`id = ${id}::int`, ...versionCondition(expected)];
+    if (changes.stockDelta !== undefined) {
+      sets.push(Prisma.sql`stock = stock + ${changes.stockDelta}::int`);
+      conditions.push(Prisma.sql`stock::bigint + ${changes.stockDelta}::int BETWEEN 0 AND ${MAX_STOCK}::int`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [row] = await this.db.$queryRaw<ProductRow[]>`
+          UPDATE products SET ${Prisma.join(sets)} WHERE ${Prisma.join(conditions, " AND ")}
+          RETURNING id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
+        if (row) return toRecord(row);
+      } catch (error) {
+        throw uniqueViolationAs(error, () => productNameTaken(changes.name?.name ?? ""));
+      } finally {
+        this.generation++;
+      }
+      if ((await this.whyUnchanged(id, changes, expected, attempt)) === "missing") return null;
     }
   }
 
-  /** Removes the product; order lines keep its name and price (order_items.product_id becomes null). */
-  async delete(id: number): Promise<boolean> {
-    const { count } = await this.db.product.deleteMany({ where: { id } });
+  /**
+   * Removes the product (if it still is the expected version); order lines keep its name and
+   * price (order_items.product_id becomes null). False when it does not exist.
+   */
+  async delete(id: number, expected?: ExpectedVersion): Promise<boolean> {
+    const count = await this.db.$executeRaw`DELETE FROM products WHERE ${Prisma.join([Prisma.sql`id = ${id}::int`, ...versionCondition(expected)], " AND ")}`;
     this.generation++;
-    return count === 1;
+    if (count === 1) return true;
+    await this.whyUnchanged(id, {}, expected, MAX_WRITE_ATTEMPTS);
+    return false;
   }
+
+  /**
+   * After a write that matched no row: "missing" when the product does not exist, else throws
+   * the problem that stopped it (a version that no longer matches, a stock adjustment out of
+   * bounds), or "retry" when the row, read now, would have matched (it changed in between).
+   */
+  private async whyUnchanged(id: number, changes: ProductChanges, expected: ExpectedVersion | undefined, attempt: number): Promise<"missing" | "retry"> {
+    const current = await this.findById(id);
+    if (!current) return "missing";
+    if (expected !== undefined && expected !== "any" && !expected.versions.includes(current.version)) {
+      throw new AppError("precondition-failed", `Product ${id} changed since you read it; nothing was changed. Read it again for its current ETag.`);
+    }
+    const result = current.stock + (changes.stockDelta ?? 0);
+    if (changes.stockDelta !== undefined && (result < 0 || result > MAX_STOCK)) {
+      const delta = changes.stockDelta;
+      throw new AppError("stock-out-of-range", `Product ${id} has ${current.stock} in stock; a change of ${delta} would leave ${result}${result < 0 ? "" : `, above ${MAX_STOCK}`}. Nothing was changed.`, {
+        fieldErrors: [{ field: ["stock_delta"], code: "stock-out-of-range", message: `${current.stock} in stock, ${delta} would leave ${result}`, product_id: id, requested: delta, available: current.stock }],
+      });
+    }
+    if (attempt < MAX_WRITE_ATTEMPTS) return "retry";
+    throw new Error(`product ${id}: a conditional write kept missing a row that matches its conditions`);
+  }
+}
+
+/** The WHERE condition for an expected version (If-Match): none, any existing row, or one of these. */
+function versionCondition(expected?: ExpectedVersion): Prisma.Sql[] {
+  if (expected === undefined || expected === "any") return [];
+  return [Prisma.sql`version = ANY(${expected.versions}::int[])`];
 }
 
 const productNameTaken = (name: string) => nameTaken(`A product named "${name}" already exists.`, "product with this name already exists");

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   "method-not-allowed": { status: 405, title: "Method Not Allowed" },
   "request-timeout": { status: 408, title: "Request Timeout" },
   "order-already-cancelled": { status: 409, title: "Order already cancelled" },
+  "stock-out-of-range": { status: 409, title: "Stock out of range" },
+  "precondition-failed": { status: 412, title: "Precondition Failed" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
   "unsupported-media-type": { status: 415, title: "Unsupported Media Type" },
   "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },

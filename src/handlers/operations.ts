@@ -1,20 +1,24 @@
 import type { Metrics } from "../observability/metrics.js";
 import type { HandlersFor } from "../http/operation-types.js";
-import { SPEC_TEXT, loadSpec } from "../spec.js";
 
-export function operationsHandlers(deps: { metrics: Metrics }): HandlersFor<"getMetrics" | "getOpenApiJson" | "getOpenApiYaml"> {
-  const specJson = loadSpec();
+/** The document the app was built with (openapi.yaml, or a test's changed copy), as JSON and as YAML text. */
+export interface ServedSpecification {
+  document: Record<string, unknown>;
+  yaml: string;
+}
+
+export function operationsHandlers(deps: { metrics: Metrics; specification: ServedSpecification }): HandlersFor<"getMetrics" | "getOpenApiJson" | "getOpenApiYaml"> {
   return {
     async getMetrics(_request, reply) {
       reply.type(deps.metrics.registry.contentType);
       return deps.metrics.registry.metrics();
     },
     async getOpenApiJson() {
-      return specJson;
+      return deps.specification.document;
     },
     async getOpenApiYaml(_request, reply) {
       reply.type("application/yaml");
-      return SPEC_TEXT;
+      return deps.specification.yaml;
     },
   };
 }

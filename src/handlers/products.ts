@@ -1,9 +1,12 @@
-import type { ProductFields, ProductRecord, ProductsRepository } from "../domain/products.js";
+import type { FastifyReply } from "fastify";
+import type { ProductChanges, ProductFields, ProductFilter, ProductRecord, ProductsRepository } from "../domain/products.js";
 import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
 import { normalizeName, productNameViolations } from "../domain/names.js";
-import { notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
-import { pageLinks, pageRequest } from "../http/pagination.js";
-import type { HandlersFor, OperationRequest, RequestBody, Wire } from "../http/operation-types.js";
+import { decodeCursor, encodeCursor, parseOrdering } from "../domain/product-cursor.js";
+import { invalidFields, notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
+import { expectedVersion, notModified, pageETag, productETag } from "../http/conditional.js";
+import { cursorLinks, pageLinks, pageRequest, sentInQuery } from "../http/pagination.js";
+import type { HandlersFor, OperationRequest, QueryOf, RequestBody, Wire } from "../http/operation-types.js";
 import { SPEC_LIMITS } from "../spec-limits.js";
 
 type ProductHandlers = HandlersFor<"listProducts" | "createProduct" | "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct">;
@@ -22,8 +25,8 @@ export function toProductBody(product: ProductRecord): Wire<"Product"> {
 const productNotFound = (id: number) => notFound("Product", id);
 
 /** Turns the accepted wire forms ("2.2" or 2.2, "100" or 100) into exact values. */
-function readProductFields(body: RequestBody<"createProduct"> | RequestBody<"patchProduct">): ProductFields {
-  const fields: ProductFields = {};
+function readProductFields(body: RequestBody<"createProduct"> | RequestBody<"updateProduct"> | RequestBody<"patchProduct">): ProductChanges {
+  const fields: ProductChanges = {};
   const errors: FieldError[] = [];
   if (body.name !== undefined) {
     fields.name = normalizeName(body.name);
@@ -40,29 +43,63 @@ function readProductFields(body: RequestBody<"createProduct"> | RequestBody<"pat
     if (Number.isSafeInteger(stock) && stock >= 0 && stock <= SPEC_LIMITS.maxStock) fields.stock = stock;
     else errors.push({ field: ["stock"], message: `must be an integer from 0 to ${SPEC_LIMITS.maxStock}` });
   }
+  if ("stock_delta" in body && body.stock_delta !== undefined) {
+    if (body.stock !== undefined) errors.push({ field: ["stock_delta"], message: "cannot be sent together with stock: send one or the other" });
+    else fields.stockDelta = body.stock_delta;
+  }
   rejectIfAny(errors);
   return fields;
+}
+
+/** The list's filter; `keywords` is the deprecated spelling of `keyword`. */
+function readFilter(query: QueryOf<"listProducts">): ProductFilter {
+  const { keyword, keywords, min_price, max_price } = query;
+  if (keyword !== undefined && keywords !== undefined && keyword !== keywords) {
+    throw invalidFields([{ field: ["keywords"], source: "query", code: "conflicts-with-keyword", message: "is the old name of keyword: send one of them, or both with the same value" }]);
+  }
+  const text = keyword ?? keywords;
+  return {
+    ...(text ? { keyword: text } : {}),
+    ...(min_price !== undefined ? { minPrice: new Decimal(min_price) } : {}),
+    ...(max_price !== undefined ? { maxPrice: new Decimal(max_price) } : {}),
+  };
 }
 
 export function productHandlers(deps: { products: ProductsRepository }): ProductHandlers {
   const { products } = deps;
 
-  async function change(request: OperationRequest<"updateProduct"> | OperationRequest<"patchProduct">) {
-    const updated = await products.update(request.params.id, readProductFields(request.body));
-    if (!updated) throw productNotFound(request.params.id);
+  async function change(request: OperationRequest<"updateProduct"> | OperationRequest<"patchProduct">, reply: FastifyReply) {
+    const { id } = request.params;
+    const updated = await products.update(id, readProductFields(request.body), expectedVersion(request.headers["if-match"], id));
+    if (!updated) throw productNotFound(id);
+    reply.header("etag", productETag(updated));
     return toProductBody(updated);
   }
 
+  /** A page by offset with offset links (as the reference), or a cursor page with cursor links. */
+  async function listPage(request: OperationRequest<"listProducts">) {
+    const { limit, offset } = pageRequest(request.query);
+    const { cursor } = request.query;
+    const filter = readFilter(request.query);
+    const ordering = parseOrdering(request.query.ordering);
+    if (cursor === undefined) {
+      const { count, rows } = await products.page(filter, ordering, limit, offset);
+      return { links: pageLinks(request, count, limit, offset), rows };
+    }
+    if (cursor !== "" && sentInQuery(request, "offset")) {
+      throw invalidFields([{ field: ["offset"], source: "query", code: "offset-with-cursor", message: "cannot be sent with a cursor: a cursor already says where the page starts" }]);
+    }
+    const start = cursor === "" ? { offset } : { cursor: decodeCursor(cursor, ordering, filter) };
+    const page = await products.cursorPage(filter, ordering, start, limit);
+    const encode = (c: typeof page.next) => (c ? encodeCursor(c) : null);
+    return { links: cursorLinks(request, page.count, limit, encode(page.next), encode(page.previous)), rows: page.rows };
+  }
+
   return {
-    async listProducts(request) {
-      const { limit, offset } = pageRequest(request.query);
-      const { keyword, max_price } = request.query;
-      const filter = {
-        ...(keyword ? { keyword } : {}),
-        ...(max_price !== undefined ? { maxPrice: new Decimal(max_price) } : {}),
-      };
-      const { count, rows } = await products.page(filter, limit, offset);
-      return { ...pageLinks(request, count, limit, offset), results: rows.map(toProductBody) };
+    async listProducts(request, reply) {
+      const { links, rows } = await listPage(request);
+      if (notModified(reply, request.headers["if-none-match"], pageETag(links, rows))) return reply.code(304).send();
+      return { ...links, results: rows.map(toProductBody) };
     },
 
     async createProduct(request, reply) {
@@ -72,9 +109,10 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
       return toProductBody(product);
     },
 
-    async getProduct(request) {
+    async getProduct(request, reply) {
       const product = await products.findById(request.params.id);
       if (!product) throw productNotFound(request.params.id);
+      if (notModified(reply, request.headers["if-none-match"], productETag(product))) return reply.code(304).send();
       return toProductBody(product);
     },
 
@@ -82,7 +120,8 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
     patchProduct: change,
 
     async deleteProduct(request, reply) {
-      if (!(await products.delete(request.params.id))) throw productNotFound(request.params.id);
+      const { id } = request.params;
+      if (!(await products.delete(id, expectedVersion(request.headers["if-match"], id)))) throw productNotFound(id);
       reply.code(204);
     },
   };

@@ -1,7 +1,7 @@
 import type { JWT } from "@fastify/jwt";
 import type { TokenSigner } from "../domain/tokens.js";
 
-/** The domain's TokenSigner on @fastify/jwt (registered in app.ts with its algorithm and secret). */
+/** The domain's TokenSigner on @fastify/jwt (registered by plugins/jwt.ts with its algorithm and secret). */
 export function jwtSigner(jwt: JWT): TokenSigner {
   return {
     sign: (claims, expiresInSeconds) => jwt.sign(claims, { expiresIn: `${expiresInSeconds}s` }),

@@ -19,9 +19,12 @@ export type ParamsOf<K extends OperationId> = Defined<Parameters<K>["path"]>;
 export type HeadersOf<K extends OperationId> = Defined<Parameters<K>["header"]>;
 
 type Responses<K extends OperationId> = operations[K]["responses"];
-/** The body of the operation's 2xx answer, or void when it has none. */
+/**
+ * The body of the operation's 2xx answer, or void when it has none; an operation that may answer
+ * 304 returns the reply it sent (`return reply.code(304).send()`).
+ */
 export type SuccessBody<K extends OperationId> = {
-  [S in keyof Responses<K>]: S extends 200 | 201 ? ContentOf<Responses<K>[S]> : S extends 204 ? void : never;
+  [S in keyof Responses<K>]: S extends 200 | 201 ? ContentOf<Responses<K>[S]> : S extends 204 ? void : S extends 304 ? FastifyReply : never;
 }[keyof Responses<K>];
 
 export type OperationRequest<K extends OperationId> = FastifyRequest<{

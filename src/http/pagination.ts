@@ -49,20 +49,53 @@ export function isAllowedHost(host: string | undefined, allowedHosts: string): b
     .some((entry) => entry === "*" || entry === wanted || entry === hostname);
 }
 
+/** The request's query string as parameters, in the order the client sent them. */
+function queryOf(request: FastifyRequest): URLSearchParams {
+  return new URLSearchParams(request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "");
+}
+
+/** True when the client sent this query parameter itself (validation fills in defaults). */
+export function sentInQuery(request: FastifyRequest, name: string): boolean {
+  return queryOf(request).has(name);
+}
+
+/** The documented path of the request's route, after the origin links may use. */
+function linkPrefix(request: FastifyRequest): string {
+  const origin = linkBase(request, request.server.linkBase);
+  return `${origin}${request.routeOptions.url ?? new URL(request.url, "http://x").pathname}`;
+}
+
+/**
+ * `next`/`previous` of a cursor page: the request's other parameters, with `cursor` set to each
+ * neighbour's (opaque) cursor and no `offset`.
+ */
+export function cursorLinks(request: FastifyRequest, count: number, limit: number, next: string | null, previous: string | null): PageLinks {
+  const prefix = linkPrefix(request);
+  const query = queryOf(request);
+  const at = (cursor: string | null): string | null => {
+    if (cursor === null) return null;
+    const params = new URLSearchParams(query);
+    params.delete("offset");
+    params.set("limit", String(limit));
+    params.set("cursor", cursor);
+    return `${prefix}?${params.toString()}`;
+  };
+  return { count, next: at(next), previous: at(previous) };
+}
+
 /**
  * `next`/`previous` that keep the other query parameters, like the reference. The path is always
  * the documented one (the route's template, e.g. `/api/product/`), whichever form the client sent.
  */
 export function pageLinks(request: FastifyRequest, count: number, limit: number, offset: number): PageLinks {
-  const origin = linkBase(request, request.server.linkBase);
-  const path = request.routeOptions.url ?? new URL(request.url, "http://x").pathname;
-  const query = new URLSearchParams(request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "");
+  const prefix = linkPrefix(request);
+  const query = queryOf(request);
   const at = (newOffset: number | null): string => {
     const params = new URLSearchParams(query);
     params.set("limit", String(limit));
     if (newOffset === null) params.delete("offset");
     else params.set("offset", String(newOffset));
-    return `${origin}${path}?${params.toString()}`;
+    return `${prefix}?${params.toString()}`;
   };
   const hasNext = limit > 0 && offset + limit < count;
   const hasPrevious = limit > 0 && offset > 0;

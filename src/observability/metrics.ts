@@ -16,6 +16,8 @@ export interface Metrics {
   orderEvents: OrderEventCounters;
   observeQuery(model: string, operation: string, seconds: number): void;
   watchPool(pool: pg.Pool): void;
+  /** An idle pool connection failed (its server went away). */
+  poolError(): void;
   /** Evaluated at each scrape: 1 when the process would answer /readyz with 200. */
   watchReadiness(check: () => Promise<boolean>): void;
   rateLimitStore: RateLimitStoreEvents;
@@ -117,6 +119,11 @@ export function createMetrics(): Metrics {
     help: "1 on the one process of the deployment that runs the periodic jobs (it holds the advisory lock).",
     registers,
   });
+  const poolErrors = new client.Counter({
+    name: "db_pool_errors_total",
+    help: "Idle database connections that failed (their server went away); the pool replaced them.",
+    registers,
+  });
   const jobRuns = new client.Counter({
     name: "periodic_job_runs_total",
     help: "Runs of periodic jobs, by job and outcome.",
@@ -144,6 +151,9 @@ export function createMetrics(): Metrics {
     },
     watchPool(pool) {
       pools.push(pool);
+    },
+    poolError() {
+      poolErrors.inc();
     },
     watchReadiness(check) {
       readiness = check;

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { FastifyInstance } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
 
 const require = createRequire(import.meta.url);
 
@@ -11,16 +12,19 @@ const require = createRequire(import.meta.url);
  * Their routes (/docs*, /redoc*) are the only routes not described by openapi.yaml: they are the
  * pages, not the API.
  */
-export async function registerDocs(app: FastifyInstance, spec: Record<string, unknown>): Promise<void> {
-  const forThisServer = relativeServerFirst(spec);
-  await app.register(fastifySwagger, { mode: "static", specification: { document: forThisServer as never } });
-  await app.register(fastifySwaggerUi, {
-    routePrefix: "/docs",
-    uiConfig: { docExpansion: "list", deepLinking: true, persistAuthorization: true, tryItOutEnabled: true },
-    staticCSP: true,
-  });
-  registerRedoc(app);
-}
+export const docsPlugin = fp(
+  async (app: FastifyInstance, options: { specification: Record<string, unknown> }) => {
+    const forThisServer = relativeServerFirst(options.specification);
+    await app.register(fastifySwagger, { mode: "static", specification: { document: forThisServer as never } });
+    await app.register(fastifySwaggerUi, {
+      routePrefix: "/docs",
+      uiConfig: { docExpansion: "list", deepLinking: true, persistAuthorization: true, tryItOutEnabled: true },
+      staticCSP: true,
+    });
+    registerRedoc(app);
+  },
+  { name: "docs", fastify: "5.x" },
+);
 
 /**
  * The spec lists the local development URL first (generated clients take the first server as
@@ -64,13 +68,8 @@ const REDOC_PAGE = `<!doctype html>
 function registerRedoc(app: FastifyInstance): void {
   // The bundle's only remote asset is the "API docs by Redocly" logo; an empty image hides it
   // (Redoc drops the logo when it fails to load), so the page makes no request elsewhere.
-  const bundle = readFileSync(require.resolve("redoc/bundles/redoc.standalone.js"), "utf8").replaceAll(
-    "https://cdn.redoc.ly/redoc/logo-mini.svg",
-    "data:,",
-  );
-  app.get("/redoc", (_request, reply) =>
-    reply.header("content-security-policy", REDOC_CSP).type("text/html; charset=utf-8").send(REDOC_PAGE),
-  );
+  const bundle = readFileSync(require.resolve("redoc/bundles/redoc.standalone.js"), "utf8").replaceAll("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,");
+  app.get("/redoc", (_request, reply) => reply.header("content-security-policy", REDOC_CSP).type("text/html; charset=utf-8").send(REDOC_PAGE));
   app.get("/redoc/redoc.standalone.js", (_request, reply) =>
     reply.header("cache-control", "public, max-age=86400").type("text/javascript; charset=utf-8").send(bundle),
   );

@@ -87,11 +87,37 @@ export async function createSharedRateLimitStore(url: string, options: { log: Fa
     ) {}
 
     incr(key: string, callback: Callback, timeWindow: number, max: number) {
-      this.shared.incr(key, (err, result) => (err ? (failed(err), this.local.incr(key, callback, timeWindow, max)) : (answered(), callback(null, result))), timeWindow, max);
+      this.shared.incr(
+        key,
+        (err, result) => {
+          if (!err) {
+            answered();
+            callback(null, result);
+            return;
+          }
+          failed(err);
+          this.local.incr(key, callback, timeWindow, max);
+        },
+        timeWindow,
+        max,
+      );
     }
 
     read(key: string, callback: Callback, timeWindow: number, max: number) {
-      this.shared.read(key, (err, result) => (err ? (failed(err), this.local.read(key, callback, timeWindow, max)) : (answered(), callback(null, result))), timeWindow, max);
+      this.shared.read(
+        key,
+        (err, result) => {
+          if (!err) {
+            answered();
+            callback(null, result);
+            return;
+          }
+          failed(err);
+          this.local.read(key, callback, timeWindow, max);
+        },
+        timeWindow,
+        max,
+      );
     }
 
     /**

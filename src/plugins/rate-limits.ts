@@ -1,10 +1,16 @@
+import rateLimit, { type CreateRateLimitOptions } from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import rateLimit, { type CreateRateLimitOptions, type RateLimitPluginOptions } from "@fastify/rate-limit";
-import type { Config } from "../config.js";
+import fp from "fastify-plugin";
 import { normalizeName } from "../domain/names.js";
 import { tooManyRequests } from "../errors/app-error.js";
 import type { AuthLimits } from "../http/auth-limits.js";
+import { createSharedRateLimitStore } from "./rate-limit-store.js";
 
+declare module "fastify" {
+  interface FastifyInstance {
+    authLimits: AuthLimits;
+  }
+}
 
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
@@ -18,15 +24,27 @@ const HOUR = 60 * MINUTE;
  * while the owner logs in from their own address. A budget per client address bounds how many
  * names one source can try. See README, "Login throttling".
  *
- * `store`: the plugin's default is this process's memory; with several replicas pass a shared
- * store (e.g. `{ redis }` with an ioredis client). Every limiter is made by `limiter()` below.
+ * Counters live in this process's memory, or with REDIS_URL in Redis, shared by every process and
+ * replica (./rate-limit-store.ts; the connection is closed with the app). Every limiter is made
+ * by `limiter()` below.
  */
-export async function registerAuthLimits(
-  app: FastifyInstance,
-  config: Config,
-  store: Pick<RateLimitPluginOptions, "redis" | "store"> = {},
-): Promise<AuthLimits> {
-  await app.register(rateLimit, { global: false, ...store });
+export const rateLimitsPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.decorate("authLimits", await registerAuthLimits(app));
+  },
+  { name: "rate-limits", dependencies: ["config", "metrics"], fastify: "5.x" },
+);
+
+async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
+  const { config } = app;
+  const store = config.REDIS_URL
+    ? await createSharedRateLimitStore(config.REDIS_URL, { log: app.log.child({ component: "rate-limits" }), events: app.serviceMetrics.rateLimitStore })
+    : undefined;
+  if (store) app.addHook("onClose", () => store.close());
+  else if (config.WORKERS > 1 || config.NODE_ENV === "production") {
+    app.log.warn("REDIS_URL is not set: rate limits are counted per process, so N processes or replicas allow N times each limit");
+  }
+  await app.register(rateLimit, { global: false, ...store?.options });
   const limiter = (options: CreateRateLimitOptions): Limiter => app.createRateLimit(options);
 
   // Both endpoints take `name` in the body, which is parsed and validated before handlers run.

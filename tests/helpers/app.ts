@@ -1,12 +1,9 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
-import { buildApp, type AppOptions } from "../../src/app.js";
-import { loadConfig, type Config } from "../../src/config.js";
-import { createDatabaseClient, type DatabaseClient } from "../../src/db/client.js";
-import { ensureDefaultAdmin } from "../../src/domain/default-admin.js";
-import { UsersRepository } from "../../src/domain/users.js";
-import { createMetrics } from "../../src/observability/metrics.js";
-import { createTestDatabase } from "./database.js";
+import { type AppOverrides, buildApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import type { Database } from "../../src/plugins/database.js";
 import { assertMatchesSpec } from "./contract.js";
+import { createTestDatabase } from "./database.js";
 import { registerUser, viaApp } from "./factories.js";
 
 // The reference's development admin, so the seed client flow is tested with its own credentials.
@@ -14,7 +11,7 @@ export const ADMIN = { name: "admin", password: "12345" };
 
 export interface TestApp {
   app: FastifyInstance;
-  database: DatabaseClient;
+  database: Database;
   config: Config;
   /** Sends a request through Fastify's inject and checks the answer against openapi.yaml. */
   request(options: InjectOptions & { token?: string }): Promise<LightMyRequestResponse>;
@@ -28,24 +25,13 @@ export interface TestApp {
 // Tests log in far more often than a person; the abuse tests set their own, low limits.
 const GENEROUS_LIMITS = { LOGIN_RATE_LIMIT_PER_MINUTE: 100_000, REGISTER_RATE_LIMIT_PER_HOUR: 100_000, LOGIN_FAILURES_BEFORE_DELAY: 100_000, REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: 100_000, DB_POOL_MAX: 5 };
 
-/** A fresh app on its own empty, migrated database (PGlite or PostgreSQL, see TEST_DB). */
-export async function startTestApp(overrides: Partial<Config> = {}, options: Partial<AppOptions> = {}): Promise<TestApp> {
-  const testDb = await createTestDatabase();
-  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent" }), ...GENEROUS_LIMITS, ...overrides };
-  const metrics = createMetrics();
-  const database = createDatabaseClient(testDb.url, {
-    poolMax: config.DB_POOL_MAX,
-    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
-    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
-    observeQuery: metrics.observeQuery,
-    ...testDb.waits,
-  });
-  await ensureDefaultAdmin(new UsersRepository(database.prisma), ADMIN.password);
+/** A fresh app on its own empty, migrated database (PGlite or PostgreSQL, see TEST_DB); closing it drops the database. */
+export async function startTestApp(overrides: Partial<Config> = {}, options: AppOverrides = {}): Promise<TestApp> {
+  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ADMIN_PASSWORD: ADMIN.password }), ...GENEROUS_LIMITS, ...overrides };
   // PGlite runs in this process and blocks the event loop while it works, so the overload guard
   // is off here; tests/abuse.test.ts switches it on.
   const pressure = { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 };
-  const app = await buildApp({ config, database, metrics, pressure, logger: false, ...options });
-  await app.ready();
+  const app = await buildApp(config, { database: await createTestDatabase(), pressure, logger: false, ...options });
 
   const request: TestApp["request"] = async ({ token, headers, ...rest }) => {
     const response = await app.inject({
@@ -65,7 +51,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Par
   let adminAccess: string | undefined;
   return {
     app,
-    database,
+    database: app.database,
     config,
     request,
     login,
@@ -78,10 +64,6 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Par
       const tokens = await login(user.name, user.password);
       return { id: user.id, name: user.name, password: user.password, ...tokens };
     },
-    async close() {
-      await app.close();
-      await database.close();
-      await testDb.close();
-    },
+    close: () => app.close(),
   };
 }

@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../src/project-root.js";
-import { freePort } from "./postgres-cluster.js";
-import { startServiceProcess } from "./service-process.js";
+import { freePort } from "../../support/postgres-cluster.js";
+import { startServiceProcess } from "../../support/service-process.js";
 
 export const PROMETHEUS_RULES = join(PROJECT_ROOT, "ops/prometheus/rules/*.yml");
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";

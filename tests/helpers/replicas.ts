@@ -1,6 +1,6 @@
 // Replicas of the service as real processes (src/server.ts) on one PostgreSQL, optionally one
 // Redis, and nginx in front of them with the config of ops/nginx.
-import { startNginx, type Nginx } from "./nginx.js";
+import { startNginx, type Nginx } from "../../support/nginx.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
 export interface Replicas {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "./postgres-cluster.js";
+import { freePort } from "../../support/postgres-cluster.js";
 
 export interface ServerProcess {
   child: ChildProcess;

@@ -4,7 +4,7 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../../src/project-root.js";
+import { PROJECT_ROOT } from "../src/project-root.js";
 import { freePort } from "./postgres-cluster.js";
 import { startServiceProcess, type ServiceProcess } from "./service-process.js";
 
@@ -29,7 +29,7 @@ export async function startNginx(upstreams: string[]): Promise<Nginx> {
   const local = { "listen 8080;": `listen 127.0.0.1:${port};`, "access_log /dev/stdout ": `access_log ${accessLog} ` };
   let site = shipped;
   for (const [from, to] of Object.entries(local)) {
-    if (!site.includes(from)) throw new Error(`ops/nginx/order-service.conf no longer has \`${from}\`: update tests/helpers/nginx.ts`);
+    if (!site.includes(from)) throw new Error(`ops/nginx/order-service.conf no longer has \`${from}\`: update support/nginx.ts`);
     site = site.replace(from, to);
   }
   await writeFile(join(siteDir, "order-service.conf"), site);
