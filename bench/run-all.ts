@@ -1,4 +1,4 @@
-// npm run bench — the catalogue (1,000 and 1,000,000 products), orders and login-timing
+// npm run bench — the catalogue (1,000 and 1,000,000 products), orders, flash-sale and login-timing
 // benchmarks in sequence, each in its own process with its own throwaway cluster and service.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const RUNS: { script: string; env?: Record<string, string> }[] = [
   { script: "bench/catalogue.ts", env: { BENCH_SIZES: process.env.BENCH_SIZES ?? "1000,1000000" } },
   { script: "bench/orders.ts" },
+  { script: "bench/flash-sale.ts" },
   { script: "bench/login-timing.ts" },
 ];
 const TIMEOUT_MS = 15 * 60_000;

@@ -270,6 +270,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/order/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order and put its lines back in stock
+         * @description The caller may cancel their own order while it is `created`; an admin may cancel anyone's.
+         *     In one transaction the order becomes `cancelled` (with `cancelled_at`) and each line's
+         *     quantity goes back to its product's stock, locking the products in id order as placing an
+         *     order does. It happens once: a repeated or concurrent cancel of the same order changes
+         *     nothing and answers `409` (`order-already-cancelled`). A line whose product has been deleted
+         *     since is not restocked (there is no product to put it back on); the line stays in the order.
+         *     Someone else's order answers `404`, as when reading it. An `Idempotency-Key` retry of the
+         *     original order still answers the order as first placed.
+         */
+        post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -314,7 +341,7 @@ export interface paths {
         /**
          * Prometheus metrics
          * @description Request rates and latencies by route template, process and event-loop metrics, the
-         *     database pool, query timings and business counters (orders placed and declined, units sold).
+         *     database pool, query timings and business counters (orders placed, declined and cancelled, units sold and returned).
          *     When the service is configured with `METRICS_TOKEN`, send it as a bearer token; without it, or
          *     with a wrong one, the answer is 401. Without `METRICS_TOKEN` none is needed (the empty
          *     security requirement below).
@@ -375,7 +402,7 @@ export interface components {
              *     more specific kind (its `status` may be any 4xx the others do not cover).
              * @enum {string}
              */
-            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "stock-out-of-range" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "stock-out-of-range" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;
@@ -539,7 +566,10 @@ export interface components {
             products: components["schemas"]["OrderLineInput"][];
         };
         OrderItem: {
-            /** @description null once the product has been removed from the catalogue. */
+            /**
+             * @description The id of the product as ordered, kept after the product is removed from the catalogue.
+             *     null only on lines whose product was removed before the service kept ids (older history).
+             */
             product_id: number | null;
             /** @description The product's name when the order was placed. */
             name: string;
@@ -549,9 +579,17 @@ export interface components {
         };
         Order: {
             id: number;
-            /** @enum {string} */
-            status: "created";
+            /**
+             * @description `created` when placed; `cancelled` once cancelled (its lines went back to stock).
+             * @enum {string}
+             */
+            status: "created" | "cancelled";
             created_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: date-time
+             * @description When the order was cancelled; null while it is not.
+             */
+            cancelled_at?: string | null;
             items: components["schemas"]["OrderItem"][];
             total: components["schemas"]["Money"];
         };
@@ -773,6 +811,25 @@ export interface components {
                  *       "code": "idempotency-key-reused",
                  *       "detail": "This Idempotency-Key was used with a different request body.",
                  *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The order was cancelled before (by this request's twin or earlier); nothing changed. */
+        OrderAlreadyCancelled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:order-already-cancelled",
+                 *       "title": "Order already cancelled",
+                 *       "status": 409,
+                 *       "code": "order-already-cancelled",
+                 *       "detail": "Order 1 was already cancelled at 2026-01-01T12:05:00.000Z; nothing changed.",
+                 *       "instance": "/api/order/1/cancel"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -1708,6 +1765,7 @@ export interface operations {
                      *           "id": 1,
                      *           "status": "created",
                      *           "created_at": "2026-01-01T12:00:00.000Z",
+                     *           "cancelled_at": null,
                      *           "items": [
                      *             {
                      *               "product_id": 1,
@@ -1777,6 +1835,7 @@ export interface operations {
                      *       "id": 1,
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "cancelled_at": null,
                      *       "items": [
                      *         {
                      *           "product_id": 1,
@@ -1827,6 +1886,7 @@ export interface operations {
                      *       "id": 1,
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "cancelled_at": null,
                      *       "items": [
                      *         {
                      *           "product_id": 1,
@@ -1845,6 +1905,56 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The order's id.
+                 * @example 1
+                 */
+                id: components["schemas"]["SerialId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order, now cancelled; its lines are back in stock. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "status": "cancelled",
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "cancelled_at": "2026-01-01T12:05:00.000Z",
+                     *       "items": [
+                     *         {
+                     *           "product_id": 1,
+                     *           "name": "RedBull",
+                     *           "quantity": 15,
+                     *           "unit_price": "2.200",
+                     *           "line_total": "33.000"
+                     *         }
+                     *       ],
+                     *       "total": "33.000"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["OrderAlreadyCancelled"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -60,6 +60,25 @@ describe("placing orders", () => {
     expect(await tableCounts()).toEqual(before);
   });
 
+  it("takes nothing when a middle line is short, whatever the order of the lines, and names only that line", async () => {
+    const a = await product("Trio A", "1", 5);
+    const b = await product("Trio B", "2", 2);
+    const c = await product("Trio C", "3", 5);
+    const before = await tableCounts();
+    const response = await order(alice.access, [{ id: c, quantity: 5 }, { id: b, quantity: 3 }, { id: a, quantity: 1 }]);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      code: "insufficient-stock",
+      errors: [{ path: "/body/products/1/quantity", code: "insufficient-stock", message: "Trio B: 3 requested, 2 available", product_id: b, requested: 3, available: 2 }],
+    });
+    expect(response.json().errors).toHaveLength(1);
+    expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([5, 2, 5]);
+    expect(await tableCounts()).toEqual(before);
+    const placed = await order(alice.access, [{ id: c, quantity: 5 }, { id: b, quantity: 2 }, { id: a, quantity: 1 }]);
+    expect(placed.json().items.map((i: { product_id: number }) => i.product_id)).toEqual([c, b, a]);
+    expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([4, 0, 0]);
+  });
+
   it("sells exactly the last unit", async () => {
     const a = await product("Last Cake", "5", 2);
     expect((await order(alice.access, [{ id: a, quantity: 2 }])).statusCode).toBe(201);

@@ -106,7 +106,7 @@ describe("writing products", () => {
     expect(removed.body).toBe("");
     expect((await t.request({ url: `/api/product/${id}`, token: user })).statusCode).toBe(404);
     const history = await t.request({ url: `/api/order/${order.json().id}`, token: user });
-    expect(history.json().items).toEqual([{ product_id: null, name: "Short-lived", quantity: 2, unit_price: "4.400", line_total: "8.800" }]);
+    expect(history.json().items).toEqual([{ product_id: id, name: "Short-lived", quantity: 2, unit_price: "4.400", line_total: "8.800" }]);
     const reorder = await t.request({ method: "POST", url: "/api/order/", token: user, payload: { products: [{ id, quantity: 1 }] } });
     expect(reorder.statusCode).toBe(400);
     expect(reorder.json().code).toBe("unknown-product");

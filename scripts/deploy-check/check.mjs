@@ -446,7 +446,7 @@ function overlayRelations(name, objects) {
 const HISTOGRAMS = { http_request_duration_seconds: ["method", "route", "status_code"], db_query_duration_seconds: ["model", "operation"] };
 const METRICS = {
   nodejs_eventloop_lag_p99_seconds: [], process_resident_memory_bytes: [], process_cpu_seconds_total: [],
-  orders_placed_total: [], orders_declined_total: ["reason"], order_units_sold_total: [], db_pool_connections: ["state"],
+  orders_placed_total: [], orders_declined_total: ["reason"], order_units_sold_total: [], orders_cancelled_total: [], order_units_returned_total: [], db_pool_connections: ["state"],
   db_pool_max_connections: [], service_ready: [], rate_limit_store_up: ["store"], rate_limit_store_errors_total: ["store"],
   coordination_connection_up: [], periodic_jobs_leader: [], periodic_job_runs_total: ["job", "outcome"], up: [],
 };

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import { isTransientConflict } from "../db/errors.js";
 import { duplicateProducts, idempotencyKeyReused, insufficientStock, unknownProducts } from "../errors/app-error.js";
+import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./order-sql.js";
 
 export interface OrderLine {
   id: number;
@@ -18,6 +19,23 @@ export type PlacedOrder =
   | { replayed: false; order: OrderRecord; unitsSold: number }
   /** An Idempotency-Key matched an earlier order: nothing new was written; `answer` is what was answered then. */
   | { replayed: true; answer: unknown };
+
+/** What a cancel found: the order cancelled now, an order cancelled before, or none the caller may see. */
+export type CancelOutcome =
+  | { outcome: "cancelled"; order: OrderRecord; /** Units put back (lines of deleted products are not restocked). */ unitsReturned: number }
+  | { outcome: "already-cancelled"; order: OrderRecord }
+  | { outcome: "not-found" };
+
+interface StockRow {
+  id: number;
+  name: string;
+  price: string;
+  stock: number;
+  taken: number;
+  order_id: number | null;
+  item_ids: number[] | null;
+  created_at: Date | null;
+}
 
 export interface Idempotency {
   key: string;
@@ -45,22 +63,15 @@ export class OrdersRepository {
   constructor(private readonly db: PrismaClient) {}
 
   /**
-   * Takes the stock of every line or of none, in one transaction. Product rows are locked in id
-   * order, so two orders over the same products wait for each other instead of deadlocking, and
-   * the stock check reads what the lock holder committed. Transient conflicts are retried.
+   * Takes the stock of every line or of none, in one transaction of two statements while the
+   * product rows are locked (order-sql.ts: lock in id order, check and take the stock, draw the
+   * order's ids; then write the order, its lines and the idempotent answer), so a hot product's
+   * row is held for two round trips and the commit. Transient conflicts are retried.
    */
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
-        // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
-        return await this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 });
-      } catch (error) {
-        const retryable = error instanceof RetryableConflict || isTransientConflict(error);
-        if (attempt >= MAX_ATTEMPTS || !retryable) throw error;
-        await sleep(10 * attempt + Math.random() * 20);
-      }
-    }
+    // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
+    // the timeout is above the statement and lock timeouts (src/db/client.ts), so those fail first.
+    return withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
   }
 
   private async placeWithin(
@@ -74,10 +85,9 @@ export class OrdersRepository {
       if (earlier) return { replayed: true, answer: earlier.answer };
     }
 
+    // Ids ascending: the lock order (see order-sql.ts); quantities follow their ids.
     const byId = [...lines].sort((a, b) => a.id - b.id);
-    const ids = byId.map((line) => line.id);
-    const products = await tx.$queryRaw<{ id: number; name: string; price: Prisma.Decimal; stock: number }[]>`
-      SELECT id, name, price, stock FROM products WHERE id = ANY(${ids}::int[]) ORDER BY id FOR UPDATE`;
+    const products = await tx.$queryRawUnsafe<StockRow[]>(TAKE_STOCK, byId.map((l) => l.id), byId.map((l) => l.quantity));
     const found = new Map(products.map((p) => [p.id, p]));
 
     const unknown = lines.filter((line) => !found.has(line.id));
@@ -93,34 +103,66 @@ export class OrdersRepository {
         }),
       );
     }
-
-    await tx.$executeRaw`
-      UPDATE products AS p SET stock = p.stock - v.quantity, updated_at = now()
-      FROM unnest(${ids}::int[], ${byId.map((l) => l.quantity)}::int[]) AS v(id, quantity)
-      WHERE p.id = v.id`;
-
-    const items = lines.map((line) => {
+    // Every product exists and had enough, so the statement took them all and drew the ids.
+    const drawn = products[0]!;
+    if (drawn.taken !== lines.length || drawn.order_id === null || drawn.created_at === null || drawn.item_ids?.length !== lines.length) {
+      throw new Error(`took stock of ${drawn.taken} of ${lines.length} products`);
+    }
+    const orderId = drawn.order_id;
+    const itemIds = [...drawn.item_ids].sort((a, b) => a - b);
+    const items = lines.map((line, index) => {
       const product = found.get(line.id)!;
+      const unitPrice = new Prisma.Decimal(product.price);
       return {
+        id: itemIds[index]!,
+        orderId,
         productId: line.id,
         productName: product.name,
-        unitPrice: product.price,
+        unitPrice,
         quantity: line.quantity,
-        lineTotal: product.price.mul(line.quantity),
+        lineTotal: unitPrice.mul(line.quantity),
       };
     });
-    const total = items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0));
-    const order = await tx.order.create({
-      data: { userId, total, items: { create: items } },
-      include: orderWithItems,
-    });
-    if (idempotency) {
-      await tx.idempotencyKey.update({
-        where: { userId_key: { userId, key: idempotency.key } },
-        data: { statusCode: 201, body: idempotency.answerFor(order) as Prisma.InputJsonValue },
-      });
-    }
+    const order: OrderRecord = {
+      id: orderId,
+      userId,
+      status: "created",
+      total: items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0)),
+      createdAt: drawn.created_at,
+      updatedAt: drawn.created_at,
+      cancelledAt: null,
+      items,
+    };
+    await tx.$queryRawUnsafe(
+      WRITE_ORDER,
+      order.id,
+      userId,
+      order.total.toString(),
+      order.createdAt,
+      items.map((item) => item.id),
+      items.map((item) => item.productId),
+      items.map((item) => item.productName),
+      items.map((item) => item.unitPrice.toString()),
+      items.map((item) => item.quantity),
+      items.map((item) => item.lineTotal.toString()),
+      idempotency ? JSON.stringify(idempotency.answerFor(order)) : null,
+      idempotency?.key ?? null,
+    );
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
+  }
+
+  /**
+   * Cancels the order if it is still `created` (and, with `ownerId`, placed by that user; without,
+   * any order: an admin) and puts its lines back in stock, once: of concurrent cancels of one
+   * order exactly one finds it `created`.
+   */
+  async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
+    const [cancelled] = await withRetries(() =>
+      this.db.$queryRawUnsafe<{ id: number; units_returned: number }[]>(CANCEL_ORDER, id, ownerId ?? null),
+    );
+    const order = await this.find(id);
+    if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
+    return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };
   }
 
   async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderRecord[] }> {
@@ -142,6 +184,19 @@ export class OrdersRepository {
     return this.db.$executeRawUnsafe(
       `DELETE FROM idempotency_keys WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
     );
+  }
+}
+
+/** Runs `work` again after a transient conflict (deadlock, serialization failure), a few times. */
+async function withRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const retryable = error instanceof RetryableConflict || isTransientConflict(error);
+      if (attempt >= MAX_ATTEMPTS || !retryable) throw error;
+      await sleep(10 * attempt + Math.random() * 20);
+    }
   }
 }
 

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   "not-found": { status: 404, title: "Not Found" },
   "method-not-allowed": { status: 405, title: "Method Not Allowed" },
   "request-timeout": { status: 408, title: "Request Timeout" },
+  "order-already-cancelled": { status: 409, title: "Order already cancelled" },
   "stock-out-of-range": { status: 409, title: "Stock out of range" },
   "precondition-failed": { status: 412, title: "Precondition Failed" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
@@ -154,6 +155,10 @@ export const duplicateProducts = (lines: OrderLineRef[]): AppError =>
     })),
     "Each product may appear only once in an order.",
   );
+
+/** A cancel of an order that was cancelled before (also by a concurrent request). */
+export const orderAlreadyCancelled = (id: number, at: Date | null): AppError =>
+  new AppError("order-already-cancelled", `Order ${id} was already cancelled${at ? ` at ${at.toISOString()}` : ""}; nothing changed.`);
 
 export const idempotencyKeyReused = (): AppError =>
   new AppError("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");

@@ -1,6 +1,6 @@
 import { assertDistinctProducts, requestHash, type OrderRecord, type OrdersRepository, type PlacedOrder } from "../domain/orders.js";
 import { formatMoney } from "../domain/money.js";
-import { AppError, notFound } from "../errors/app-error.js";
+import { AppError, notFound, orderAlreadyCancelled } from "../errors/app-error.js";
 import { assertOwnerOrAdmin } from "../http/authentication.js";
 import { pageLinks, pageRequest } from "../http/pagination.js";
 import type { HandlersFor, Wire } from "../http/operation-types.js";
@@ -9,8 +9,9 @@ import type { OrderEventCounters } from "../observability/metrics.js";
 export function toOrderBody(order: OrderRecord): Wire<"Order"> {
   return {
     id: order.id,
-    status: "created",
+    status: order.status === "cancelled" ? "cancelled" : "created",
     created_at: order.createdAt.toISOString(),
+    cancelled_at: order.cancelledAt?.toISOString() ?? null,
     items: order.items.map((item) => ({
       product_id: item.productId,
       name: item.productName,
@@ -24,7 +25,7 @@ export function toOrderBody(order: OrderRecord): Wire<"Order"> {
 
 const orderNotFound = (id: number) => notFound("Order", id);
 
-export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEventCounters }): HandlersFor<"createOrder" | "listOrders" | "getOrder"> {
+export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEventCounters }): HandlersFor<"createOrder" | "listOrders" | "getOrder" | "cancelOrder"> {
   const { orders, events } = deps;
   return {
     async createOrder(request, reply) {
@@ -59,6 +60,16 @@ export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEv
       if (!order) throw orderNotFound(id);
       assertOwnerOrAdmin(request.principal, order.userId, () => orderNotFound(id));
       return toOrderBody(order);
+    },
+
+    async cancelOrder(request) {
+      const { id } = request.params;
+      // Someone else's order is hidden (404) as for reading it; the owner check is part of the cancel itself.
+      const result = await orders.cancel(id, request.principal.isAdmin ? undefined : request.principal.id);
+      if (result.outcome === "not-found") throw orderNotFound(id);
+      if (result.outcome === "already-cancelled") throw orderAlreadyCancelled(id, result.order.cancelledAt);
+      events?.cancelled(result);
+      return toOrderBody(result.order);
     },
   };
 }

@@ -29,6 +29,8 @@ export interface Metrics {
 export interface OrderEventCounters {
   placed(order: { unitsSold: number }): void;
   declined(reason: string): void;
+  /** An order was cancelled and `unitsReturned` units went back to stock. */
+  cancelled(order: { unitsReturned: number }): void;
 }
 
 /** Told by the shared rate-limit store (REDIS_URL) whether it answers. */
@@ -51,6 +53,12 @@ export function createMetrics(): Metrics {
   // A series from the start, so the stock-out alert's ratio reads 0 rather than nothing.
   ordersDeclined.inc({ reason: "insufficient-stock" }, 0);
   const unitsSold = new client.Counter({ name: "order_units_sold_total", help: "Units sold across all orders.", registers });
+  const ordersCancelled = new client.Counter({ name: "orders_cancelled_total", help: "Orders cancelled.", registers });
+  const unitsReturned = new client.Counter({
+    name: "order_units_returned_total",
+    help: "Units put back in stock by cancelled orders (lines of deleted products are not restocked).",
+    registers,
+  });
   const queryDuration = new client.Histogram({
     name: "db_query_duration_seconds",
     help: "Duration of database operations issued through Prisma.",
@@ -132,6 +140,10 @@ export function createMetrics(): Metrics {
       },
       declined(reason: string) {
         ordersDeclined.inc({ reason });
+      },
+      cancelled(result) {
+        ordersCancelled.inc();
+        unitsReturned.inc(result.unitsReturned);
       },
     },
     observeQuery(model, operation, seconds) {
