@@ -1,6 +1,7 @@
 // The order service (or the baseline server) as a child process on a free loopback port.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../../tests/helpers/postgres-cluster.js";
@@ -18,8 +19,14 @@ export interface RunningServer {
 }
 
 /** The service with the abuse limits raised so that a benchmark's logins are never refused. */
-export function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  return startNodeServer("src/server.ts", {
+/**
+ * BENCH_SERVICE_DIR: run the service from another checkout (e.g. a `git worktree` of an older
+ * commit, with its node_modules), measured by this checkout's benchmark beside the same baseline.
+ */
+const SERVICE_SCRIPT = process.env.BENCH_SERVICE_DIR ? join(process.env.BENCH_SERVICE_DIR, "src/server.ts") : "src/server.ts";
+
+export function startService(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+  return startNodeServer(SERVICE_SCRIPT, {
     DATABASE_URL: databaseUrl,
     NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
     ADMIN_PASSWORD: ADMIN.password,
@@ -30,21 +37,24 @@ export function startService(databaseUrl: string, env: Record<string, string> = 
     REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
     LOGIN_FAILURES_BEFORE_DELAY: "1000000",
     ...env,
-  });
+  }, {}, nodeArgs);
 }
 
 /** The service on its embedded database in `dataDir`, with the development defaults, as `make run` starts it. */
-export function startEmbeddedService(dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  return startNodeServer("src/server.ts", { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env }, { DATABASE_URL: undefined });
+export function startEmbeddedService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+  return startNodeServer(SERVICE_SCRIPT, { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env }, { DATABASE_URL: undefined }, nodeArgs);
 }
 
 export const ADMIN = { name: "admin", password: "bench-admin-password" };
 
-/** Spawns `node --import tsx <script>` with HOST/PORT set and waits until GET /readyz answers 200. */
-export async function startNodeServer(script: string, env: Record<string, string>, unset: Record<string, undefined> = {}): Promise<RunningServer> {
+/**
+ * Spawns `node [nodeArgs] --import tsx <script>` with HOST/PORT set and waits until GET /readyz
+ * answers 200. `nodeArgs`: flags for Node itself, e.g. --cpu-prof (not allowed in NODE_OPTIONS).
+ */
+export async function startNodeServer(script: string, env: Record<string, string>, unset: Record<string, undefined> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+    cwd: process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT,
     env: { ...process.env, ...env, ...unset, HOST: "127.0.0.1", PORT: String(port) },
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -3,12 +3,14 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import type { SqlRunner } from "../db/client.js";
 import { Problem } from "../http/problem.js";
 import { countProducts, productById, productPage } from "./catalogue-sql.js";
+import type { MoneyText } from "./money.js";
 import { isRecordMissing, isUniqueViolation } from "./users.js";
 
 export interface ProductRecord {
   id: number;
   name: string;
-  price: Prisma.Decimal;
+  /** A Decimal from Prisma's writes, the column's own text from the catalogue's reads. */
+  price: Prisma.Decimal | MoneyText;
   stock: number;
   createdAt: Date;
   updatedAt: Date;
@@ -49,13 +51,11 @@ type CountQuery = ReturnType<typeof countProducts>;
 interface ProductRow {
   id: number;
   name: string;
-  price: string;
+  price: MoneyText;
   stock: number;
   createdAt: Date;
   updatedAt: Date;
 }
-
-const toRecord = (row: ProductRow): ProductRecord => ({ ...row, price: new Prisma.Decimal(row.price) });
 
 export class ProductsRepository {
   private readonly counts: LRUCache<string, number, CountQuery>;
@@ -91,7 +91,7 @@ export class ProductsRepository {
       this.count(filter),
       limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values),
     ]);
-    return { count, rows: rows.map(toRecord) };
+    return { count, rows };
   }
 
   private async count(filter: ProductFilter): Promise<number> {
@@ -102,7 +102,7 @@ export class ProductsRepository {
 
   async findById(id: number): Promise<ProductRecord | null> {
     const [row] = await this.sql<ProductRow>(productById, [id]);
-    return row ? toRecord(row) : null;
+    return row ?? null;
   }
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
