@@ -31,6 +31,8 @@ interface Measurement extends LoadResult {
   size: number;
   query: Query;
   target: "service" | "baseline";
+  /** CPU time of the server process per request (µs): steadier than req/s on a shared machine. */
+  cpuUsPerRequest?: number;
 }
 
 /** The paths of each query for a catalogue with ids firstId..lastId. */
@@ -120,10 +122,13 @@ await main("bench:catalogue", async () => {
     }
     for (const query of QUERIES) {
       for (const [target, server, token] of targets) {
+        const cpuBefore = await server.cpuSeconds();
         const result = await step(`${label} ${query} → ${target} (${benchDuration()} s)`, () =>
           runLoad({ baseUrl: server.baseUrl, connections, next: (): RequestSpec => ({ path: paths[query](), token }) }),
         );
-        measurements.push({ database, size, query, target, ...result });
+        const cpuAfter = await server.cpuSeconds();
+        const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : undefined;
+        measurements.push({ database, size, query, target, cpuUsPerRequest, ...result });
       }
     }
     await Promise.all([service.stop(), baseline?.stop()]);
@@ -132,7 +137,7 @@ await main("bench:catalogue", async () => {
   printTable("Keyword selectivity", matches);
   printTable(
     `Catalogue reads (${connections} connections, ${benchDuration()} s each; latency in ms)`,
-    measurements.map((m) => ({ database: m.database, products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
+    measurements.map((m) => ({ database: m.database, products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, "CPU µs/req": m.cpuUsPerRequest === undefined ? "n/a" : Math.round(m.cpuUsPerRequest), requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
   );
   const find = (database: DatabaseKind, size: number, query: Query, target: Measurement["target"]) =>
     measurements.find((m) => m.database === database && m.size === size && m.query === query && m.target === target);
@@ -151,6 +156,8 @@ await main("bench:catalogue", async () => {
       baselineRps: find(database, size, query, "baseline")?.rps,
       serviceRps: find(database, size, query, "service")!.rps,
       p99: find(database, size, query, "service")!.p99,
+      serviceCpuUs: find(database, size, query, "service")!.cpuUsPerRequest,
+      baselineCpuUs: find(database, size, query, "baseline")?.cpuUsPerRequest,
     })),
   );
   printTable("Against the ceiling: service as a share of pgbench on the same SQL, and beside the bare node:http + pg server", ceilingTable(ceilingRows));

@@ -57,6 +57,9 @@ export interface CeilingRow {
   serviceRps: number;
   /** The service's p99 latency in ms. */
   p99: number;
+  /** CPU time per request of the service and of the baseline (µs), where measured. */
+  serviceCpuUs?: number;
+  baselineCpuUs?: number;
 }
 
 const share = (part: number | undefined, whole: number | undefined) => (part !== undefined && whole ? `${((100 * part) / whole).toFixed(0)} %` : "n/a");
@@ -72,6 +75,8 @@ export function ceilingTable(rows: CeilingRow[]): Row[] {
     "service/pgbench": share(r.serviceRps, r.pgbenchTps),
     "service/baseline": r.baselineRps ? `${(r.serviceRps / r.baselineRps).toFixed(2)}×` : "n/a",
     "p99 ms": r.p99,
+    ...(r.serviceCpuUs !== undefined ? { "service CPU µs/req": Math.round(r.serviceCpuUs) } : {}),
+    ...(r.baselineCpuUs !== undefined ? { "baseline CPU µs/req": Math.round(r.baselineCpuUs) } : {}),
   }));
 }
 

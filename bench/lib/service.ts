@@ -14,6 +14,8 @@ export interface RunningServer {
   pid: number;
   /** Resident memory of the child process in bytes (VmRSS from /proc), or undefined. */
   rssBytes(): Promise<number | undefined>;
+  /** CPU time the child process has used so far (user + system, from /proc), in seconds, or undefined. */
+  cpuSeconds(): Promise<number | undefined>;
   /** SIGTERM, then SIGKILL after 15 s; resolves with how it ended and how long that took. */
   stop(): Promise<Stopped>;
 }
@@ -63,6 +65,7 @@ export async function startNodeServer(script: string, env: Record<string, string
     baseUrl,
     pid: child.pid!,
     rssBytes: () => rssOf(child.pid!),
+    cpuSeconds: () => cpuOf(child.pid!),
     stop: () => stopChild(child),
   };
   try {
@@ -106,4 +109,12 @@ async function rssOf(pid: number): Promise<number | undefined> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
   return kb === undefined ? undefined : Number(kb) * 1024;
+}
+
+/** utime + stime of /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux). */
+async function cpuOf(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;
 }
