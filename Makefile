@@ -1,6 +1,6 @@
 # Everything a fresh clone needs, with only Node and npm installed.
 #   make run    build what is missing, then serve on 127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
-#   make test   the whole suite: PGlite always, a real PostgreSQL too when one can be had
+#   make test   the whole suite: the unit tier, then the integration tier on PGlite always and on a real PostgreSQL too when one can be had
 SHELL := /bin/bash
 # `prisma generate` only checks that an engine file exists; it never runs it (no download here).
 export PRISMA_SCHEMA_ENGINE_BINARY ?= $(CURDIR)/package.json
@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-unit test-pglite test-postgres lint typecheck contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -43,6 +43,7 @@ run: dist/src/server.js
 
 test: lint typecheck
 	rm -rf $(COVERAGE_DIR) artifacts/vitest-*.json
+	$(MAKE) test-unit
 	$(MAKE) test-pglite test-postgres
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
@@ -55,8 +56,12 @@ typecheck: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p tsconfig.json
 	npx tsc --noEmit -p bench/tsconfig.json
 
+# The pure modules, without a database (tests/unit/): seconds, so they run first.
+test-unit: node_modules/.installed generated/prisma/client.ts
+	npx vitest run --project unit $(call REPORT,unit)
+
 test-pglite: node_modules/.installed generated/prisma/client.ts
-	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run $(call REPORT,pglite)
+	TEST_DB=pglite CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run --project integration $(call REPORT,pglite)
 
 # Uses TEST_DATABASE_URL, or starts a throwaway cluster from the PostgreSQL binaries on this
 # machine (PG_BIN_DIR, else PATH, else /usr/lib/postgresql/*/bin). Without either it says so and
@@ -64,7 +69,7 @@ test-pglite: node_modules/.installed generated/prisma/client.ts
 HAVE_PG_BINARIES = { [ -n "$$PG_BIN_DIR" ] && [ -x "$$PG_BIN_DIR/pg_ctl" ]; } || { command -v pg_ctl && command -v initdb; } >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
 test-postgres: node_modules/.installed generated/prisma/client.ts
 	@if [ -n "$$TEST_DATABASE_URL" ] || $(HAVE_PG_BINARIES); then \
-		TEST_DB=postgres CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run $(call REPORT,postgres); \
+		TEST_DB=postgres CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx vitest run --project integration $(call REPORT,postgres); \
 	elif [ "$$REQUIRE_POSTGRES" = "1" ]; then \
 		echo "PostgreSQL is required (REQUIRE_POSTGRES=1) but neither TEST_DATABASE_URL nor PostgreSQL binaries (PG_BIN_DIR, PATH, /usr/lib/postgresql) are available" >&2; exit 1; \
 	else \

@@ -335,8 +335,12 @@ export interface components {
         Problem: {
             /** @description A URI naming the kind of problem: urn:order-service:problem:<code>. */
             type: string;
-            /** @description The kind of problem, machine-readable (e.g. `insufficient-stock`). */
-            code: string;
+            /**
+             * @description The kind of problem, machine-readable: switch on it. `bad-request` is a client error of no
+             *     more specific kind (its `status` may be any 4xx the others do not cover).
+             * @enum {string}
+             */
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;

@@ -7,6 +7,7 @@ import { startCoordination } from "./db/coordination.js";
 import { OrdersRepository } from "./domain/orders.js";
 import { PRODUCTS_CHANGED_CHANNEL, ProductsRepository } from "./domain/products.js";
 import { TokenService } from "./domain/tokens.js";
+import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
 import { UsersRepository } from "./domain/users.js";
 import { authHandlers } from "./handlers/auth.js";
 import { healthHandlers, notReadyReason, type Lifecycle } from "./handlers/health.js";
@@ -17,8 +18,8 @@ import { userHandlers } from "./handlers/users.js";
 import { validatorCompiler } from "./http/ajv.js";
 import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
 import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
+import { jwtSigner } from "./http/jwt-signer.js";
 import { registerLinkBase } from "./http/pagination.js";
-import { invalidRequest, Problem } from "./http/problem.js";
 import { echoRequestIds, requestId } from "./http/request-id.js";
 import { RequestLogController } from "./http/request-logging.js";
 import type { OperationHandlers } from "./http/operation-types.js";
@@ -63,7 +64,7 @@ const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 /** Any key works, as long as every process of a deployment uses the same one. */
 const JOBS_LOCK_KEY = 0x6f726473; // "ords"
 const JOBS_POLL_MS = 1_000;
-const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 };
+const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: RETRY_AFTER_SECONDS };
 
 /** Builds the HTTP application; server.ts decides where it listens and what it runs on. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -93,8 +94,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         request,
         reply,
         error.code === "FST_ERR_BAD_URL" || error.code === "FST_ERR_MAX_PARAM_LENGTH"
-          ? invalidRequest([{ path: "/params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
-          : new Problem("internal-error", "An unexpected error occurred. Quote the request id when reporting it."),
+          ? invalidFields([{ field: [], source: "params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
+          : internalError(error),
       ),
   });
   app.server.headersTimeout = 5_000;
@@ -139,7 +140,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const users = new UsersRepository(database.prisma);
   const products = new ProductsRepository(database.prisma, database.query);
   const orders = new OrdersRepository(database.prisma);
-  const tokens = new TokenService(app.jwt, database.prisma, {
+  const tokens = new TokenService(jwtSigner(app.jwt), database.prisma, {
     accessSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   });

@@ -164,7 +164,7 @@ describe("security headers and CORS", () => {
     } finally {
       await plain.close();
     }
-  });
+  }, 60_000); // starts an app of its own: most of the default 20 s on a busy machine
 });
 
 describe("overload", () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 
 // Runs on both databases; on PostgreSQL (TEST_DB=postgres, as in CI) it is the real proof.
 let t: TestApp;
@@ -12,10 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function product(name: string, stock: number): Promise<number> {
-  const response = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name, price: "1.5", stock } });
-  return response.json().id;
-}
+const product = async (name: string, stock: number) => (await createProduct(viaApp(t), admin, { name, stock })).id;
 
 // A small deterministic generator, so a failure can be replayed.
 function random(seed: number) {

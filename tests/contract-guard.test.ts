@@ -59,5 +59,5 @@ describe("the contract checks", () => {
     } finally {
       await drifted.close();
     }
-  });
+  }, 60_000); // starts an app of its own: most of the default 20 s on a busy machine
 });

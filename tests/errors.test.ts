@@ -86,6 +86,18 @@ describe("problem answers", () => {
     },
   );
 
+  it("answers a client error of no more specific kind as bad-request, not as a validation failure", async () => {
+    const response = await t.request({
+      method: "POST",
+      url: "/api/token/",
+      headers: { "content-type": "application/json", "content-length": "5" },
+      payload: JSON.stringify({ name: "admin", password: "12345" }),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: "bad-request", title: "Bad Request", type: "urn:order-service:problem:bad-request" });
+    expect(response.json().errors).toBeUndefined();
+  });
+
   it("answers an oversized body with 413", async () => {
     const response = await t.request({
       method: "POST",

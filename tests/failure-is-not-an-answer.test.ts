@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRINCIPAL_TTL_MS } from "../src/http/authentication.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 
 let t: TestApp;
 let user: Awaited<ReturnType<TestApp["createUser"]>>;
@@ -12,7 +13,7 @@ let orderId: number;
 beforeAll(async () => {
   t = await startTestApp();
   const admin = await t.adminToken();
-  productId = (await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "Failing Tea", price: "1", stock: 5 } })).json().id;
+  productId = (await createProduct(viaApp(t), admin, { name: "Failing Tea", price: "1", stock: 5 })).id;
   user = await t.createUser();
   orderId = (await t.request({ method: "POST", url: "/api/order/", token: user.access, payload: { products: [{ id: productId, quantity: 1 }] } })).json().id;
 });

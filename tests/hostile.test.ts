@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validatorCompiler } from "../src/http/ajv.js";
 import { PRINCIPAL_TTL_MS } from "../src/http/authentication.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 import { databaseFingerprint } from "./helpers/fingerprint.js";
 import { craftToken } from "./helpers/jwt.js";
 import { resolve } from "./helpers/schema-arbitrary.js";
@@ -21,8 +22,7 @@ beforeAll(async () => {
   t = await startTestApp();
   admin = await t.adminToken();
   user = await t.createUser();
-  const product = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "Hostile Tea", price: "2", stock: 50 } });
-  productId = product.json().id;
+  productId = (await createProduct(viaApp(t), admin, { name: "Hostile Tea", price: "2", stock: 50 })).id;
 });
 afterAll(() => t.close());
 
@@ -102,6 +102,18 @@ describe("3. names that lengthen when lowercased, and invisible names", () => {
     await expectRefused({ method: "PUT", url: `/api/product/${productId}`, token: admin, payload: { name: "İ".repeat(101) } }, "/body/name");
     const fits = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "İ".repeat(100), price: "1", stock: 1 } });
     expect(fits.statusCode).toBe(201);
+  });
+
+  it("stores product names in NFC as user names are: the two spellings of \"é\" are one name", async () => {
+    const decomposed = "Cafe\u0301 Tea";
+    const created = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: decomposed, price: "1", stock: 1 } });
+    expect(created.statusCode).toBe(201);
+    expect(created.json().name).toBe("Caf\u00e9 Tea");
+    const twin = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "CAF\u00c9 TEA", price: "1", stock: 1 } });
+    expect(twin.statusCode).toBe(400);
+    expect(twin.json()).toMatchObject({ code: "name-taken", errors: [{ path: "/body/name", code: "taken" }] });
+    const user = await t.request({ method: "POST", url: "/api/register/", payload: { name: decomposed, password: "a long enough secret" } });
+    expect(user.json().name).toBe("Caf\u00e9 Tea");
   });
 
   it.each(["\u200b", "\u200b\u200c\u200d", "\ufeff", " \u2060 ", "\u0301"])("refuses a name of invisible characters only: %j", async (name) => {

@@ -76,7 +76,7 @@ describe("request ids", () => {
     } finally {
       await other.close();
     }
-  });
+  }, 60_000); // starts an app of its own: most of the default 20 s on a busy machine
 
   it("echo a client's well-formed X-Request-Id, and replace a malformed one", async () => {
     const echoed = await t.request({ url: "/healthz", headers: { "x-request-id": "checkout-7f3a:42" } });

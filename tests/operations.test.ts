@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 
 describe("metrics", () => {
   let t: TestApp;
@@ -17,7 +18,7 @@ describe("metrics", () => {
 
   it("counts orders placed, declined and units sold, and labels requests by route template", async () => {
     const admin = await t.adminToken();
-    const id = (await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "Metered", price: "1", stock: 5 } })).json().id;
+    const id = (await createProduct(viaApp(t), admin, { name: "Metered", price: "1", stock: 5 })).id;
     const before = (await t.request({ url: "/metrics" })).body;
     await t.request({ method: "POST", url: "/api/order/", token: admin, payload: { products: [{ id, quantity: 3 }] } });
     await t.request({ method: "POST", url: "/api/order/", token: admin, payload: { products: [{ id, quantity: 3 }] } });

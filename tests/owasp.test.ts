@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 import { craftToken } from "./helpers/jwt.js";
 import { specOperations, urlFor } from "./helpers/spec-operations.js";
 
@@ -18,15 +19,29 @@ beforeAll(async () => {
   admin = await t.adminToken();
   alice = await t.createUser();
   bob = await t.createUser();
-  productId = (await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "OWASP Tea", price: "1", stock: 100 } })).json().id;
+  productId = (await createProduct(viaApp(t), admin, { name: "OWASP Tea", price: "1", stock: 100 })).id;
   aliceOrderId = (await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: productId, quantity: 1 }] } })).json().id;
 });
 afterAll(() => t.close());
 
 describe("API1 broken object level authorization", () => {
-  it("hides another user's order and user record behind 404, read or write", async () => {
-    expect((await t.request({ url: `/api/order/${aliceOrderId}`, token: bob.access })).statusCode).toBe(404);
+  // Every resource checks ownership through one helper (assertOwnerOrAdmin): owners and admins see it.
+  it("hides another user's order and user record behind 404, read or write, and shows them to their owner and admins", async () => {
+    const hiddenOrder = await t.request({ url: `/api/order/${aliceOrderId}`, token: bob.access });
+    expect(hiddenOrder.statusCode).toBe(404);
+    expect((await t.request({ url: `/api/order/${aliceOrderId}`, token: alice.access })).statusCode).toBe(200);
+    expect((await t.request({ url: `/api/order/${aliceOrderId}`, token: admin })).statusCode).toBe(200);
     expect((await t.request({ url: "/api/order/", token: bob.access })).json().count).toBe(0);
+    expect((await t.request({ url: `/api/user/${alice.id}`, token: alice.access })).json().name).toBe(alice.name);
+    expect((await t.request({ url: `/api/user/${alice.id}`, token: admin })).statusCode).toBe(200);
+    // Someone else's resource reads exactly as one that does not exist.
+    const sameAnswer = (hidden: { json(): any }, missing: { json(): any }) =>
+      expect(hidden.json()).toEqual({ ...missing.json(), detail: hidden.json().detail, instance: hidden.json().instance, request_id: hidden.json().request_id });
+    sameAnswer(hiddenOrder, await t.request({ url: "/api/order/2147483647", token: bob.access }));
+    sameAnswer(
+      await t.request({ url: `/api/user/${alice.id}`, token: bob.access }),
+      await t.request({ url: "/api/user/00000000-0000-0000-0000-000000000000", token: bob.access }),
+    );
     for (const method of ["GET", "PATCH", "PUT", "DELETE"]) {
       const response = await t.request({ method, url: `/api/user/${alice.id}`, token: bob.access, ...(method.startsWith("P") ? { payload: { name: "taken-over" } } : {}) });
       expect(response.statusCode, method).toBe(404);

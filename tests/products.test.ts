@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlRunner } from "../src/db/client.js";
 import { Decimal } from "../src/domain/money.js";
 import { ProductsRepository } from "../src/domain/products.js";
+import { normalizeName } from "../src/domain/names.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;
@@ -90,13 +91,10 @@ describe("writing products", () => {
     expect((await t.request({ url: `/api/product/${id}`, token: user })).json().stock).toBe(1);
   });
 
-  it("answers 404 for an unknown id and 400 for a non-integer one", async () => {
-    expect((await t.request({ url: "/api/product/999999", token: user })).statusCode).toBe(404);
-    expect((await t.request({ url: "/api/product/abc", token: user })).statusCode).toBe(400);
+  // An unknown id (404) and a non-numeric one (400) are swept for every operation in contract-sweep.test.ts.
+  it("answers 400 for an id that is not a positive integer", async () => {
     expect((await t.request({ url: "/api/product/1.5", token: user })).statusCode).toBe(400);
     expect((await t.request({ url: "/api/product/0", token: user })).statusCode).toBe(400);
-    expect((await t.request({ method: "DELETE", url: "/api/product/999999", token: admin })).statusCode).toBe(404);
-    expect((await t.request({ method: "PATCH", url: "/api/product/999999", token: admin, payload: { stock: 1 } })).statusCode).toBe(404);
   });
 
   it("removes a product from the catalogue without touching order history", async () => {
@@ -213,12 +211,12 @@ describe("filtered counts under concurrent writes", () => {
       };
       const products = new ProductsRepository(db.database.prisma, slowCounts);
       const page = products.page({ keyword: "race" }, 5, 0);
-      await products.create({ name: "Race Car", price: new Decimal("1"), stock: 1 });
+      await products.create({ name: normalizeName("Race Car"), price: new Decimal("1"), stock: 1 });
       release();
       await expect(page).resolves.toMatchObject({ count: expect.any(Number) });
       expect((await products.page({ keyword: "race" }, 5, 0)).count).toBe(1);
     } finally {
       await db.close();
     }
-  });
+  }, 60_000); // starts an app of its own: most of the default 20 s on a busy machine
 });

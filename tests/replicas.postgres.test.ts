@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import * as factories from "./helpers/factories.js";
 import { send, type Call, type HttpAnswer } from "./helpers/http-client.js";
 import { startRedisServer, type RedisServer } from "./helpers/redis-server.js";
 import { startReplicas, type Replicas } from "./helpers/replicas.js";
@@ -28,16 +29,11 @@ async function call(baseUrl: string, request: Call, localAddress?: string): Prom
   return answer;
 }
 
-async function createProduct(baseUrl: string, name: string, stock: number): Promise<number> {
-  const created = await call(baseUrl, { method: "POST", path: "/api/product/", token, body: { name, price: "1.5", stock } });
-  expect(created.statusCode, created.body).toBe(201);
-  return created.json().id;
-}
+const createProduct = async (baseUrl: string, name: string, stock: number) =>
+  (await factories.createProduct(factories.viaHttp(baseUrl), token, { name, stock })).id;
 
-async function registerUser(baseUrl: string, name: string): Promise<void> {
-  const registered = await call(baseUrl, { method: "POST", path: "/api/register/", body: { name, password: "correct horse battery staple" } });
-  expect(registered.statusCode, registered.body).toBe(201);
-}
+const registerUser = (baseUrl: string, name: string) =>
+  factories.registerUser(factories.viaHttp(baseUrl), { name, password: "correct horse battery staple" });
 
 const loginAs = (name: string, password: string): Call => ({ method: "POST", path: "/api/token/", body: { name, password } });
 

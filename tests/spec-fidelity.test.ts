@@ -137,7 +137,7 @@ describe("pagination links", () => {
     } finally {
       await configured.close();
     }
-  });
+  }, 60_000); // starts an app of its own: most of the default 20 s on a busy machine
 
   it("match ALLOWED_HOSTS by name (any port) or by name and port", () => {
     expect(isAllowedHost("localhost:8000", "localhost,127.0.0.1,[::1]")).toBe(true);

@@ -17,6 +17,7 @@ import { ensureDefaultAdmin } from "../src/domain/default-admin.js";
 import { UsersRepository } from "../src/domain/users.js";
 import { createMetrics } from "../src/observability/metrics.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { databaseFingerprint } from "./helpers/fingerprint.js";
@@ -46,7 +47,7 @@ describe("a row or table held locked by another session", () => {
     t = await startTestApp();
     admin = await t.adminToken();
     buyer = (await t.createUser()).access;
-    productId = (await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: "Locked Tea", price: "2", stock: 10 } })).json().id;
+    productId = (await createProduct(viaApp(t), admin, { name: "Locked Tea", price: "2", stock: 10 })).id;
     holder = new pg.Client({ connectionString: t.database.pool.options.connectionString });
     await holder.connect();
   });

@@ -1,3 +1,8 @@
+import { Prisma } from "../../generated/prisma/client.js";
+import { serviceUnavailable, type AppError } from "../errors/app-error.js";
+
+// The one place that reads Prisma's and pg's errors: what they mean for a request.
+
 /** Error codes that mean "the database cannot be reached right now", not "the query is wrong". */
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
@@ -64,4 +69,32 @@ export function isTransientConflict(error: unknown): boolean {
     if (codesOf(e).some((code) => TRANSIENT_CODES.has(code)) || e.kind === "TransactionWriteConflict") return true;
   }
   return false;
+}
+
+/** A unique constraint refused the write (Prisma's P2002, or PostgreSQL's 23505 through raw SQL). */
+export function isUniqueViolation(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return true;
+  for (const e of errorChain(error)) if (codesOf(e).includes("23505")) return true;
+  return false;
+}
+
+/** An update or delete found no row (Prisma's P2025). */
+export function isRecordMissing(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025";
+}
+
+/**
+ * The error a database failure is for the client: unreachable, stalled on a lock or a statement
+ * timeout → service unavailable (try again shortly). Serialization failures and deadlocks are
+ * retried where transactions run (isTransientConflict); one still failing after its retries, like
+ * any other database error, is ours (undefined here: an internal error).
+ */
+export function fromDatabaseError(error: unknown): AppError | undefined {
+  if (isDatabaseUnavailable(error)) return serviceUnavailable("The database is unavailable; try again shortly.");
+  return undefined;
+}
+
+/** For a repository's catch: `unique` when a unique constraint refused the write, else the error as it was. */
+export function uniqueViolationAs(error: unknown, unique: () => AppError): unknown {
+  return isUniqueViolation(error) ? unique() : error;
 }

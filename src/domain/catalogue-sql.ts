@@ -1,9 +1,14 @@
 import type { Statement } from "../db/client.js";
-import type { ProductFilter } from "./products.js";
+import type { Prisma } from "../../generated/prisma/client.js";
 
 // The catalogue's hot reads as plain SQL on the pool Prisma's adapter uses. Measured with
 // `npm run bench:catalogue`: Prisma's per-query work was a third of the service's CPU on these
 // reads; everything that writes still goes through Prisma.
+
+export interface ProductFilter {
+  keyword?: string;
+  maxPrice?: Prisma.Decimal;
+}
 
 const COLUMNS = `id, name, price::text AS price, stock, created_at AS "createdAt", updated_at AS "updatedAt"`;
 

@@ -1,5 +1,5 @@
 import { hashPassword } from "./passwords.js";
-import { normalizeUserName } from "./user-names.js";
+import { normalizeName } from "./names.js";
 import type { UsersRepository } from "./users.js";
 
 export const DEFAULT_ADMIN_NAME = "admin";
@@ -9,7 +9,7 @@ export const DEFAULT_ADMIN_NAME = "admin";
  * the password rules apply to registration, not to this account. Idempotent.
  */
 export async function ensureDefaultAdmin(users: UsersRepository, password: string): Promise<boolean> {
-  const { name, key } = normalizeUserName(DEFAULT_ADMIN_NAME);
+  const { name, key } = normalizeName(DEFAULT_ADMIN_NAME);
   if (await users.findCredentials(key)) return false;
   return users.createIfMissing({ name, key, passwordHash: await hashPassword(password), isAdmin: true });
 }

@@ -1,9 +1,8 @@
 import { Prisma } from "../../generated/prisma/client.js";
+import { SPEC_LIMITS } from "../spec-limits.js";
 
 export type Decimal = Prisma.Decimal;
 export const Decimal = Prisma.Decimal;
-
-const PRICE_PATTERN = /^\d{1,7}(\.\d{1,3})?$/;
 
 /**
  * Money as PostgreSQL prints a numeric(10,3) column (`price::text`): already the wire form,
@@ -22,5 +21,5 @@ export function formatMoney(value: Prisma.Decimal | MoneyText): string {
  */
 export function parsePrice(value: string | number): Prisma.Decimal | undefined {
   const text = typeof value === "number" ? String(value) : value;
-  return PRICE_PATTERN.test(text) ? new Prisma.Decimal(text) : undefined;
+  return SPEC_LIMITS.pricePattern.test(text) ? new Prisma.Decimal(text) : undefined;
 }

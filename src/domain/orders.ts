@@ -2,41 +2,32 @@ import { createHash } from "node:crypto";
 import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
-import { Problem, type ProblemFieldError } from "../http/problem.js";
 import { isTransientConflict } from "../db/errors.js";
-import { formatMoney } from "./money.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, unknownProducts } from "../errors/app-error.js";
 
 export interface OrderLine {
   id: number;
   quantity: number;
 }
 
-/** An order as the API shows it; also what an idempotency key replays. */
-export interface OrderView {
-  id: number;
-  status: "created";
-  created_at: string;
-  items: { product_id: number | null; name: string; quantity: number; unit_price: string; line_total: string }[];
-  total: string;
-}
+const orderWithItems = { items: { orderBy: { id: "asc" } } } as const;
+/** An order with its lines, in line order. */
+export type OrderRecord = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
 
-export interface PlacedOrder {
-  order: OrderView;
-  /** True when an Idempotency-Key matched an earlier order and nothing new was written. */
-  replayed: boolean;
-  unitsSold: number;
-}
+export type PlacedOrder =
+  | { replayed: false; order: OrderRecord; unitsSold: number }
+  /** An Idempotency-Key matched an earlier order: nothing new was written; `answer` is what was answered then. */
+  | { replayed: true; answer: unknown };
 
 export interface Idempotency {
   key: string;
   requestHash: string;
+  /** What a replay of this key answers (stored with the key, in the order's transaction). */
+  answerFor(order: OrderRecord): unknown;
 }
 
 const MAX_ATTEMPTS = 4;
 const IDEMPOTENCY_WINDOW = "24 hours";
-
-const orderWithItems = { items: { orderBy: { id: "asc" } } } as const;
-type OrderRow = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
 
 /** A conflict this module detects itself and resolves by running the transaction again. */
 class RetryableConflict extends Error {}
@@ -59,7 +50,6 @@ export class OrdersRepository {
    * the stock check reads what the lock holder committed. Transient conflicts are retried.
    */
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
-    assertDistinctProducts(lines);
     for (let attempt = 1; ; attempt++) {
       try {
         // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
@@ -81,7 +71,7 @@ export class OrdersRepository {
   ): Promise<PlacedOrder> {
     if (idempotency) {
       const earlier = await claimIdempotencyKey(tx, userId, idempotency);
-      if (earlier) return { order: earlier, replayed: true, unitsSold: 0 };
+      if (earlier) return { replayed: true, answer: earlier.answer };
     }
 
     const byId = [...lines].sort((a, b) => a.id - b.id);
@@ -92,30 +82,16 @@ export class OrdersRepository {
 
     const unknown = lines.filter((line) => !found.has(line.id));
     if (unknown.length > 0) {
-      throw new Problem("unknown-product", `No product with id ${unknown.map((l) => l.id).join(", ")}.`, {
-        errors: unknown.map((line) => ({
-          path: `/body/products/${lines.indexOf(line)}/id`,
-          code: "unknown-product",
-          message: `product ${line.id} does not exist`,
-          product_id: line.id,
-        })),
-      });
+      throw unknownProducts(unknown.map((line) => ({ index: lines.indexOf(line), productId: line.id })));
     }
     const short = lines.filter((line) => found.get(line.id)!.stock < line.quantity);
     if (short.length > 0) {
-      throw new Problem("insufficient-stock", "Not enough stock for every line; nothing was ordered.", {
-        errors: short.map((line): ProblemFieldError => {
+      throw insufficientStock(
+        short.map((line) => {
           const product = found.get(line.id)!;
-          return {
-            path: `/body/products/${lines.indexOf(line)}/quantity`,
-            code: "insufficient-stock",
-            message: `${product.name}: ${line.quantity} requested, ${product.stock} available`,
-            product_id: line.id,
-            requested: line.quantity,
-            available: product.stock,
-          };
+          return { index: lines.indexOf(line), productId: line.id, name: product.name, requested: line.quantity, available: product.stock };
         }),
-      });
+      );
     }
 
     await tx.$executeRaw`
@@ -134,37 +110,31 @@ export class OrdersRepository {
       };
     });
     const total = items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0));
-    const row = await tx.order.create({
+    const order = await tx.order.create({
       data: { userId, total, items: { create: items } },
       include: orderWithItems,
     });
-    const order = toOrderView(row);
     if (idempotency) {
       await tx.idempotencyKey.update({
         where: { userId_key: { userId, key: idempotency.key } },
-        data: { statusCode: 201, body: order as unknown as Prisma.InputJsonValue },
+        data: { statusCode: 201, body: idempotency.answerFor(order) as Prisma.InputJsonValue },
       });
     }
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
   }
 
-  async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderView[] }> {
+  async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderRecord[] }> {
     const [count, rows] = await Promise.all([
       this.db.order.count({ where: { userId } }),
       limit === 0
         ? []
         : this.db.order.findMany({ where: { userId }, include: orderWithItems, orderBy: { id: "desc" }, take: limit, skip: offset }),
     ]);
-    return { count, rows: rows.map(toOrderView) };
+    return { count, rows };
   }
 
-  /** The order if it exists and `ownerId` (when given) placed it. */
-  async find(id: number, ownerId?: string): Promise<OrderView | null> {
-    const row = await this.db.order.findFirst({
-      where: { id, ...(ownerId ? { userId: ownerId } : {}) },
-      include: orderWithItems,
-    });
-    return row ? toOrderView(row) : null;
+  find(id: number): Promise<OrderRecord | null> {
+    return this.db.order.findFirst({ where: { id }, include: orderWithItems });
   }
 
   /** Forgets idempotency keys older than the window (expired keys are also replaced when reused). */
@@ -175,25 +145,22 @@ export class OrdersRepository {
   }
 }
 
-function assertDistinctProducts(lines: OrderLine[]): void {
+/** Each product may appear once in an order: throws naming every repeated line. */
+export function assertDistinctProducts(lines: OrderLine[]): void {
   const seen = new Set<number>();
-  const errors: ProblemFieldError[] = [];
+  const repeated: { index: number; productId: number }[] = [];
   lines.forEach((line, index) => {
-    if (seen.has(line.id)) {
-      errors.push({ path: `/body/products/${index}/id`, code: "duplicate-product", message: `product ${line.id} is listed twice`, product_id: line.id });
-    }
+    if (seen.has(line.id)) repeated.push({ index, productId: line.id });
     seen.add(line.id);
   });
-  if (errors.length > 0) {
-    throw new Problem("validation-failed", "Each product may appear only once in an order.", { errors });
-  }
+  if (repeated.length > 0) throw duplicateProducts(repeated);
 }
 
 /**
  * Claims the key for this request. A concurrent request with the same key blocks on the
  * primary key until the first commits, then sees its answer. Returns the earlier answer, if any.
  */
-async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string, idem: Idempotency): Promise<OrderView | null> {
+async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string, idem: Idempotency): Promise<{ answer: unknown } | null> {
   await tx.$executeRawUnsafe(
     `DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 AND created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
     userId,
@@ -208,23 +175,7 @@ async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string,
   // Expired and deleted by a concurrent request between our insert and this read: start over.
   if (!earlier) throw new RetryableConflict("idempotency key vanished");
   if (earlier.requestHash !== idem.requestHash) {
-    throw new Problem("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
+    throw idempotencyKeyReused();
   }
-  return earlier.body as unknown as OrderView;
-}
-
-function toOrderView(row: OrderRow): OrderView {
-  return {
-    id: row.id,
-    status: "created",
-    created_at: row.createdAt.toISOString(),
-    items: row.items.map((item) => ({
-      product_id: item.productId,
-      name: item.productName,
-      quantity: item.quantity,
-      unit_price: formatMoney(item.unitPrice),
-      line_total: formatMoney(item.lineTotal),
-    })),
-    total: formatMoney(row.total),
-  };
+  return { answer: earlier.body };
 }

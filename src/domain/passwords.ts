@@ -3,7 +3,8 @@ import argon2 from "argon2";
 import { distance } from "fastest-levenshtein";
 import pLimit from "p-limit";
 import { dictionary } from "@zxcvbn-ts/language-common";
-import type { ProblemFieldError } from "../http/problem.js";
+import type { FieldError, FieldPath } from "../errors/app-error.js";
+import { SPEC_LIMITS } from "../spec-limits.js";
 
 /**
  * argon2id at OWASP's first recommended setting (19 MiB, 2 iterations, 1 lane).
@@ -20,8 +21,7 @@ const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2
 const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 const hashing = pLimit(Math.max(1, Math.min(availableParallelism(), THREAD_POOL_SIZE - 2)));
 
-const PASSWORD_MIN_LENGTH = 8;
-const PASSWORD_MAX_LENGTH = 128;
+const { passwordMinLength: PASSWORD_MIN_LENGTH, passwordMaxLength: PASSWORD_MAX_LENGTH } = SPEC_LIMITS;
 const SIMILARITY_LIMIT = 0.7;
 
 const commonPasswords = new Set(dictionary["passwords-common"] as string[]);
@@ -47,9 +47,9 @@ export async function verifyAgainstDummy(password: string): Promise<false> {
 }
 
 /** NIST SP 800-63B rules; one entry per rule the password breaks. */
-export function passwordRuleViolations(password: string, name: string, path = "/body/password"): ProblemFieldError[] {
-  const violations: ProblemFieldError[] = [];
-  const add = (code: string, message: string) => violations.push({ path, code, message });
+export function passwordRuleViolations(password: string, name: string, field: FieldPath = ["password"]): FieldError[] {
+  const violations: FieldError[] = [];
+  const add = (code: string, message: string) => violations.push({ field, code, message });
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) add("too-short", `must be at least ${PASSWORD_MIN_LENGTH} characters`);
   if (length > PASSWORD_MAX_LENGTH) add("too-long", `must be at most ${PASSWORD_MAX_LENGTH} characters`);

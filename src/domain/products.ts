@@ -1,10 +1,11 @@
 import { LRUCache } from "lru-cache";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import type { SqlRunner } from "../db/client.js";
-import { Problem } from "../http/problem.js";
-import { countProducts, productById, productPage } from "./catalogue-sql.js";
+import { isRecordMissing, uniqueViolationAs } from "../db/errors.js";
+import { nameTaken } from "../errors/app-error.js";
+import { countProducts, productById, productPage, type ProductFilter } from "./catalogue-sql.js";
 import type { MoneyText } from "./money.js";
-import { isRecordMissing, isUniqueViolation } from "./users.js";
+import type { NormalizedName } from "./names.js";
 
 export interface ProductRecord {
   id: number;
@@ -16,22 +17,15 @@ export interface ProductRecord {
   updatedAt: Date;
 }
 
-export interface ProductFilter {
-  keyword?: string;
-  maxPrice?: Prisma.Decimal;
-}
+export type { ProductFilter };
 
 export interface ProductFields {
-  name?: string;
+  name?: NormalizedName;
   price?: Prisma.Decimal;
   stock?: number;
 }
 
 const fields = { id: true, name: true, price: true, stock: true, createdAt: true, updatedAt: true } as const;
-
-export function productNameKey(name: string): string {
-  return name.trim().toLowerCase();
-}
 
 /**
  * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
@@ -108,11 +102,11 @@ export class ProductsRepository {
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
     try {
       return await this.db.product.create({
-        data: { name: input.name, nameKey: productNameKey(input.name), price: input.price, stock: input.stock },
+        data: { name: input.name.name, nameKey: input.name.key, price: input.price, stock: input.stock },
         select: fields,
       });
     } catch (error) {
-      throw nameTakenOr(error, input.name);
+      throw uniqueViolationAs(error, () => productNameTaken(input.name.name));
     } finally {
       this.generation++;
     }
@@ -123,7 +117,7 @@ export class ProductsRepository {
       return await this.db.product.update({
         where: { id },
         data: {
-          ...(changes.name !== undefined ? { name: changes.name, nameKey: productNameKey(changes.name) } : {}),
+          ...(changes.name !== undefined ? { name: changes.name.name, nameKey: changes.name.key } : {}),
           ...(changes.price !== undefined ? { price: changes.price } : {}),
           ...(changes.stock !== undefined ? { stock: changes.stock } : {}),
         },
@@ -131,7 +125,7 @@ export class ProductsRepository {
       });
     } catch (error) {
       if (isRecordMissing(error)) return null;
-      throw nameTakenOr(error, changes.name ?? "");
+      throw uniqueViolationAs(error, () => productNameTaken(changes.name?.name ?? ""));
     } finally {
       this.generation++;
     }
@@ -145,9 +139,4 @@ export class ProductsRepository {
   }
 }
 
-function nameTakenOr(error: unknown, name: string): unknown {
-  if (!isUniqueViolation(error)) return error;
-  return new Problem("name-taken", `A product named "${name}" already exists.`, {
-    errors: [{ path: "/body/name", code: "taken", message: "product with this name already exists" }],
-  });
-}
+const productNameTaken = (name: string) => nameTaken(`A product named "${name}" already exists.`, "product with this name already exists");

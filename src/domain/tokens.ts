@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { JWT } from "@fastify/jwt";
 import { LRUCache } from "lru-cache";
 import type { PrismaClient } from "../../generated/prisma/client.js";
-import { Problem } from "../http/problem.js";
+import { tokenNotValid } from "../errors/app-error.js";
 
 export type TokenType = "access" | "refresh";
 
@@ -26,6 +25,16 @@ export interface TokenLifetimes {
   refreshSeconds: number;
 }
 
+/**
+ * Signs and checks JWTs (signature, algorithm, expiry); the claims' rules are this module's.
+ * The transport layer provides it (jwtSigner, on a JWT library).
+ */
+export interface TokenSigner {
+  sign(claims: Record<string, unknown>, expiresInSeconds: number): string;
+  /** The token's claims; throws when the signature, algorithm or (unless ignored) expiry is wrong. */
+  verify(token: string, options?: { ignoreExpiration?: boolean }): unknown;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -43,10 +52,6 @@ export function issuedBeforeCutoff(iat: number, validAfter: Date | null): boolea
   return validAfter !== null && iat * 1000 < validAfter.getTime();
 }
 
-function tokenNotValid(detail = "Given token not valid for any token type"): Problem {
-  return new Problem("token-not-valid", detail, { headers: { "www-authenticate": 'Bearer realm="api", error="invalid_token"' } });
-}
-
 /** Issues, rotates and revokes tokens. Refresh tokens are single use and tracked in refresh_tokens. */
 export class TokenService {
   /**
@@ -57,7 +62,7 @@ export class TokenService {
   private readonly verified = new LRUCache<string, Partial<TokenClaims>>({ max: 10_000 });
 
   constructor(
-    private readonly jwt: JWT,
+    private readonly signer: TokenSigner,
     private readonly db: PrismaClient,
     private readonly lifetimes: TokenLifetimes,
   ) {}
@@ -67,10 +72,7 @@ export class TokenService {
     let claims: Partial<TokenClaims> | undefined = options.ignoreExpiration ? undefined : this.verified.get(token);
     if (claims === undefined || !(Date.now() < claims.exp! * 1000)) {
       try {
-        // Without options @fastify/jwt reuses its one verifier; with options it builds a new one.
-        claims = options.ignoreExpiration
-          ? this.jwt.verify<Partial<TokenClaims>>(token, { ignoreExpiration: true })
-          : this.jwt.verify<Partial<TokenClaims>>(token);
+        claims = this.signer.verify(token, options) as Partial<TokenClaims>;
       } catch {
         throw tokenNotValid();
       }
@@ -104,14 +106,8 @@ export class TokenService {
       },
     });
     return {
-      access: this.jwt.sign(
-        { token_type: "access", user_id: userId, jti: randomUUID(), iat },
-        { expiresIn: `${this.lifetimes.accessSeconds}s` },
-      ),
-      refresh: this.jwt.sign(
-        { token_type: "refresh", user_id: userId, jti: refreshId, family, iat },
-        { expiresIn: `${this.lifetimes.refreshSeconds}s` },
-      ),
+      access: this.signer.sign({ token_type: "access", user_id: userId, jti: randomUUID(), iat }, this.lifetimes.accessSeconds),
+      refresh: this.signer.sign({ token_type: "refresh", user_id: userId, jti: refreshId, family, iat }, this.lifetimes.refreshSeconds),
     };
   }
 

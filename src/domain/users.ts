@@ -1,5 +1,7 @@
-import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
-import { Problem } from "../http/problem.js";
+import type { PrismaClient } from "../../generated/prisma/client.js";
+import { isRecordMissing, uniqueViolationAs } from "../db/errors.js";
+import { nameTaken } from "../errors/app-error.js";
+import type { NormalizedName } from "./names.js";
 
 export interface UserRecord {
   id: string;
@@ -12,7 +14,7 @@ export interface UserRecord {
 }
 
 export interface UserChanges {
-  name?: { name: string; key: string };
+  name?: NormalizedName;
   passwordHash?: string;
   isAdmin?: boolean;
 }
@@ -29,7 +31,7 @@ export class UsersRepository {
         select: publicFields,
       });
     } catch (error) {
-      throw nameTakenOr(error, input.name);
+      throw uniqueViolationAs(error, () => userNameTaken(input.name));
     }
   }
 
@@ -77,7 +79,7 @@ export class UsersRepository {
       });
     } catch (error) {
       if (isRecordMissing(error)) return null;
-      throw nameTakenOr(error, changes.name?.name ?? "");
+      throw uniqueViolationAs(error, () => userNameTaken(changes.name?.name ?? ""));
     }
   }
 
@@ -88,17 +90,4 @@ export class UsersRepository {
   }
 }
 
-export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
-}
-
-export function isRecordMissing(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025";
-}
-
-function nameTakenOr(error: unknown, name: string): unknown {
-  if (!isUniqueViolation(error)) return error;
-  return new Problem("name-taken", `The name "${name}" is already taken.`, {
-    errors: [{ path: "/body/name", code: "taken", message: "is already taken" }],
-  });
-}
+const userNameTaken = (name: string) => nameTaken(`The name "${name}" is already taken.`, "is already taken");

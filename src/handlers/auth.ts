@@ -1,10 +1,10 @@
 import type { TokenService } from "../domain/tokens.js";
 import type { UsersRepository } from "../domain/users.js";
 import { verifyAgainstDummy, verifyPassword } from "../domain/passwords.js";
-import { normalizeUserName } from "../domain/user-names.js";
-import { Problem } from "../http/problem.js";
+import { normalizeName } from "../domain/names.js";
+import { invalidCredentials } from "../errors/app-error.js";
+import type { AuthLimits } from "../http/auth-limits.js";
 import type { HandlersFor } from "../http/operation-types.js";
-import type { AuthLimits } from "../plugins/rate-limits.js";
 
 export function authHandlers(deps: {
   users: UsersRepository;
@@ -15,7 +15,7 @@ export function authHandlers(deps: {
   return {
     async obtainToken(request) {
       await limits.beforeLogin(request);
-      const { key } = normalizeUserName(request.body.name);
+      const { key } = normalizeName(request.body.name);
       const account = await users.findCredentials(key);
       // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
       const valid = account
@@ -23,9 +23,7 @@ export function authHandlers(deps: {
         : await verifyAgainstDummy(request.body.password);
       if (!account || !valid) {
         await limits.loginFailed(request);
-        throw new Problem("invalid-credentials", "No active account found with the given credentials", {
-          headers: { "www-authenticate": 'Bearer realm="api"' },
-        });
+        throw invalidCredentials();
       }
       return tokens.issue(account.id, account.tokensValidAfter);
     },

@@ -1,5 +1,5 @@
 import type { DatabaseClient } from "../db/client.js";
-import { Problem } from "../http/problem.js";
+import { serviceUnavailable } from "../errors/app-error.js";
 import type { HandlersFor } from "../http/operation-types.js";
 
 export interface Lifecycle {
@@ -31,7 +31,7 @@ export function healthHandlers(deps: { database: DatabaseClient; lifecycle: Life
 
     async getReadiness() {
       const notReady = await notReadyReason(deps);
-      if (notReady) throw new Problem("service-unavailable", notReady.detail, { headers: { "retry-after": "5" }, cause: notReady.cause });
+      if (notReady) throw serviceUnavailable(notReady.detail, { cause: notReady.cause });
       return { status: "ready" };
     },
   };

@@ -1,15 +1,30 @@
-import type { OrdersRepository, PlacedOrder } from "../domain/orders.js";
-import { requestHash } from "../domain/orders.js";
-import { Problem } from "../http/problem.js";
-import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
-import type { HandlersFor } from "../http/operation-types.js";
+import { assertDistinctProducts, requestHash, type OrderRecord, type OrdersRepository, type PlacedOrder } from "../domain/orders.js";
+import { formatMoney } from "../domain/money.js";
+import { AppError, notFound } from "../errors/app-error.js";
+import { assertOwnerOrAdmin } from "../http/authentication.js";
+import { pageLinks, pageRequest } from "../http/pagination.js";
+import type { HandlersFor, Wire } from "../http/operation-types.js";
+import type { OrderEventCounters } from "../observability/metrics.js";
 
-export interface OrderEvents {
-  placed(result: PlacedOrder): void;
-  declined(reason: string): void;
+export function toOrderBody(order: OrderRecord): Wire<"Order"> {
+  return {
+    id: order.id,
+    status: "created",
+    created_at: order.createdAt.toISOString(),
+    items: order.items.map((item) => ({
+      product_id: item.productId,
+      name: item.productName,
+      quantity: item.quantity,
+      unit_price: formatMoney(item.unitPrice),
+      line_total: formatMoney(item.lineTotal),
+    })),
+    total: formatMoney(order.total),
+  };
 }
 
-export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEvents }): HandlersFor<"createOrder" | "listOrders" | "getOrder"> {
+const orderNotFound = (id: number) => notFound("Order", id);
+
+export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEventCounters }): HandlersFor<"createOrder" | "listOrders" | "getOrder"> {
   const { orders, events } = deps;
   return {
     async createOrder(request, reply) {
@@ -17,28 +32,33 @@ export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEv
       const lines = request.body.products;
       let result: PlacedOrder;
       try {
-        result = await orders.place(request.principal.id, lines, key ? { key, requestHash: requestHash(lines) } : undefined);
+        assertDistinctProducts(lines);
+        // A replay answers exactly what the first request was answered, so the wire form is what is kept.
+        const idempotency = key ? { key, requestHash: requestHash(lines), answerFor: toOrderBody } : undefined;
+        result = await orders.place(request.principal.id, lines, idempotency);
       } catch (error) {
-        if (error instanceof Problem) events?.declined(error.kind);
+        if (error instanceof AppError) events?.declined(error.code);
         throw error;
       }
-      if (!result.replayed) events?.placed(result);
+      const body = result.replayed ? (result.answer as Wire<"Order">) : toOrderBody(result.order);
       if (result.replayed) reply.header("idempotent-replayed", "true");
-      reply.code(201).header("location", `/api/order/${result.order.id}`);
-      return result.order;
+      else events?.placed(result);
+      reply.code(201).header("location", `/api/order/${body.id}`);
+      return body;
     },
 
     async listOrders(request) {
-      const { limit = DEFAULT_PAGE_SIZE, offset = 0 } = request.query;
+      const { limit, offset } = pageRequest(request.query);
       const { count, rows } = await orders.page(request.principal.id, limit, offset);
-      return { ...pageLinks(request, count, limit, offset), results: rows };
+      return { ...pageLinks(request, count, limit, offset), results: rows.map(toOrderBody) };
     },
 
     async getOrder(request) {
       const { id } = request.params;
-      const order = await orders.find(id, request.principal.isAdmin ? undefined : request.principal.id);
-      if (!order) throw new Problem("not-found", `Order ${id} does not exist.`);
-      return order;
+      const order = await orders.find(id);
+      if (!order) throw orderNotFound(id);
+      assertOwnerOrAdmin(request.principal, order.userId, () => orderNotFound(id));
+      return toOrderBody(order);
     },
   };
 }

@@ -1,16 +1,14 @@
 import type { ProductFields, ProductRecord, ProductsRepository } from "../domain/products.js";
 import { Decimal, formatMoney, parsePrice } from "../domain/money.js";
-import { textViolations } from "../domain/text.js";
-import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
-import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
-import type { HandlersFor } from "../http/operation-types.js";
+import { normalizeName, productNameViolations } from "../domain/names.js";
+import { notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
+import { pageLinks, pageRequest } from "../http/pagination.js";
+import type { HandlersFor, OperationRequest, RequestBody, Wire } from "../http/operation-types.js";
+import { SPEC_LIMITS } from "../spec-limits.js";
 
 type ProductHandlers = HandlersFor<"listProducts" | "createProduct" | "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct">;
 
-const MAX_STOCK = 2_147_483_647;
-const PRODUCT_NAME_MAX_LENGTH = 200;
-
-export function toProductBody(product: ProductRecord) {
+export function toProductBody(product: ProductRecord): Wire<"Product"> {
   return {
     id: product.id,
     name: product.name,
@@ -21,32 +19,26 @@ export function toProductBody(product: ProductRecord) {
   };
 }
 
-const productNotFound = (id: number) => new Problem("not-found", `Product ${id} does not exist.`);
-
-interface ProductBody {
-  name?: string;
-  price?: string | number;
-  stock?: string | number;
-}
+const productNotFound = (id: number) => notFound("Product", id);
 
 /** Turns the accepted wire forms ("2.2" or 2.2, "100" or 100) into exact values. */
-function readProductFields(body: ProductBody): ProductFields {
+function readProductFields(body: RequestBody<"createProduct"> | RequestBody<"patchProduct">): ProductFields {
   const fields: ProductFields = {};
-  const errors: ProblemFieldError[] = [];
+  const errors: FieldError[] = [];
   if (body.name !== undefined) {
-    fields.name = body.name.trim();
-    errors.push(...textViolations(fields.name, PRODUCT_NAME_MAX_LENGTH, "/body/name"));
+    fields.name = normalizeName(body.name);
+    errors.push(...productNameViolations(fields.name.name));
   }
   if (body.price !== undefined) {
     fields.price = parsePrice(body.price);
     if (!fields.price) {
-      errors.push({ path: "/body/price", message: "must be a decimal of at most 10 digits with at most 3 after the point" });
+      errors.push({ field: ["price"], message: "must be a decimal of at most 10 digits with at most 3 after the point" });
     }
   }
   if (body.stock !== undefined) {
     const stock = Number(body.stock);
-    if (Number.isSafeInteger(stock) && stock >= 0 && stock <= MAX_STOCK) fields.stock = stock;
-    else errors.push({ path: "/body/stock", message: `must be an integer from 0 to ${MAX_STOCK}` });
+    if (Number.isSafeInteger(stock) && stock >= 0 && stock <= SPEC_LIMITS.maxStock) fields.stock = stock;
+    else errors.push({ field: ["stock"], message: `must be an integer from 0 to ${SPEC_LIMITS.maxStock}` });
   }
   rejectIfAny(errors);
   return fields;
@@ -55,7 +47,7 @@ function readProductFields(body: ProductBody): ProductFields {
 export function productHandlers(deps: { products: ProductsRepository }): ProductHandlers {
   const { products } = deps;
 
-  async function change(request: { params: { id: number }; body: ProductBody }) {
+  async function change(request: OperationRequest<"updateProduct"> | OperationRequest<"patchProduct">) {
     const updated = await products.update(request.params.id, readProductFields(request.body));
     if (!updated) throw productNotFound(request.params.id);
     return toProductBody(updated);
@@ -63,7 +55,8 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
 
   return {
     async listProducts(request) {
-      const { limit = DEFAULT_PAGE_SIZE, offset = 0, keyword, max_price } = request.query;
+      const { limit, offset } = pageRequest(request.query);
+      const { keyword, max_price } = request.query;
       const filter = {
         ...(keyword ? { keyword } : {}),
         ...(max_price !== undefined ? { maxPrice: new Decimal(max_price) } : {}),

@@ -1,16 +1,16 @@
-import type { FastifyReply } from "fastify";
 import type { TokenService } from "../domain/tokens.js";
 import type { UserChanges, UserRecord, UsersRepository } from "../domain/users.js";
 import { hashPassword, passwordRuleViolations, verifyPassword } from "../domain/passwords.js";
-import { normalizeUserName, userNameViolations } from "../domain/user-names.js";
-import { Problem, rejectIfAny, type ProblemFieldError } from "../http/problem.js";
-import { DEFAULT_PAGE_SIZE, pageLinks } from "../http/pagination.js";
-import type { HandlersFor, OperationRequest } from "../http/operation-types.js";
-import type { AuthLimits } from "../plugins/rate-limits.js";
+import { normalizeName, userNameViolations } from "../domain/names.js";
+import { forbidden, notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
+import type { AuthLimits } from "../http/auth-limits.js";
+import { assertOwnerOrAdmin } from "../http/authentication.js";
+import { pageLinks, pageRequest } from "../http/pagination.js";
+import type { HandlersFor, OperationRequest, Wire } from "../http/operation-types.js";
 
 type UserHandlers = HandlersFor<"registerUser" | "listUsers" | "getUser" | "updateUser" | "patchUser" | "deleteUser">;
 
-export function toUserBody(user: UserRecord) {
+export function toUserBody(user: UserRecord): Wire<"User"> {
   return {
     id: user.id,
     name: user.name,
@@ -20,26 +20,24 @@ export function toUserBody(user: UserRecord) {
   };
 }
 
-const userNotFound = (id: string) => new Problem("not-found", `User ${id} does not exist.`);
+const userNotFound = (id: string) => notFound("User", id);
 
 export function userHandlers(deps: { users: UsersRepository; tokens: TokenService; limits: AuthLimits }): UserHandlers {
   const { users, tokens, limits } = deps;
 
-  async function changeUser(request: OperationRequest<"updateUser">, _reply: FastifyReply) {
+  async function changeUser(request: OperationRequest<"updateUser">) {
     const { id } = request.params;
     const principal = request.principal;
-    if (principal.id !== id && !principal.isAdmin) throw userNotFound(id);
+    assertOwnerOrAdmin(principal, id, () => userNotFound(id));
     const body = request.body;
-    if (body.is_admin !== undefined && !principal.isAdmin) {
-      throw new Problem("forbidden", "Only an admin may grant or revoke admin rights.");
-    }
+    if (body.is_admin !== undefined && !principal.isAdmin) throw forbidden("Only an admin may grant or revoke admin rights.");
     const current = await users.findById(id);
     if (!current) throw userNotFound(id);
 
     const changes: UserChanges = {};
-    const errors: ProblemFieldError[] = [];
+    const errors: FieldError[] = [];
     if (body.name !== undefined) {
-      changes.name = normalizeUserName(body.name);
+      changes.name = normalizeName(body.name);
       errors.push(...userNameViolations(changes.name.name));
     }
     if (body.password !== undefined) {
@@ -47,9 +45,7 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
       if (principal.id === id) {
         const hash = await users.findPasswordHash(id);
         const confirmed = body.current_password !== undefined && hash !== null && (await verifyPassword(hash, body.current_password));
-        if (!confirmed) {
-          errors.push({ path: "/body/current_password", code: "incorrect", message: "must be your current password" });
-        }
+        if (!confirmed) errors.push({ field: ["current_password"], code: "incorrect", message: "must be your current password" });
       }
     }
     rejectIfAny(errors);
@@ -65,7 +61,7 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
   return {
     async registerUser(request, reply) {
       await limits.beforeRegister(request);
-      const { name, key } = normalizeUserName(request.body.name);
+      const { name, key } = normalizeName(request.body.name);
       rejectIfAny([...userNameViolations(name), ...passwordRuleViolations(request.body.password, name)]);
       const user = await users.create({ name, key, passwordHash: await hashPassword(request.body.password) });
       reply.code(201).header("location", `/api/user/${user.id}`);
@@ -73,14 +69,14 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
     },
 
     async listUsers(request) {
-      const { limit = DEFAULT_PAGE_SIZE, offset = 0 } = request.query;
+      const { limit, offset } = pageRequest(request.query);
       const { count, rows } = await users.page(limit, offset);
       return { ...pageLinks(request, count, limit, offset), results: rows.map(toUserBody) };
     },
 
     async getUser(request) {
       const { id } = request.params;
-      if (request.principal.id !== id && !request.principal.isAdmin) throw userNotFound(id);
+      assertOwnerOrAdmin(request.principal, id, () => userNotFound(id));
       const user = await users.findById(id);
       if (!user) throw userNotFound(id);
       return toUserBody(user);
@@ -91,7 +87,7 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
 
     async deleteUser(request, reply) {
       const { id } = request.params;
-      if (request.principal.id !== id && !request.principal.isAdmin) throw userNotFound(id);
+      assertOwnerOrAdmin(request.principal, id, () => userNotFound(id));
       if (!(await users.delete(id))) throw userNotFound(id);
       reply.code(204);
     },

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import { LRUCache } from "lru-cache";
 import { issuedBeforeCutoff, type TokenService } from "../domain/tokens.js";
 import type { UsersRepository } from "../domain/users.js";
-import { Problem } from "./problem.js";
+import { forbidden, tokenNotValid, unauthorized, type AppError } from "../errors/app-error.js";
 
 export interface Principal {
   id: string;
@@ -25,8 +25,6 @@ declare module "fastify" {
  */
 export const PRINCIPAL_TTL_MS = 2_000;
 
-const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="api"' };
-
 /**
  * The security schemes of openapi.yaml: `bearerAuth` (scopes are roles: `admin`) and
  * `metricsToken` (the operator's METRICS_TOKEN, when one is configured).
@@ -45,21 +43,19 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
     async bearerAuth(request: FastifyRequest, _reply: FastifyReply, roles: string[] = []): Promise<void> {
       const header = request.headers.authorization;
       if (!header) {
-        throw new Problem("unauthorized", "Authentication credentials were not provided.", { headers: WWW_AUTHENTICATE });
+        throw unauthorized("Authentication credentials were not provided.");
       }
       const [scheme, token, extra] = header.split(" ");
       if (scheme?.toLowerCase() !== "bearer" || !token || extra !== undefined) {
-        throw new Problem("unauthorized", "Authorization header must be 'Bearer <token>'.", { headers: WWW_AUTHENTICATE });
+        throw unauthorized("Authorization header must be 'Bearer <token>'.");
       }
       const claims = tokens.verify(token, "access");
       const principal = await principals.fetch(claims.user_id);
-      if (!principal) throw new Problem("token-not-valid", "User not found", { headers: WWW_AUTHENTICATE });
+      if (!principal) throw tokenNotValid("User not found", false);
       if (issuedBeforeCutoff(claims.iat, principal.tokensValidAfter)) {
-        throw new Problem("token-not-valid", "Token was issued before the last logout or password change", { headers: WWW_AUTHENTICATE });
+        throw tokenNotValid("Token was issued before the last logout or password change", false);
       }
-      if (roles.includes("admin") && !principal.isAdmin) {
-        throw new Problem("forbidden", "You do not have permission to perform this action.");
-      }
+      if (roles.includes("admin") && !principal.isAdmin) throw forbidden();
       request.principal = principal;
     },
 
@@ -68,10 +64,18 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
       const sent = Buffer.from(request.headers.authorization ?? "");
       const expected = Buffer.from(`Bearer ${metricsToken}`);
       if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) {
-        throw new Problem("unauthorized", "A valid metrics token is required.", { headers: WWW_AUTHENTICATE });
+        throw unauthorized("A valid metrics token is required.");
       }
     },
   };
+}
+
+/**
+ * The one ownership rule of every resource: its owner and admins may see and change it. To anyone
+ * else it does not exist (`hidden`, a not-found), so ids of others' resources cannot be probed.
+ */
+export function assertOwnerOrAdmin(principal: Principal, ownerId: string | null, hidden: () => AppError): void {
+  if (!principal.isAdmin && principal.id !== ownerId) throw hidden();
 }
 
 /**

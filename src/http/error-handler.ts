@@ -1,14 +1,13 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { invalidRequest, Problem, type ProblemFieldError, type ProblemKind } from "./problem.js";
-import { isDatabaseUnavailable } from "../db/errors.js";
+import { AppError, internalError, invalidFields, type ErrorCode, type FieldError, type FieldSource } from "../errors/app-error.js";
+import { fromDatabaseError } from "../db/errors.js";
+import { problemHeaders, toProblemDocument } from "./problem.js";
 import { logProblem } from "./request-logging.js";
 
-const RETRY_AFTER_SECONDS = "5";
-
 /** Fastify's own request errors, as problems. */
-const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
+const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "malformed-json",
   FST_ERR_CTP_EMPTY_JSON_BODY: "malformed-json",
   FST_ERR_CTP_BODY_TOO_LARGE: "payload-too-large",
@@ -24,16 +23,17 @@ const SPEC_METHODS = ["get", "put", "post", "patch", "delete"] as const;
 export function registerProblemHandlers(app: FastifyInstance, spec: Record<string, unknown>): void {
   const allowedMethods = methodsByPath(spec);
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    return sendProblem(request, reply, toProblem(error), error);
+    return sendProblem(request, reply, toAppError(error), error);
   });
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? request.url;
     const allow = allowedMethods(path);
     if (allow) {
-      return sendProblem(request, reply, new Problem("method-not-allowed", `${path} does not support ${request.method}; it supports ${allow}.`, { headers: { allow } }));
+      const error = new AppError("method-not-allowed", `${path} does not support ${request.method}; it supports ${allow}.`);
+      return sendProblem(request, reply, error, undefined, { allow });
     }
-    return sendProblem(request, reply, new Problem("not-found", `No route for ${request.method} ${path}`));
+    return sendProblem(request, reply, new AppError("not-found", `No route for ${request.method} ${path}`));
   });
 }
 
@@ -59,14 +59,14 @@ export function answerClientError(this: FastifyInstance, error: ConnectionError,
   if (error.code === "ECONNRESET" || socket.destroyed) return;
   const problem =
     error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-      ? new Problem("request-timeout", "The request was not received in time.")
+      ? new AppError("request-timeout", "The request was not received in time.")
       : error.code === "HPE_HEADER_OVERFLOW"
-        ? new Problem("headers-too-large", "The request's headers are larger than the service accepts.")
-        : new Problem("malformed-request", `The request is not valid HTTP/1.1 (${error.code ?? "parse error"}).`);
+        ? new AppError("headers-too-large", "The request's headers are larger than the service accepts.")
+        : new AppError("malformed-request", `The request is not valid HTTP/1.1 (${error.code ?? "parse error"}).`);
   this.log.debug({ err: error }, "malformed HTTP request");
   // Only when nothing of an answer was written yet (as Node itself does).
   if (socket.writable && socket.bytesWritten === 0) {
-    const body = JSON.stringify(problem.toDocument(requestPath(error.rawPacket)));
+    const body = JSON.stringify(toProblemDocument(problem, requestPath(error.rawPacket)));
     socket.write(
       `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: application/problem+json\r\n` +
         "X-Content-Type-Options: nosniff\r\n" +
@@ -84,57 +84,79 @@ function requestPath(rawPacket: unknown): string {
   return target?.split("?")[0] ?? "/";
 }
 
-/** Answers with `problem` and logs it, with `cause` (the error behind it) for a 5xx. */
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem, cause?: unknown): FastifyReply {
-  logProblem(request, problem, cause);
+/** Answers with `error` as a problem document and logs it, with `cause` (the error behind it) for a 5xx. */
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: AppError,
+  cause?: unknown,
+  extraHeaders: Record<string, string> = {},
+): FastifyReply {
+  logProblem(request, error, cause);
   return reply
-    .code(problem.status)
-    .headers(problem.headers)
+    .code(error.status)
+    .headers({ ...problemHeaders(error), ...extraHeaders })
     .type("application/problem+json")
-    .send(problem.toDocument(request.url.split("?")[0] ?? request.url, request.id));
+    .send(toProblemDocument(error, request.url.split("?")[0] ?? request.url, request.id));
 }
 
-function toProblem(error: FastifyError & { errors?: unknown[] }): Problem {
-  if (error instanceof Problem) return error;
+/** Client errors Fastify or a plugin may raise that the table above does not name, by status. */
+const GENERIC_CLIENT_ERRORS: Partial<Record<number, ErrorCode>> = {
+  400: "bad-request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not-found",
+  405: "method-not-allowed",
+  408: "request-timeout",
+  413: "payload-too-large",
+  415: "unsupported-media-type",
+  429: "too-many-requests",
+  431: "headers-too-large",
+};
+
+/** Any error thrown while answering, as the service's error. */
+export function toAppError(error: FastifyError & { errors?: unknown[] }): AppError {
+  if (error instanceof AppError) return error;
   // fastify-openapi-glue wraps security handler failures (as a 401). An unexpected one, such as
   // the database being away while a token is checked, must not pass for a credentials problem.
-  const wrapped = error.errors?.find((e) => !(e instanceof Problem)) ?? error.errors?.[0];
-  if (wrapped instanceof Error) return toProblem(wrapped as FastifyError);
-  if (error.validation) {
-    return invalidRequest(validationErrors(error));
-  }
-  if (isDatabaseUnavailable(error)) {
-    return new Problem("service-unavailable", "The database is unavailable; try again shortly.", {
-      headers: { "retry-after": RETRY_AFTER_SECONDS },
-    });
-  }
-  const kind = FASTIFY_ERROR_KINDS[error.code];
-  if (kind) return new Problem(kind, error.message);
+  const wrapped = error.errors?.find((e) => !(e instanceof AppError)) ?? error.errors?.[0];
+  if (wrapped instanceof Error) return toAppError(wrapped as FastifyError);
+  if (error.validation) return invalidFields(validationErrors(error));
+  const fromDatabase = fromDatabaseError(error);
+  if (fromDatabase) return fromDatabase;
+  const code = FASTIFY_ERROR_CODES[error.code];
+  if (code) return new AppError(code, error.message);
   if (error instanceof SyntaxError && error.statusCode === 400) {
-    return new Problem("malformed-json", "The body is not valid JSON.");
+    return new AppError("malformed-json", "The body is not valid JSON.");
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    return new Problem(status === 404 ? "not-found" : "validation-failed", error.message, { status });
+    // Not a validation failure: a client error of another kind keeps its status, under an honest code.
+    const generic = GENERIC_CLIENT_ERRORS[status] ?? "bad-request";
+    return new AppError(generic, error.message, { status });
   }
-  return new Problem("internal-error", "An unexpected error occurred. Quote the request id when reporting it.");
+  return internalError();
 }
 
-type ValidationContext = "body" | "querystring" | "params" | "headers";
-const CONTEXT_PREFIX: Record<ValidationContext, string> = {
-  body: "/body",
-  querystring: "/query",
-  params: "/params",
-  headers: "/headers",
+const VALIDATION_SOURCE: Record<string, FieldSource> = {
+  body: "body",
+  querystring: "query",
+  params: "params",
+  headers: "headers",
 };
 
-function validationErrors(error: FastifyError): ProblemFieldError[] {
-  const prefix = CONTEXT_PREFIX[(error.validationContext ?? "body") as ValidationContext] ?? "";
+/** A JSON pointer's segments ("/products/0/id" is ["products", "0", "id"]). */
+const pointerSegments = (pointer: string): string[] =>
+  pointer === "" ? [] : pointer.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+
+/** Schema validation failures (Ajv's), each with the field it names in its part of the request. */
+export function validationErrors(error: Pick<FastifyError, "validation" | "validationContext">): FieldError[] {
+  const source = VALIDATION_SOURCE[error.validationContext ?? "body"] ?? "body";
   return (error.validation ?? []).map((item) => {
     const params = item.params as Record<string, unknown>;
     const child = params.missingProperty ?? params.additionalProperty;
-    const path = `${prefix}${item.instancePath}${child ? `/${String(child)}` : ""}`;
+    const field = [...pointerSegments(item.instancePath), ...(child ? [String(child)] : [])];
     const message = params.additionalProperty ? "is not an accepted field" : (item.message ?? "is invalid");
-    return { path, message };
+    return { field, source, message };
   });
 }

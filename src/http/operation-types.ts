@@ -1,7 +1,10 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { operations } from "../../generated/openapi.js";
+import type { components, operations } from "../../generated/openapi.js";
 
 export type OperationId = keyof operations;
+
+/** A schema of openapi.yaml as it travels on the wire: what a handler's mapping returns. */
+export type Wire<K extends keyof components["schemas"]> = components["schemas"][K];
 
 type JsonOf<T> = T extends { content: { "application/json": infer Body } } ? Body : never;
 type ContentOf<T> = T extends { content: infer C } ? C[keyof C] : never;

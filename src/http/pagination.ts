@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { SPEC_LIMITS } from "../spec-limits.js";
 
 export interface PageLinks {
   count: number;
@@ -6,7 +7,10 @@ export interface PageLinks {
   previous: string | null;
 }
 
-export const DEFAULT_PAGE_SIZE = 5;
+/** The page a list operation's `limit` and `offset` ask for (openapi.yaml's defaults when absent). */
+export function pageRequest(query: { limit?: number; offset?: number }): { limit: number; offset: number } {
+  return { limit: query.limit ?? SPEC_LIMITS.defaultPageSize, offset: query.offset ?? 0 };
+}
 
 /** Where absolute links may point: PUBLIC_URL, else the request's Host when it is an allowed one. */
 export interface LinkBase {

@@ -1,96 +1,59 @@
 import { STATUS_CODES } from "node:http";
+import type { components } from "../../generated/openapi.js";
+import { ERROR_CODES, type AppError, type FieldError, type FieldSource } from "../errors/app-error.js";
 
-/** Each kind of problem this service answers, with its HTTP status (one place to read them all). */
-export const PROBLEM_KINDS = {
-  "validation-failed": { status: 400, title: "Validation failed" },
-  "malformed-json": { status: 400, title: "Malformed JSON" },
-  "malformed-request": { status: 400, title: "Malformed HTTP request" },
-  "name-taken": { status: 400, title: "Name already taken" },
-  "weak-password": { status: 400, title: "Password rejected" },
-  "insufficient-stock": { status: 400, title: "Insufficient stock" },
-  "unknown-product": { status: 400, title: "Unknown product" },
-  unauthorized: { status: 401, title: "Unauthorized" },
-  "token-not-valid": { status: 401, title: "Token not valid" },
-  "invalid-credentials": { status: 401, title: "Invalid credentials" },
-  forbidden: { status: 403, title: "Forbidden" },
-  "not-found": { status: 404, title: "Not Found" },
-  "method-not-allowed": { status: 405, title: "Method Not Allowed" },
-  "request-timeout": { status: 408, title: "Request Timeout" },
-  "payload-too-large": { status: 413, title: "Payload Too Large" },
-  "unsupported-media-type": { status: 415, title: "Unsupported Media Type" },
-  "idempotency-key-reused": { status: 422, title: "Idempotency key reused" },
-  "too-many-requests": { status: 429, title: "Too Many Requests" },
-  "headers-too-large": { status: 431, title: "Request Header Fields Too Large" },
-  "internal-error": { status: 500, title: "Internal Server Error" },
-  "service-unavailable": { status: 503, title: "Service Unavailable" },
-} as const satisfies Record<string, { status: number; title: string }>;
-
-export type ProblemKind = keyof typeof PROBLEM_KINDS;
-
-export interface ProblemFieldError {
-  path: string;
-  message: string;
-  code?: string;
-  product_id?: number;
-  requested?: number;
-  available?: number;
-}
-
-export interface ProblemDocument {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance: string;
-  code: string;
-  request_id?: string;
-  errors?: ProblemFieldError[];
-}
+export type ProblemDocument = components["schemas"]["Problem"];
+export type ProblemFieldError = NonNullable<ProblemDocument["errors"]>[number];
 
 const PROBLEM_TYPE_PREFIX = "urn:order-service:problem:";
 
-/** Thrown anywhere to answer with an RFC 9457 problem document. */
-export class Problem extends Error {
-  readonly status: number;
-  readonly title: string;
+/** The challenge of every 401 (RFC 6750); a bad token adds `error="invalid_token"`. */
+const BEARER_CHALLENGE = 'Bearer realm="api"';
 
-  readonly errors?: ProblemFieldError[];
-  readonly headers: Record<string, string>;
+/** Where each part of a request starts in a problem's JSON pointers. */
+const SOURCE_POINTER: Record<FieldSource, string> = {
+  body: "/body",
+  query: "/query",
+  params: "/params",
+  headers: "/headers",
+};
 
-  constructor(
-    readonly kind: ProblemKind,
-    readonly detail: string,
-    options: { errors?: ProblemFieldError[]; headers?: Record<string, string>; status?: number; cause?: unknown } = {},
-  ) {
-    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "Problem";
-    this.status = options.status ?? PROBLEM_KINDS[kind].status;
-    this.title = options.status ? (STATUS_CODES[options.status] ?? PROBLEM_KINDS[kind].title) : PROBLEM_KINDS[kind].title;
-    this.errors = options.errors;
-    this.headers = options.headers ?? {};
-  }
+const escapeSegment = (segment: string | number) => String(segment).replace(/~/g, "~0").replace(/\//g, "~1");
 
-  toDocument(instance: string, requestId?: string): ProblemDocument {
-    return {
-      type: `${PROBLEM_TYPE_PREFIX}${this.kind}`,
-      title: this.title,
-      status: this.status,
-      detail: this.detail,
-      instance,
-      code: this.kind,
-      // Also the X-Request-Id header: what to quote when asking about this answer.
-      ...(requestId ? { request_id: requestId } : {}),
-      ...(this.errors ? { errors: this.errors } : {}),
-    };
-  }
+/** A field's JSON pointer into the request: ["products", 0, "quantity"] in the body is /body/products/0/quantity. */
+export function fieldPointer(error: Pick<FieldError, "field" | "source">): string {
+  return SOURCE_POINTER[error.source ?? "body"] + error.field.map((segment) => `/${escapeSegment(segment)}`).join("");
 }
 
-/** The 400 answer for field-level failures found by schema validation or by a handler's own checks. */
-export function invalidRequest(errors: ProblemFieldError[]): Problem {
-  return new Problem("validation-failed", "The request is invalid.", { errors });
+function toProblemFieldError({ field, source, ...rest }: FieldError): ProblemFieldError {
+  return { path: fieldPointer({ field, source }), ...rest };
 }
 
-/** Throws invalidRequest(errors) when there is any. */
-export function rejectIfAny(errors: ProblemFieldError[]): void {
-  if (errors.length > 0) throw invalidRequest(errors);
+/** The title of an error's answer: its code's, or the status's own for a client error the table does not list. */
+function titleOf(error: AppError): string {
+  const entry = ERROR_CODES[error.code];
+  return error.status === entry.status ? entry.title : (STATUS_CODES[error.status] ?? entry.title);
+}
+
+/** The RFC 9457 document for `error`, answered at `instance` (the request path). */
+export function toProblemDocument(error: AppError, instance: string, requestId?: string): ProblemDocument {
+  return {
+    type: `${PROBLEM_TYPE_PREFIX}${error.code}`,
+    title: titleOf(error),
+    status: error.status,
+    detail: error.detail,
+    instance,
+    code: error.code,
+    // Also the X-Request-Id header: what to quote when asking about this answer.
+    ...(requestId ? { request_id: requestId } : {}),
+    ...(error.fieldErrors ? { errors: error.fieldErrors.map(toProblemFieldError) } : {}),
+  };
+}
+
+/** The headers an error's answer carries: `Retry-After` when retrying helps, `WWW-Authenticate` on a 401. */
+export function problemHeaders(error: AppError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers["retry-after"] = String(error.retryAfterSeconds);
+  if (error.status === 401) headers["www-authenticate"] = error.invalidToken ? `${BEARER_CHALLENGE}, error="invalid_token"` : BEARER_CHALLENGE;
+  return headers;
 }

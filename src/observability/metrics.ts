@@ -1,7 +1,11 @@
 import client from "prom-client";
 import type pg from "pg";
-import type { PlacedOrder } from "../domain/orders.js";
-import type { OrderEvents } from "../handlers/orders.js";
+
+/**
+ * Latency histogram buckets (seconds), for HTTP routes and database operations alike: from 1 ms
+ * to the 5 s default statement timeout (DB_STATEMENT_TIMEOUT_MS).
+ */
+export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
  * One registry per app instance (tests build many apps in one process), holding the business
@@ -9,7 +13,7 @@ import type { OrderEvents } from "../handlers/orders.js";
  */
 export interface Metrics {
   registry: client.Registry;
-  orderEvents: OrderEvents;
+  orderEvents: OrderEventCounters;
   observeQuery(model: string, operation: string, seconds: number): void;
   watchPool(pool: pg.Pool): void;
   /** Evaluated at each scrape: 1 when the process would answer /readyz with 200. */
@@ -17,6 +21,12 @@ export interface Metrics {
   rateLimitStore: RateLimitStoreEvents;
   coordination(state: { connected: boolean; leader: boolean }): void;
   jobRun(job: string, outcome: "ok" | "failed"): void;
+}
+
+/** Told by the order handlers what became of each order placed. */
+export interface OrderEventCounters {
+  placed(order: { unitsSold: number }): void;
+  declined(reason: string): void;
 }
 
 /** Told by the shared rate-limit store (REDIS_URL) whether it answers. */
@@ -43,7 +53,7 @@ export function createMetrics(): Metrics {
     name: "db_query_duration_seconds",
     help: "Duration of database operations issued through Prisma.",
     labelNames: ["model", "operation"],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    buckets: LATENCY_BUCKETS_SECONDS,
     registers,
   });
   const pools: pg.Pool[] = [];
@@ -109,7 +119,7 @@ export function createMetrics(): Metrics {
   return {
     registry,
     orderEvents: {
-      placed(result: PlacedOrder) {
+      placed(result) {
         ordersPlaced.inc();
         unitsSold.inc(result.unitsSold);
       },

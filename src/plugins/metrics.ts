@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import fastifyMetricsModule from "fastify-metrics";
 import client from "prom-client";
-import type { Metrics } from "../observability/metrics.js";
+import { LATENCY_BUCKETS_SECONDS, type Metrics } from "../observability/metrics.js";
 
 /** Per-route latency histograms (labelled by route template) and process metrics, into the app's registry. */
 // A CommonJS module with an ES default export: Node hands us the module object.
@@ -20,7 +20,7 @@ export async function registerMetrics(app: FastifyInstance, metrics: Metrics): P
         summary: { registers },
         histogram: {
           registers,
-          buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+          buckets: LATENCY_BUCKETS_SECONDS,
         },
       },
     },

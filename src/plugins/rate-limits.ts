@@ -1,16 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import rateLimit, { type CreateRateLimitOptions, type RateLimitPluginOptions } from "@fastify/rate-limit";
 import type { Config } from "../config.js";
-import { normalizeUserName } from "../domain/user-names.js";
-import { Problem } from "../http/problem.js";
+import { normalizeName } from "../domain/names.js";
+import { tooManyRequests } from "../errors/app-error.js";
+import type { AuthLimits } from "../http/auth-limits.js";
 
-export interface AuthLimits {
-  /** Counts a login attempt from this address; throws 429 when over a limit. */
-  beforeLogin(request: FastifyRequest): Promise<void>;
-  /** Counts a failed login for the name in the body, from this address. */
-  loginFailed(request: FastifyRequest): Promise<void>;
-  beforeRegister(request: FastifyRequest): Promise<void>;
-}
 
 type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
@@ -36,7 +30,7 @@ export async function registerAuthLimits(
   const limiter = (options: CreateRateLimitOptions): Limiter => app.createRateLimit(options);
 
   // Both endpoints take `name` in the body, which is parsed and validated before handlers run.
-  const nameOf = (request: FastifyRequest) => normalizeUserName((request.body as { name: string }).name).key;
+  const nameOf = (request: FastifyRequest) => normalizeName((request.body as { name: string }).name).key;
 
   const loginsByAddress = limiter({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
   const failedLoginsByNameAndAddress = limiter({
@@ -62,9 +56,7 @@ export async function registerAuthLimits(
     const over = !state.isAllowed && (increment ? state.isExceeded : state.remaining === 0);
     if (over) {
       const seconds = Math.max(1, state.ttlInSeconds);
-      throw new Problem("too-many-requests", `Too many ${what}; try again in ${seconds} seconds.${hint(setting)}`, {
-        headers: { "retry-after": String(seconds) },
-      });
+      throw tooManyRequests(`Too many ${what}; try again in ${seconds} seconds.${hint(setting)}`, seconds);
     }
   }
 

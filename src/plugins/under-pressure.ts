@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import underPressure from "@fastify/under-pressure";
 import { sendProblem } from "../http/error-handler.js";
-import { Problem } from "../http/problem.js";
+import { serviceUnavailable } from "../errors/app-error.js";
 
 export interface PressureLimits {
   /** 0 switches the guard off. */
@@ -31,9 +31,7 @@ export async function registerUnderPressure(app: FastifyInstance, limits: Pressu
       sendProblem(
         request,
         reply,
-        new Problem("service-unavailable", "The service is overloaded; try again shortly.", {
-          headers: { "retry-after": String(limits.retryAfterSeconds) },
-        }),
+        serviceUnavailable("The service is overloaded; try again shortly.", { retryAfterSeconds: limits.retryAfterSeconds }),
       );
     },
   });

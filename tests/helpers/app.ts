@@ -7,6 +7,7 @@ import { UsersRepository } from "../../src/domain/users.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { createTestDatabase } from "./database.js";
 import { assertMatchesSpec } from "./contract.js";
+import { registerUser, viaApp } from "./factories.js";
 
 // The reference's development admin, so the seed client flow is tested with its own credentials.
 export const ADMIN = { name: "admin", password: "12345" };
@@ -23,8 +24,6 @@ export interface TestApp {
   createUser(name?: string): Promise<{ id: string; name: string; password: string; access: string; refresh: string }>;
   close(): Promise<void>;
 }
-
-let userCounter = 0;
 
 // Tests log in far more often than a person; the abuse tests set their own, low limits.
 const GENEROUS_LIMITS = { LOGIN_RATE_LIMIT_PER_MINUTE: 100_000, REGISTER_RATE_LIMIT_PER_HOUR: 100_000, LOGIN_FAILURES_BEFORE_DELAY: 100_000, REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: 100_000, DB_POOL_MAX: 5 };
@@ -74,12 +73,10 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: Par
       adminAccess ??= (await login(ADMIN.name, ADMIN.password)).access;
       return adminAccess;
     },
-    async createUser(name = `user-${process.pid}-${++userCounter}`) {
-      const password = `correct horse ${userCounter} battery`;
-      const response = await request({ method: "POST", url: "/api/register/", payload: { name, password } });
-      if (response.statusCode !== 201) throw new Error(`register ${name} failed: ${response.body}`);
-      const tokens = await login(name, password);
-      return { id: response.json().id, name, password, ...tokens };
+    async createUser(name?: string) {
+      const user = await registerUser(viaApp({ request }), { name });
+      const tokens = await login(user.name, user.password);
+      return { id: user.id, name: user.name, password: user.password, ...tokens };
     },
     async close() {
       await app.close();
