@@ -1,40 +1,50 @@
 // The floor to compare the service with: node:http + a pg Pool running the SQL the service runs
-// for the catalogue (the count and the page in parallel, like Prisma does), JSON out, no auth,
+// for the catalogue (the same statements, from src/domain/catalogue-sql.ts; a filter's count
+// reused for 5 s like the service's count cache, the page read in parallel), JSON out, no auth,
 // no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX.
 import { createServer, type ServerResponse } from "node:http";
 import pg from "pg";
+import { countProducts, productById, productPage } from "../src/domain/catalogue-sql.js";
+import { filterOf } from "./lib/catalogue-scripts.js";
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 20) });
-// The statements Prisma sends for the service (seen with log_statement = 'all').
-const TABLE = `"public"."products"`;
-const COLUMNS = ["id", "name", "price", "stock", "created_at", "updated_at"].map((c) => `${TABLE}."${c}"`).join(", ");
+const COUNT_TTL_MS = 5_000;
+const counts = new Map<string, { at: number; count: Promise<number> }>();
 
 interface ProductRow {
   id: number;
   name: string;
   price: string;
   stock: number;
-  created_at: Date;
-  updated_at: Date;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
-const toBody = (p: ProductRow) => ({ ...p, created_at: p.created_at.toISOString(), updated_at: p.updated_at.toISOString() });
+const toBody = (p: ProductRow) => ({
+  id: p.id,
+  name: p.name,
+  price: p.price, // numeric(10,3) as text: already the wire form
+  stock: p.stock,
+  created_at: p.createdAt.toISOString(),
+  updated_at: p.updatedAt.toISOString(),
+});
+
+function count(query: ReturnType<typeof countProducts>): Promise<number> {
+  const key = query.statement.text + JSON.stringify(query.values);
+  const cached = counts.get(key);
+  if (cached && Date.now() - cached.at < COUNT_TTL_MS) return cached.count;
+  const fresh = pool.query<{ count: number }>(query.statement.text, query.values).then((r) => r.rows[0]!.count);
+  counts.set(key, { at: Date.now(), count: fresh });
+  fresh.catch(() => counts.delete(key));
+  return fresh;
+}
 
 async function listProducts(url: URL) {
   const limit = Number(url.searchParams.get("limit") ?? 5);
   const offset = Number(url.searchParams.get("offset") ?? 0);
-  const keyword = url.searchParams.get("keyword");
-  const maxPrice = url.searchParams.get("max_price");
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  if (keyword) conditions.push(`${TABLE}."name" ILIKE ('%' || $${values.push(keyword.replace(/[\\%_]/g, "\\$&"))} || '%')`);
-  if (maxPrice !== null) conditions.push(`${TABLE}."price" <= $${values.push(maxPrice)}`);
-  const where = conditions.length ? `WHERE (${conditions.join(" AND ")})` : "";
-  const [count, page] = await Promise.all([
-    pool.query<{ count: string }>(`SELECT COUNT(*) AS "count" FROM (SELECT ${TABLE}."id" FROM ${TABLE} ${where} OFFSET $${values.length + 1}) AS "sub"`, [...values, 0]),
-    pool.query<ProductRow>(`SELECT ${COLUMNS} FROM ${TABLE} ${where} ORDER BY ${TABLE}."id" ASC LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [...values, limit, offset]),
-  ]);
-  const total = Number(count.rows[0]!.count);
+  const filter = filterOf(url.searchParams.get("keyword") ?? undefined, url.searchParams.get("max_price") ?? undefined);
+  const page = productPage(filter, { field: "id", descending: false }, limit, offset);
+  const [total, rows] = await Promise.all([count(countProducts(filter)), pool.query<ProductRow>(page.statement.text, page.values)]);
   const link = (at: number) => {
     const params = new URLSearchParams(url.search);
     params.set("limit", String(limit));
@@ -45,12 +55,12 @@ async function listProducts(url: URL) {
     count: total,
     next: offset + limit < total ? link(offset + limit) : null,
     previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
-    results: page.rows.map(toBody),
+    results: rows.rows.map(toBody),
   };
 }
 
 async function getProduct(id: number) {
-  const { rows } = await pool.query<ProductRow>(`SELECT ${COLUMNS} FROM ${TABLE} WHERE (${TABLE}."id" = $1 AND 1=1) LIMIT $2 OFFSET $3`, [id, 1, 0]);
+  const { rows } = await pool.query<ProductRow>(productById.text, [id]);
   return rows[0] ? toBody(rows[0]) : undefined;
 }
 

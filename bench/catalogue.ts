@@ -1,5 +1,6 @@
 // npm run bench:catalogue — catalogue reads at several catalogue sizes: the service on PostgreSQL
-// against a bare baseline, and the service on its embedded database, in one run.
+// against a bare baseline, and the service on its embedded database, in one run; each beside
+// its ceiling, pgbench running the same SQL on the same database (when pgbench is installed).
 // Env: BENCH_SIZES (default 1000,1000000), BENCH_EMBEDDED_SIZES (default 1000), BENCH_DATABASES
 // (default postgres,embedded), BENCH_DURATION (seconds per measurement, default 10),
 // BENCH_CONNECTIONS (default 32), BENCH_KEYWORD (default tea), BENCH_WARMUP (seconds, default 2).
@@ -9,7 +10,9 @@ import { benchDuration, describeProblems, randomInts, roundRobin, runLoad, WARMU
 import { benchDatabases, createBenchDatabase, type DatabaseKind } from "./lib/databases.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { seedProducts } from "./lib/postgres.js";
-import { printChecks, printTable, statusSummary, type Check } from "./lib/report.js";
+import { filterOf, byIdScript, pageScript, type PgbenchScript } from "./lib/catalogue-scripts.js";
+import { findPgbench, runPgbench, type PgbenchResult } from "./lib/pgbench.js";
+import { ceilingTable, printChecks, printTable, recordCeilings, statusSummary, type CeilingRow, type Check } from "./lib/report.js";
 import { startNodeServer } from "./lib/service.js";
 
 const parseSizes = (text: string) => text.split(",").map((s) => Number(s.replace(/_/g, "")));
@@ -19,22 +22,48 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const keyword = process.env.BENCH_KEYWORD ?? "tea";
 const QUERIES = ["keyword list", "get by id", "deep page"] as const;
 type Query = (typeof QUERIES)[number];
+const WORK: Record<Query, string> = { "keyword list": "keyword + max_price page", "get by id": "product by id", "deep page": "deep page (offset)" };
+const LIST_LIMIT = 5;
+const MAX_PRICE = "50";
 
 interface Measurement extends LoadResult {
   database: DatabaseKind;
   size: number;
   query: Query;
   target: "service" | "baseline";
+  /** CPU time of the server process per request (µs): steadier than req/s on a shared machine. */
+  cpuUsPerRequest?: number;
 }
 
 /** The paths of each query for a catalogue with ids firstId..lastId. */
 function queryPaths(size: number, firstId: number, lastId: number): Record<Query, () => string> {
   const random = randomInts(size);
   return {
-    "keyword list": () => `/api/product/?keyword=${keyword}&max_price=50&limit=5`,
+    "keyword list": () => `/api/product/?keyword=${keyword}&max_price=${MAX_PRICE}&limit=${LIST_LIMIT}`,
     "get by id": () => `/api/product/${random(firstId, lastId)}`,
-    "deep page": () => `/api/product/?limit=5&offset=${size - 5}`,
+    "deep page": () => `/api/product/?limit=${LIST_LIMIT}&offset=${size - LIST_LIMIT}`,
   };
+}
+
+/**
+ * The pgbench transactions: each query's SQL as a request sends it without the count cache
+ * (the ceiling every share is taken of), and the keyword page alone (what a request sends while
+ * its count is cached), for reference.
+ */
+function pgbenchScripts(size: number, firstId: number, lastId: number): { name: string; query?: Query; script: PgbenchScript }[] {
+  return [
+    { name: "get by id", query: "get by id", script: byIdScript(firstId, lastId) },
+    { name: "keyword list: count + page", query: "keyword list", script: pageScript(filterOf(keyword, MAX_PRICE), LIST_LIMIT, 0) },
+    { name: "keyword list: page only", script: pageScript(filterOf(keyword, MAX_PRICE), LIST_LIMIT, 0, true) },
+    { name: "deep page: count + page", query: "deep page", script: pageScript(filterOf(undefined, undefined), LIST_LIMIT, size - LIST_LIMIT) },
+  ];
+}
+
+interface PgbenchMeasurement extends PgbenchResult {
+  database: DatabaseKind;
+  size: number;
+  name: string;
+  query?: Query;
 }
 
 await main("bench:catalogue", async () => {
@@ -43,11 +72,25 @@ await main("bench:catalogue", async () => {
   const measurements: Measurement[] = [];
   const checks: Check[] = [];
   const matches: Record<string, string | number>[] = [];
+  const ceilings: PgbenchMeasurement[] = [];
+  const pgbench = findPgbench();
+  if (!pgbench) console.log("pgbench not found (PostgreSQL's client tools are not installed, or set PGBENCH): no ceilings, the rest runs as usual");
 
   for (const { database, size } of runs) {
     const label = `[${database} ${size}]`;
     const db = await step(`${label} database + migrations`, () => createBenchDatabase(database, `catalogue_${size}`));
     const { firstId, lastId } = await step(`${label} seeding ${size} products`, () => db.withUrl((url) => seedProducts(url, size)));
+    if (pgbench) {
+      // On the embedded database this process serves PGlite itself while pgbench runs (the service is not up yet).
+      await db.withUrl(async (url) => {
+        for (const { name, query, script } of pgbenchScripts(size, firstId, lastId)) {
+          const result = await step(`${label} pgbench ${name} (${benchDuration()} s)`, () =>
+            runPgbench(pgbench, { url, ...script, clients: connections, durationSeconds: benchDuration(), protocol: "extended" }),
+          );
+          ceilings.push({ database, size, name, query, ...result });
+        }
+      });
+    }
     const service = await step(`${label} starting service${db.url ? " + baseline" : ""}`, () => db.startService());
     onCleanup(async () => void (await service.stop()));
     // The baseline runs the same SQL on PostgreSQL; the embedded database admits only the service.
@@ -79,10 +122,13 @@ await main("bench:catalogue", async () => {
     }
     for (const query of QUERIES) {
       for (const [target, server, token] of targets) {
+        const cpuBefore = await server.cpuSeconds();
         const result = await step(`${label} ${query} → ${target} (${benchDuration()} s)`, () =>
           runLoad({ baseUrl: server.baseUrl, connections, next: (): RequestSpec => ({ path: paths[query](), token }) }),
         );
-        measurements.push({ database, size, query, target, ...result });
+        const cpuAfter = await server.cpuSeconds();
+        const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : undefined;
+        measurements.push({ database, size, query, target, cpuUsPerRequest, ...result });
       }
     }
     await Promise.all([service.stop(), baseline?.stop()]);
@@ -91,12 +137,31 @@ await main("bench:catalogue", async () => {
   printTable("Keyword selectivity", matches);
   printTable(
     `Catalogue reads (${connections} connections, ${benchDuration()} s each; latency in ms)`,
-    measurements.map((m) => ({ database: m.database, products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
+    measurements.map((m) => ({ database: m.database, products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, "CPU µs/req": m.cpuUsPerRequest === undefined ? "n/a" : Math.round(m.cpuUsPerRequest), requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
   );
   const find = (database: DatabaseKind, size: number, query: Query, target: Measurement["target"]) =>
     measurements.find((m) => m.database === database && m.size === size && m.query === query && m.target === target);
   const ratio = (size: number, query: Query) => find("postgres", size, query, "service")!.rps / find("postgres", size, query, "baseline")!.rps;
   const postgresSizes = runs.filter((r) => r.database === "postgres").map((r) => r.size);
+  printTable(
+    `pgbench, same SQL (${connections} clients, extended protocol as the service sends it; latency in ms)`,
+    ceilings.map((c) => ({ database: c.database, products: c.size, transaction: c.name, tps: Math.round(c.tps), p50: c.p50, p99: c.p99, failed: c.failed })),
+  );
+  const ceilingRows: CeilingRow[] = runs.flatMap(({ database, size }) =>
+    QUERIES.map((query) => ({
+      work: WORK[query],
+      database,
+      products: size,
+      pgbenchTps: ceilings.find((c) => c.database === database && c.size === size && c.query === query)?.tps,
+      baselineRps: find(database, size, query, "baseline")?.rps,
+      serviceRps: find(database, size, query, "service")!.rps,
+      p99: find(database, size, query, "service")!.p99,
+      serviceCpuUs: find(database, size, query, "service")!.cpuUsPerRequest,
+      baselineCpuUs: find(database, size, query, "baseline")?.cpuUsPerRequest,
+    })),
+  );
+  printTable("Against the ceiling: service as a share of pgbench on the same SQL, and beside the bare node:http + pg server", ceilingTable(ceilingRows));
+  await recordCeilings(ceilingRows);
   printTable(
     "Service / baseline throughput (PostgreSQL)",
     postgresSizes.flatMap((size) => QUERIES.map((query) => ({ products: size, query, ratio: `${(100 * ratio(size, query)).toFixed(0)} %` }))),
@@ -121,8 +186,12 @@ await main("bench:catalogue", async () => {
   }
   for (const size of postgresSizes) {
     for (const query of ["keyword list", "get by id"] as const) {
-      floors.push({ name: `${size}: service ≥ 50 % of baseline on ${query}`, ok: ratio(size, query) >= 0.5, detail: `${(100 * ratio(size, query)).toFixed(0)} %` });
+      floors.push({ name: `${size}: service ≥ baseline on ${query}`, ok: ratio(size, query) >= 1, detail: `${(100 * ratio(size, query)).toFixed(0)} %` });
     }
+  }
+  for (const row of ceilingRows.filter((r) => r.pgbenchTps && r.work !== WORK["deep page"])) {
+    const part = row.serviceRps / row.pgbenchTps!;
+    floors.push({ name: `${row.database} ${row.products}: ${row.work} ≥ 35 % of pgbench`, ok: part >= 0.35, detail: `${(100 * part).toFixed(0)} %` });
   }
   printChecks("Performance floors (informational: a miss does not fail the run)", floors);
 

@@ -66,7 +66,7 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
         [PGBENCH_BUYER_PREFIX, userCount],
       );
       ceiling = await step(`${label} pgbench: ${connections} clients, same transaction, ${benchDuration()} s`, () =>
-        runPgbench(pgbench, { url, ...pgbenchOrder(product.id), clients: connections, threads: 2, seconds: benchDuration() }),
+        runPgbench(pgbench, { url, ...pgbenchOrder(product.id), clients: connections, durationSeconds: benchDuration(), protocol: "extended" }),
       );
     }
 
@@ -101,7 +101,7 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
  * returns for the second (the drawn ids and time) is kept with \gset, as the service keeps it;
  * one product, so it returns one row. No Idempotency-Key, as in the service's load.
  */
-function pgbenchOrder(productId: number): { script: string; variables: Record<string, string> } {
+function pgbenchOrder(productId: number): { script: string; defines: Record<string, string> } {
   const bind = (statement: string, values: Record<number, string>) =>
     statement
       .trim()
@@ -133,7 +133,7 @@ function pgbenchOrder(productId: number): { script: string; variables: Record<st
   ].join("\n");
   return {
     script,
-    variables: {
+    defines: {
       buyer_prefix: PGBENCH_BUYER_PREFIX,
       ids: `{${productId}}`,
       quantities: "{1}",

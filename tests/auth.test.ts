@@ -100,6 +100,13 @@ describe("tokens", () => {
       expect((await t.request({ url: "/api/product/", token })).statusCode).toBe(200);
     });
     it("refuses an expired token", () => expectRefused(craftToken({ alg: "HS256" }, claims({ iat: now() - 7200, exp: now() - 3600 }), t.config.JWT_SECRET)));
+    it("refuses a token it accepted (and remembers as verified) once the token expires", async () => {
+      const exp = now() + 1;
+      const token = craftToken({ alg: "HS256" }, claims({ exp }), t.config.JWT_SECRET);
+      for (let i = 0; i < 3; i++) expect((await t.request({ url: "/api/product/", token })).statusCode).toBe(200);
+      await sleep(exp * 1000 - Date.now() + 50);
+      await expectRefused(token);
+    });
     it("refuses a tampered token", async () => {
       const [head, , signature] = (await t.adminToken()).split(".");
       const forged = Buffer.from(JSON.stringify(claims({ user_id: "00000000-0000-0000-0000-000000000000" }))).toString("base64url");

@@ -128,6 +128,36 @@ describe("API8 security misconfiguration", () => {
     expect(response.headers["x-content-type-options"]).toBe("nosniff");
     expect(response.headers["x-powered-by"]).toBeUndefined();
   });
+
+  it("sends the same hardening headers on every kind of answer; the docs pages keep their own CSP", async () => {
+    const hardening = {
+      "content-security-policy": "default-src 'none';frame-ancestors 'none'",
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-resource-policy": "same-origin",
+      "origin-agent-cluster": "?1",
+      "referrer-policy": "no-referrer",
+      "x-content-type-options": "nosniff",
+      "x-dns-prefetch-control": "off",
+      "x-download-options": "noopen",
+      "x-frame-options": "SAMEORIGIN",
+      "x-permitted-cross-domain-policies": "none",
+      "x-xss-protection": "0",
+    };
+    const answers = [
+      await t.request({ url: "/api/product/", token: await t.adminToken() }),
+      await t.request({ url: "/api/product/" }),
+      await t.request({ url: "/no/such/path" }),
+      await t.request({ method: "POST", url: "/api/token/", payload: "{", headers: { "content-type": "application/json" } }),
+    ];
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 404, 400]);
+    for (const answer of answers) expect(answer.headers).toMatchObject(hardening);
+    // The docs pages are not API answers (no spec entry): asked directly.
+    for (const page of ["/redoc", "/docs/"]) {
+      const answer = await t.app.inject({ url: page });
+      expect(answer.statusCode, page).toBe(200);
+      expect(answer.headers, page).toMatchObject({ ...hardening, "content-security-policy": expect.stringContaining("script-src 'self'") });
+    }
+  });
 });
 
 describe("API9 improper inventory management", () => {

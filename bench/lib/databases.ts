@@ -18,7 +18,7 @@ export interface BenchDatabase {
   /** Runs SQL work against the database; on the embedded one only while the service is stopped. */
   withUrl<T>(use: (url: string) => Promise<T>): Promise<T>;
   /** Starts the service on it (the caller stops it). */
-  startService(env?: Record<string, string>): Promise<RunningServer>;
+  startService(env?: Record<string, string>, nodeArgs?: string[]): Promise<RunningServer>;
   /** The database's own URL, for a server other than the service (PostgreSQL only). */
   url?: string;
 }
@@ -37,7 +37,7 @@ export async function createBenchDatabase(kind: DatabaseKind, name: string): Pro
   if (kind === "postgres") {
     cluster ??= startCluster();
     const url = await createMigratedDatabase(await cluster, name);
-    return { kind, url, withUrl: (use) => use(url), startService: (env) => startService(url, env) };
+    return { kind, url, withUrl: (use) => use(url), startService: (env, nodeArgs) => startService(url, env, nodeArgs) };
   }
   const dataDir = await mkdtemp(join(tmpdir(), `order-service-bench-${name}-`));
   onCleanup(() => rm(dataDir, { recursive: true, force: true }));
@@ -54,6 +54,7 @@ export async function createBenchDatabase(kind: DatabaseKind, name: string): Pro
     kind,
     withUrl,
     // The same raised abuse limits as on PostgreSQL (see startService).
-    startService: (env) => startEmbeddedService(dataDir, { DB_POOL_MAX: "20", LOGIN_RATE_LIMIT_PER_MINUTE: "1000000", REGISTER_RATE_LIMIT_PER_HOUR: "1000000", LOGIN_FAILURES_BEFORE_DELAY: "1000000", ...env }),
+    startService: (env, nodeArgs) =>
+      startEmbeddedService(dataDir, { DB_POOL_MAX: "20", LOGIN_RATE_LIMIT_PER_MINUTE: "1000000", REGISTER_RATE_LIMIT_PER_HOUR: "1000000", LOGIN_FAILURES_BEFORE_DELAY: "1000000", ...env }, nodeArgs),
   };
 }

@@ -1,81 +1,87 @@
-// pgbench as a ceiling: the database's own throughput for a custom script, with latency
-// percentiles from its per-transaction log. Found at PG_BIN_DIR, on PATH, or in the newest
-// /usr/lib/postgresql/<version>/bin (Debian and Ubuntu keep PostgreSQL's tools off PATH).
+// The database's own throughput for a statement mix: pgbench with a custom script, so a service
+// figure can be printed as a share of what the database does with the same SQL and no HTTP.
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
+import { summarize } from "./report.js";
 
 const run = promisify(execFile);
 
-/** The pgbench executable, or undefined when PostgreSQL's tools are not installed. */
+/**
+ * pgbench: PGBENCH, else the first on PATH, else the newest /usr/lib/postgresql/<version>/bin
+ * (Debian keeps it off PATH); undefined when PostgreSQL's client tools are not installed.
+ */
 export function findPgbench(): string | undefined {
-  const candidates = [
-    ...(process.env.PG_BIN_DIR ? [process.env.PG_BIN_DIR] : []),
-    ...(process.env.PATH ?? "").split(delimiter).filter(Boolean),
-    ...(existsSync("/usr/lib/postgresql")
-      ? readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`)
-      : []),
-  ];
-  return candidates.map((dir) => join(dir, "pgbench")).find((path) => existsSync(path));
+  if (process.env.PGBENCH) return existsSync(process.env.PGBENCH) ? process.env.PGBENCH : undefined;
+  const onPath = (process.env.PATH ?? "").split(delimiter).find((dir) => dir !== "" && existsSync(join(dir, "pgbench")));
+  if (onPath) return join(onPath, "pgbench");
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const found = versions.map((v) => join(root, v, "bin", "pgbench")).find((path) => existsSync(path));
+  return found;
 }
 
 export interface PgbenchOptions {
+  /** postgres:// URL (pgbench takes it as its database name). */
   url: string;
-  /** The script's text (pgbench's custom-script syntax). */
+  /** The transaction, in pgbench's script language (`\set`, `:variables`, one statement per line). */
   script: string;
-  /** String variables (-D name=value), referenced in the script as :name. */
-  variables: Record<string, string>;
+  /** String variables (`--define name=value`). */
+  defines?: Record<string, string>;
   clients: number;
-  threads: number;
-  seconds: number;
+  durationSeconds: number;
+  /**
+   * `extended`: each statement parsed, bound and run unnamed, as node-postgres sends a query
+   * without a name (the service's hot reads); `prepared`: parsed once per connection, then only bound.
+   */
+  protocol: "extended" | "prepared";
 }
 
 export interface PgbenchResult {
   tps: number;
   transactions: number;
   failed: number;
-  /** Latency percentiles in ms, from the per-transaction log. */
+  /** Per-transaction latency percentiles in ms (from pgbench's transaction log). */
   p50: number;
   p99: number;
 }
 
-/** Runs pgbench with the extended query protocol (as the service's driver), no vacuum, no initialisation. */
 export async function runPgbench(pgbench: string, options: PgbenchOptions): Promise<PgbenchResult> {
   const dir = await mkdtemp(join(tmpdir(), "order-service-pgbench-"));
   try {
-    const scriptPath = join(dir, "script.sql");
-    await writeFile(scriptPath, options.script);
+    const scriptFile = join(dir, "transaction.sql");
+    await writeFile(scriptFile, options.script);
+    const threads = Math.max(1, Math.min(options.clients, 2));
     const args = [
       "--no-vacuum",
-      "--protocol=extended",
+      `--file=${scriptFile}`,
       `--client=${options.clients}`,
-      `--jobs=${options.threads}`,
-      `--time=${options.seconds}`,
-      `--file=${scriptPath}`,
+      `--jobs=${threads}`,
+      `--time=${options.durationSeconds}`,
+      `--protocol=${options.protocol}`,
+      ...Object.entries(options.defines ?? {}).map(([name, value]) => `--define=${name}=${value}`),
       "--log",
       `--log-prefix=${join(dir, "log")}`,
-      ...Object.entries(options.variables).map(([name, value]) => `--define=${name}=${value}`),
       options.url,
     ];
-    const { stdout } = await run(pgbench, args, { cwd: dir, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PGCONNECT_TIMEOUT: "10" } });
-    const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
+    const { stdout } = await run(pgbench, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PGAPPNAME: "bench-pgbench" } });
+    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
     const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
-    if (!Number.isFinite(tps) || !Number.isFinite(transactions)) throw new Error(`pgbench printed no figures:\n${stdout}`);
-    // Each log line: client transaction latency_us script epoch_s epoch_us.
+    if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${stdout}`);
+    // Transaction log lines: client_id transaction_no time_us script_no time_epoch time_us_part …
     const latencies: number[] = [];
-    for (const file of (await readdir(dir)).filter((f) => f.startsWith("log"))) {
+    for (const file of (await readdir(dir)).filter((f) => f.startsWith("log."))) {
       for (const line of (await readFile(join(dir, file), "utf8")).split("\n")) {
         const micros = Number(line.split(" ")[2]);
         if (line && Number.isFinite(micros)) latencies.push(micros / 1000);
       }
     }
-    latencies.sort((a, b) => a - b);
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-    return { tps, transactions, failed, p50: at(0.5), p99: at(0.99) };
+    const { p50, p99 } = summarize(latencies);
+    return { tps, transactions, failed, p50, p99 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

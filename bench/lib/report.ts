@@ -43,3 +43,47 @@ export function printChecks(title: string, checks: Check[]): boolean {
   printTable(title, checks.map((c) => ({ check: c.name, result: c.ok ? "PASS" : "FAIL", detail: short(c.detail) })));
   return checks.every((c) => c.ok);
 }
+
+/**
+ * One work item measured against its ceilings: pgbench running the same SQL (the database's own
+ * throughput), the bare node:http + pg server, and the service.
+ */
+export interface CeilingRow {
+  work: string;
+  database: string;
+  products?: number;
+  pgbenchTps?: number;
+  baselineRps?: number;
+  serviceRps: number;
+  /** The service's p99 latency in ms. */
+  p99: number;
+  /** CPU time per request of the service and of the baseline (µs), where measured. */
+  serviceCpuUs?: number;
+  baselineCpuUs?: number;
+}
+
+const share = (part: number | undefined, whole: number | undefined) => (part !== undefined && whole ? `${((100 * part) / whole).toFixed(0)} %` : "n/a");
+
+export function ceilingTable(rows: CeilingRow[]): Row[] {
+  return rows.map((r) => ({
+    work: r.work,
+    database: r.database,
+    products: r.products,
+    "pgbench tps": r.pgbenchTps === undefined ? "n/a" : Math.round(r.pgbenchTps),
+    "baseline req/s": r.baselineRps === undefined ? "n/a" : Math.round(r.baselineRps),
+    "service req/s": Math.round(r.serviceRps),
+    "service/pgbench": share(r.serviceRps, r.pgbenchTps),
+    "service/baseline": r.baselineRps ? `${(r.serviceRps / r.baselineRps).toFixed(2)}×` : "n/a",
+    "p99 ms": r.p99,
+    ...(r.serviceCpuUs !== undefined ? { "service CPU µs/req": Math.round(r.serviceCpuUs) } : {}),
+    ...(r.baselineCpuUs !== undefined ? { "baseline CPU µs/req": Math.round(r.baselineCpuUs) } : {}),
+  }));
+}
+
+/** Appends rows to BENCH_RESULTS_FILE (JSON lines) when set, for `npm run bench`'s final table. */
+export async function recordCeilings(rows: CeilingRow[]): Promise<void> {
+  const file = process.env.BENCH_RESULTS_FILE;
+  if (!file || rows.length === 0) return;
+  const { appendFile } = await import("node:fs/promises");
+  await appendFile(file, `${rows.map((row) => JSON.stringify(row)).join("\n")}\n`);
+}

@@ -1,6 +1,7 @@
 // The order service (or the baseline server) as a child process on a free loopback port.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../../support/postgres-cluster.js";
@@ -13,13 +14,21 @@ export interface RunningServer {
   pid: number;
   /** Resident memory of the child process in bytes (VmRSS from /proc), or undefined. */
   rssBytes(): Promise<number | undefined>;
+  /** CPU time the child process has used so far (user + system, from /proc), in seconds, or undefined. */
+  cpuSeconds(): Promise<number | undefined>;
   /** SIGTERM, then SIGKILL after 15 s; resolves with how it ended and how long that took. */
   stop(): Promise<Stopped>;
 }
 
 /** The service with the abuse limits raised so that a benchmark's logins are never refused. */
-export function startService(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  return startNodeServer("src/server.ts", {
+/**
+ * BENCH_SERVICE_DIR: run the service from another checkout (e.g. a `git worktree` of an older
+ * commit, with its node_modules), measured by this checkout's benchmark beside the same baseline.
+ */
+const SERVICE_SCRIPT = process.env.BENCH_SERVICE_DIR ? join(process.env.BENCH_SERVICE_DIR, "src/server.ts") : "src/server.ts";
+
+export function startService(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+  return startNodeServer(SERVICE_SCRIPT, {
     DATABASE_URL: databaseUrl,
     NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
     ADMIN_PASSWORD: ADMIN.password,
@@ -30,21 +39,24 @@ export function startService(databaseUrl: string, env: Record<string, string> = 
     REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
     LOGIN_FAILURES_BEFORE_DELAY: "1000000",
     ...env,
-  });
+  }, {}, nodeArgs);
 }
 
 /** The service on its embedded database in `dataDir`, with the development defaults, as `make run` starts it. */
-export function startEmbeddedService(dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  return startNodeServer("src/server.ts", { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env }, { DATABASE_URL: undefined });
+export function startEmbeddedService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+  return startNodeServer(SERVICE_SCRIPT, { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env }, { DATABASE_URL: undefined }, nodeArgs);
 }
 
 export const ADMIN = { name: "admin", password: "bench-admin-password" };
 
-/** Spawns `node --import tsx <script>` with HOST/PORT set and waits until GET /readyz answers 200. */
-export async function startNodeServer(script: string, env: Record<string, string>, unset: Record<string, undefined> = {}): Promise<RunningServer> {
+/**
+ * Spawns `node [nodeArgs] --import tsx <script>` with HOST/PORT set and waits until GET /readyz
+ * answers 200. `nodeArgs`: flags for Node itself, e.g. --cpu-prof (not allowed in NODE_OPTIONS).
+ */
+export async function startNodeServer(script: string, env: Record<string, string>, unset: Record<string, undefined> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+    cwd: process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT,
     env: { ...process.env, ...env, ...unset, HOST: "127.0.0.1", PORT: String(port) },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -53,6 +65,7 @@ export async function startNodeServer(script: string, env: Record<string, string
     baseUrl,
     pid: child.pid!,
     rssBytes: () => rssOf(child.pid!),
+    cpuSeconds: () => cpuOf(child.pid!),
     stop: () => stopChild(child),
   };
   try {
@@ -96,4 +109,12 @@ async function rssOf(pid: number): Promise<number | undefined> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
   return kb === undefined ? undefined : Number(kb) * 1024;
+}
+
+/** utime + stime of /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux). */
+async function cpuOf(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / 100 : undefined;
 }

@@ -4,9 +4,15 @@ import { SPEC_LIMITS } from "../spec-limits.js";
 export type Decimal = Prisma.Decimal;
 export const Decimal = Prisma.Decimal;
 
+/**
+ * Money as PostgreSQL prints a numeric(10,3) column (`price::text`): already the wire form,
+ * so the catalogue's reads skip making a Decimal only to print it again.
+ */
+export type MoneyText = string & { readonly __numeric3Text: unique symbol };
+
 /** Money on the wire: an exact decimal string with three decimals ("2.200"). */
-export function formatMoney(value: Prisma.Decimal): string {
-  return value.toFixed(3);
+export function formatMoney(value: Prisma.Decimal | MoneyText): string {
+  return typeof value === "string" ? value : value.toFixed(3);
 }
 
 /**

@@ -4,13 +4,15 @@ import type { SqlRunner } from "../db/client.js";
 import { uniqueViolationAs } from "../db/errors.js";
 import { AppError, nameTaken } from "../errors/app-error.js";
 import { countProducts, productById, productKeysetPage, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
+import type { MoneyText } from "./money.js";
 import type { NormalizedName } from "./names.js";
 import { sortKeyOf, type CatalogueCursor } from "./product-cursor.js";
 
 export interface ProductRecord {
   id: number;
   name: string;
-  price: Prisma.Decimal;
+  /** A Decimal from Prisma's writes, the column's own text from the catalogue's reads. */
+  price: Prisma.Decimal | MoneyText;
   stock: number;
   /** Moved on by a database trigger at every change of the row: the source of the ETag. */
   version: number;
@@ -70,14 +72,12 @@ interface ProductRow {
   id: number;
   name: string;
   nameKey: string;
-  price: string;
+  price: MoneyText;
   stock: number;
   version: number;
   createdAt: Date;
   updatedAt: Date;
 }
-
-const toRecord = (row: ProductRow): ProductRecord => ({ ...row, price: new Prisma.Decimal(row.price) });
 
 export class ProductsRepository {
   private readonly counts: LRUCache<string, number, CountQuery>;
@@ -113,7 +113,7 @@ export class ProductsRepository {
       this.count(filter),
       limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values),
     ]);
-    return { count, rows: rows.map(toRecord) };
+    return { count, rows };
   }
 
   /**
@@ -137,7 +137,7 @@ export class ProductsRepository {
     const [count, found] = await Promise.all([this.count(filter), limit === 0 ? [] : this.sql<ProductRow>(query.statement, query.values)]);
     if (limit === 0) return { count, rows: [], next: null, previous: null };
     const more = found.length > limit;
-    const rows = found.slice(0, limit).map(toRecord);
+    const rows: ProductRecord[] = found.slice(0, limit);
     if (backward) rows.reverse();
     const [first, last] = [rows[0], rows.at(-1)];
     const startedInside = "offset" in start ? start.offset > 0 : start.cursor.key !== undefined;
@@ -155,7 +155,7 @@ export class ProductsRepository {
 
   async findById(id: number): Promise<ProductRecord | null> {
     const [row] = await this.sql<ProductRow>(productById, [id]);
-    return row ? toRecord(row) : null;
+    return row ?? null;
   }
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
@@ -192,7 +192,7 @@ export class ProductsRepository {
         const [row] = await this.db.$queryRaw<ProductRow[]>`
           UPDATE products SET ${Prisma.join(sets)} WHERE ${Prisma.join(conditions, " AND ")}
           RETURNING id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
-        if (row) return toRecord(row);
+        if (row) return row;
       } catch (error) {
         throw uniqueViolationAs(error, () => productNameTaken(changes.name?.name ?? ""));
       } finally {

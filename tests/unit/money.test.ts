@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { Decimal, formatMoney, parsePrice } from "../../src/domain/money.js";
+import { Decimal, formatMoney, type MoneyText, parsePrice } from "../../src/domain/money.js";
 
 describe("money", () => {
   it("is written with three decimals", () => {
     expect(formatMoney(new Decimal("2.2"))).toBe("2.200");
     expect(formatMoney(new Decimal("0"))).toBe("0.000");
     expect(formatMoney(new Decimal("9999999.999"))).toBe("9999999.999");
+  });
+
+  it("takes a numeric(10,3) as PostgreSQL prints it as the wire form already", () => {
+    for (const text of ["2.200", "0.000", "9999999.999"]) {
+      expect(formatMoney(text as MoneyText)).toBe(formatMoney(new Decimal(text)));
+    }
   });
 
   it("reads a JSON number through its shortest decimal form, exactly", () => {
