@@ -48,11 +48,11 @@ test: lint typecheck
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
 
-# The import directions of README "Layers" (.dependency-cruiser.cjs), Biome's lint rules (biome.json).
+# The import directions of README "Layers" (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
 lint: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
 	npx depcruise src client bench scripts support tests --config .dependency-cruiser.cjs --output-type err
-	npx biome lint --error-on-warnings .
+	npx biome ci --error-on-warnings .
 	bash scripts/validate-deploy.sh
 
 # Rewrites every file in Biome's style (biome.json).

@@ -67,7 +67,8 @@ interface PgbenchMeasurement extends PgbenchResult {
 }
 
 await main("bench:catalogue", async () => {
-  if ([...sizes, ...embeddedSizes].some((n) => !Number.isSafeInteger(n) || n < 5 || n > 10_000_000)) throw new Error(`BENCH_SIZES: 5..10000000 each, not ${sizes}`);
+  if ([...sizes, ...embeddedSizes].some((n) => !Number.isSafeInteger(n) || n < 5 || n > 10_000_000))
+    throw new Error(`BENCH_SIZES: 5..10000000 each, not ${sizes}`);
   const runs = benchDatabases().flatMap((database) => (database === "postgres" ? sizes : embeddedSizes).map((size) => ({ database, size })));
   const measurements: Measurement[] = [];
   const checks: Check[] = [];
@@ -102,7 +103,14 @@ await main("bench:catalogue", async () => {
     for (const query of QUERIES) {
       const path = query === "get by id" ? `/api/product/${lastId}` : paths[query]();
       const fromService = await call(service.baseUrl, "GET", path, { token: user!.token });
-      if (query === "keyword list" && fromService.status === 200) matches.push({ database, size, keyword, "matches (price ≤ 50)": fromService.body.count, share: `${((100 * fromService.body.count) / size).toFixed(2)} %` });
+      if (query === "keyword list" && fromService.status === 200)
+        matches.push({
+          database,
+          size,
+          keyword,
+          "matches (price ≤ 50)": fromService.body.count,
+          share: `${((100 * fromService.body.count) / size).toFixed(2)} %`,
+        });
       if (!baseline) {
         checks.push({ name: `${database} ${size}: ${query} answers`, ok: fromService.status === 200, detail: `service ${fromService.status}` });
         continue;
@@ -110,7 +118,11 @@ await main("bench:catalogue", async () => {
       // Both must give the same answers before their speed is compared.
       const fromBaseline = await call(baseline.baseUrl, "GET", path);
       const same = fromService.status === 200 && fromBaseline.status === 200 && isDeepStrictEqual(pick(fromService.body), pick(fromBaseline.body));
-      checks.push({ name: `${database} ${size}: ${query} same answer`, ok: same, detail: `service ${fromService.status}, baseline ${fromBaseline.status}${same ? "" : `: ${fromService.text.slice(0, 120)} vs ${fromBaseline.text.slice(0, 120)}`}` });
+      checks.push({
+        name: `${database} ${size}: ${query} same answer`,
+        ok: same,
+        detail: `service ${fromService.status}, baseline ${fromBaseline.status}${same ? "" : `: ${fromService.text.slice(0, 120)} vs ${fromBaseline.text.slice(0, 120)}`}`,
+      });
     }
 
     const targets = [["service", service, user!.token] as const, ...(baseline ? [["baseline", baseline, undefined] as const] : [])];
@@ -127,7 +139,8 @@ await main("bench:catalogue", async () => {
           runLoad({ baseUrl: server.baseUrl, connections, next: (): RequestSpec => ({ path: paths[query](), token }) }),
         );
         const cpuAfter = await server.cpuSeconds();
-        const cpuUsPerRequest = cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : undefined;
+        const cpuUsPerRequest =
+          cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : undefined;
         measurements.push({ database, size, query, target, cpuUsPerRequest, ...result });
       }
     }
@@ -137,7 +150,19 @@ await main("bench:catalogue", async () => {
   printTable("Keyword selectivity", matches);
   printTable(
     `Catalogue reads (${connections} connections, ${benchDuration()} s each; latency in ms)`,
-    measurements.map((m) => ({ database: m.database, products: m.size, query: m.query, target: m.target, "req/s": m.rps, p50: m.p50, p99: m.p99, "CPU µs/req": m.cpuUsPerRequest === undefined ? "n/a" : Math.round(m.cpuUsPerRequest), requests: m.requests, statuses: statusSummary(m.statuses), errors: m.errors })),
+    measurements.map((m) => ({
+      database: m.database,
+      products: m.size,
+      query: m.query,
+      target: m.target,
+      "req/s": m.rps,
+      p50: m.p50,
+      p99: m.p99,
+      "CPU µs/req": m.cpuUsPerRequest === undefined ? "n/a" : Math.round(m.cpuUsPerRequest),
+      requests: m.requests,
+      statuses: statusSummary(m.statuses),
+      errors: m.errors,
+    })),
   );
   const find = (database: DatabaseKind, size: number, query: Query, target: Measurement["target"]) =>
     measurements.find((m) => m.database === database && m.size === size && m.query === query && m.target === target);
@@ -173,7 +198,13 @@ await main("bench:catalogue", async () => {
       .flatMap(({ size }) =>
         QUERIES.map((query) => {
           const [embedded, postgres] = [find("embedded", size, query, "service"), find("postgres", size, query, "service")];
-          return { products: size, query, "embedded req/s": embedded?.rps, "PostgreSQL req/s": postgres?.rps, ratio: embedded && postgres ? `${((100 * embedded.rps) / postgres.rps).toFixed(0)} %` : "n/a" };
+          return {
+            products: size,
+            query,
+            "embedded req/s": embedded?.rps,
+            "PostgreSQL req/s": postgres?.rps,
+            ratio: embedded && postgres ? `${((100 * embedded.rps) / postgres.rps).toFixed(0)} %` : "n/a",
+          };
         }),
       ),
   );
@@ -182,7 +213,11 @@ await main("bench:catalogue", async () => {
   const [smallest, largest] = [Math.min(...postgresSizes), Math.max(...postgresSizes)];
   if (largest > smallest) {
     const [small, large] = [find("postgres", smallest, "keyword list", "service")!.p50, find("postgres", largest, "keyword list", "service")!.p50];
-    floors.push({ name: `keyword list p50 at ${largest} ≤ 3× p50 at ${smallest}`, ok: large <= 3 * small, detail: `${large} ms vs ${small} ms (${(large / small).toFixed(1)}×)` });
+    floors.push({
+      name: `keyword list p50 at ${largest} ≤ 3× p50 at ${smallest}`,
+      ok: large <= 3 * small,
+      detail: `${large} ms vs ${small} ms (${(large / small).toFixed(1)}×)`,
+    });
   }
   for (const size of postgresSizes) {
     for (const query of ["keyword list", "get by id"] as const) {
@@ -196,7 +231,11 @@ await main("bench:catalogue", async () => {
   printChecks("Performance floors (informational: a miss does not fail the run)", floors);
 
   for (const m of measurements) {
-    checks.push({ name: `${m.database} ${m.size}: ${m.query} → ${m.target} all 2xx`, ok: m.non2xx === 0 && m.errors === 0 && m.requests > 0, detail: `${m.requests} requests, ${m.non2xx} non-2xx, ${m.errors} errors${m.non2xx ? `: ${describeProblems(m.problems)}` : ""}` });
+    checks.push({
+      name: `${m.database} ${m.size}: ${m.query} → ${m.target} all 2xx`,
+      ok: m.non2xx === 0 && m.errors === 0 && m.requests > 0,
+      detail: `${m.requests} requests, ${m.non2xx} non-2xx, ${m.errors} errors${m.non2xx ? `: ${describeProblems(m.problems)}` : ""}`,
+    });
   }
   return printChecks("Correctness", checks);
 });

@@ -40,7 +40,9 @@ await main("bench:conditional", async () => {
       const ok = first.status === 200 && etag !== null && revalidated.status === 304 && (await revalidated.text()) === "";
       checks.push({ name: `${database}: ${read} revalidates`, ok, detail: `200 with ETag ${etag} (${body.length} bytes), then ${revalidated.status}` });
       if (!ok) continue;
-      await step(`${label} warm-up ${read} (${WARMUP_SECONDS} s)`, () => runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: () => ({ path, token }) }));
+      await step(`${label} warm-up ${read} (${WARMUP_SECONDS} s)`, () =>
+        runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: () => ({ path, token }) }),
+      );
       for (const answer of ["200", "304"] as const) {
         const headers = answer === "304" ? { "if-none-match": etag } : undefined;
         const result = await step(`${label} ${read} → ${answer} (${benchDuration()} s)`, () =>
@@ -48,7 +50,11 @@ await main("bench:conditional", async () => {
         );
         measurements.push({ database, read, answer, ...result });
         const only = result.errors === 0 && result.requests > 0 && Object.keys(result.statuses).every((status) => status === answer);
-        checks.push({ name: `${database}: ${read} → all ${answer}`, ok: only, detail: `${result.requests} requests, statuses ${statusSummary(result.statuses)}${result.problems && Object.keys(result.problems).length ? `: ${describeProblems(result.problems)}` : ""}` });
+        checks.push({
+          name: `${database}: ${read} → all ${answer}`,
+          ok: only,
+          detail: `${result.requests} requests, statuses ${statusSummary(result.statuses)}${result.problems && Object.keys(result.problems).length ? `: ${describeProblems(result.problems)}` : ""}`,
+        });
       }
     }
     await service.stop();
@@ -58,10 +64,19 @@ await main("bench:conditional", async () => {
     `Conditional reads (${size} products, ${connections} connections, ${benchDuration()} s each; latency in ms)`,
     measurements.map((m) => ({ database: m.database, read: m.read, answer: m.answer, "req/s": m.rps, p50: m.p50, p99: m.p99, requests: m.requests })),
   );
-  const pairs = measurements.filter((m) => m.answer === "304").map((notModified) => {
-    const full = measurements.find((m) => m.database === notModified.database && m.read === notModified.read && m.answer === "200")!;
-    return { database: notModified.database, read: notModified.read, "200 req/s": full.rps, "304 req/s": notModified.rps, "304 / 200": `${((100 * notModified.rps) / full.rps).toFixed(0)} %`, "p50 200 → 304 (ms)": `${full.p50} → ${notModified.p50}` };
-  });
+  const pairs = measurements
+    .filter((m) => m.answer === "304")
+    .map((notModified) => {
+      const full = measurements.find((m) => m.database === notModified.database && m.read === notModified.read && m.answer === "200")!;
+      return {
+        database: notModified.database,
+        read: notModified.read,
+        "200 req/s": full.rps,
+        "304 req/s": notModified.rps,
+        "304 / 200": `${((100 * notModified.rps) / full.rps).toFixed(0)} %`,
+        "p50 200 → 304 (ms)": `${full.p50} → ${notModified.p50}`,
+      };
+    });
   printTable("304 against 200 (same read, same SQL; the 304 skips the body)", pairs);
   return printChecks("Correctness", checks);
 });

@@ -86,10 +86,13 @@ await main("bench:cursor", async () => {
       }
       // Enter `pages` + 1 pages before the end, then follow `next` to the last page.
       const entryOffset = products - LIMIT * (pages + 1);
-      const cursorWalk = await step(`${label} ${ordering}: ${pages} pages through cursor links near the end`, () => walk(`${base}&offset=${entryOffset}&cursor=`));
+      const cursorWalk = await step(`${label} ${ordering}: ${pages} pages through cursor links near the end`, () =>
+        walk(`${base}&offset=${entryOffset}&cursor=`),
+      );
       const refusedBefore = overloaded;
       const offsetWalk = await step(`${label} ${ordering}: ${pages} pages through offset links near the end`, () => walk(`${base}&offset=${entryOffset}`));
-      if (overloaded > refusedBefore) console.log(`  (${overloaded - refusedBefore} offset pages were refused with 503 by the overload guard first, then retried)`);
+      if (overloaded > refusedBefore)
+        console.log(`  (${overloaded - refusedBefore} offset pages were refused with 503 by the overload guard first, then retried)`);
       const row: Figures = {
         database,
         products,
@@ -102,9 +105,21 @@ await main("bench:cursor", async () => {
       };
       figures.push(row);
       const same = cursorWalk.ids.length === offsetWalk.ids.length && cursorWalk.ids.every((id, i) => id === offsetWalk.ids[i]);
-      checks.push({ name: `${database} ${ordering}: cursor and offset walks show the same products`, ok: same, detail: `${cursorWalk.ids.length} and ${offsetWalk.ids.length} products, ${new Set(cursorWalk.ids).size} distinct` });
-      checks.push({ name: `${database} ${ordering}: the cursor walk reaches the end`, ok: cursorWalk.last.body.next === null && cursorWalk.times.length === pages, detail: `${cursorWalk.times.length} pages followed` });
-      checks.push({ name: `${database} ${ordering}: median page through next near the end ≤ 3× the first page`, ok: row.cursorNearEnd <= 3 * row.firstPage, detail: `${row.cursorNearEnd.toFixed(2)} ms vs ${row.firstPage.toFixed(2)} ms (${(row.cursorNearEnd / row.firstPage).toFixed(2)}×); offset links: ${row.offsetNearEnd.toFixed(1)} ms` });
+      checks.push({
+        name: `${database} ${ordering}: cursor and offset walks show the same products`,
+        ok: same,
+        detail: `${cursorWalk.ids.length} and ${offsetWalk.ids.length} products, ${new Set(cursorWalk.ids).size} distinct`,
+      });
+      checks.push({
+        name: `${database} ${ordering}: the cursor walk reaches the end`,
+        ok: cursorWalk.last.body.next === null && cursorWalk.times.length === pages,
+        detail: `${cursorWalk.times.length} pages followed`,
+      });
+      checks.push({
+        name: `${database} ${ordering}: median page through next near the end ≤ 3× the first page`,
+        ok: row.cursorNearEnd <= 3 * row.firstPage,
+        detail: `${row.cursorNearEnd.toFixed(2)} ms vs ${row.firstPage.toFixed(2)} ms (${(row.cursorNearEnd / row.firstPage).toFixed(2)}×); offset links: ${row.offsetNearEnd.toFixed(1)} ms`,
+      });
     }
     await service.stop();
     if (explain && database === "postgres") await db.withUrl((url) => printPlans(url, products));
@@ -135,11 +150,21 @@ async function printPlans(url: string, products: number): Promise<void> {
     { title: "id order, cursor near the end", ordering: "id", filter: {}, shape: "keyset" },
     { title: "price order, cursor near the end", ordering: "price", filter: {}, shape: "keyset" },
     { title: "-price order with max_price=50, cursor near the end", ordering: "-price", filter: { maxPrice: decimal("50") }, shape: "keyset" },
-    { title: "price order with min_price=10 and max_price=20, cursor near the end", ordering: "price", filter: { minPrice: decimal("10"), maxPrice: decimal("20") }, shape: "keyset" },
+    {
+      title: "price order with min_price=10 and max_price=20, cursor near the end",
+      ordering: "price",
+      filter: { minPrice: decimal("10"), maxPrice: decimal("20") },
+      shape: "keyset",
+    },
     { title: "name order, cursor near the end", ordering: "name", filter: {}, shape: "keyset" },
     { title: "-created_at order, cursor near the end", ordering: "-created_at", filter: {}, shape: "keyset" },
     { title: "keyword=tea, price order, cursor near the end", ordering: "price", filter: { keyword: "tea" }, shape: "keyset" },
-    { title: "keyword=tea with max_price=50, name order, cursor near the end", ordering: "name", filter: { keyword: "tea", maxPrice: decimal("50") }, shape: "keyset" },
+    {
+      title: "keyword=tea with max_price=50, name order, cursor near the end",
+      ordering: "name",
+      filter: { keyword: "tea", maxPrice: decimal("50") },
+      shape: "keyset",
+    },
     { title: "price order, offset near the end (what offset links cost)", ordering: "price", filter: {}, shape: "offset" },
   ];
   await withClient(url, async (client) => {
@@ -151,11 +176,16 @@ async function printPlans(url: string, products: number): Promise<void> {
       // The key of the product 100 before the end, as a cursor would carry it.
       const at = productPage(c.filter, ordering, 1, position);
       const [row] = (await client.query(at.statement.text, at.values)).rows;
-      const key = SORT_COLUMNS[ordering.field].map(({ column }) => (column === "name_key" ? row.nameKey : column === "created_at" ? row.createdAt.toISOString() : column === "price" ? row.price : row.id));
-      const query = c.shape === "keyset" ? productKeysetPage(c.filter, ordering, "forward", key, LIMIT + 1) : productPage(c.filter, ordering, LIMIT + 1, position);
+      const key = SORT_COLUMNS[ordering.field].map(({ column }) =>
+        column === "name_key" ? row.nameKey : column === "created_at" ? row.createdAt.toISOString() : column === "price" ? row.price : row.id,
+      );
+      const query =
+        c.shape === "keyset" ? productKeysetPage(c.filter, ordering, "forward", key, LIMIT + 1) : productPage(c.filter, ordering, LIMIT + 1, position);
       await client.query(query.statement.text, query.values); // warm
       const plan = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${query.statement.text}`, query.values);
-      console.log(`\n--- ${c.title} (${matching} of ${products} products match)\n${query.statement.text}\n${plan.rows.map((r) => `  ${r["QUERY PLAN"]}`).join("\n")}`);
+      console.log(
+        `\n--- ${c.title} (${matching} of ${products} products match)\n${query.statement.text}\n${plan.rows.map((r) => `  ${r["QUERY PLAN"]}`).join("\n")}`,
+      );
     }
   });
 }

@@ -48,7 +48,9 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
 
   await step(`${label} warm-up (${WARMUP_SECONDS} s)`, () => runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: order }));
   if (db.url) await waitForQuiet(db.url);
-  const load = await step(`${label} service: ${connections} connections, ${benchDuration()} s`, () => runLoad({ baseUrl: service.baseUrl, connections, next: order }));
+  const load = await step(`${label} service: ${connections} connections, ${benchDuration()} s`, () =>
+    runLoad({ baseUrl: service.baseUrl, connections, next: order }),
+  );
   // Requests in flight when the load stopped finish before the service stops (PostgreSQL; the
   // embedded database cannot be watched from here while the service runs).
   if (db.url) await waitForQuiet(db.url);
@@ -73,8 +75,28 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
     const created = load.statuses["201"] ?? 0;
     const ordersPerSecond = created / benchDuration();
     const rows: Row[] = [
-      { database: db.kind, load: "service (HTTP, distinct buyers)", "orders/s": ordersPerSecond, p50: load.p50, p99: load.p99, share: ceiling ? `${((100 * ordersPerSecond) / ceiling.tps).toFixed(0)}%` : "n/a", "non-201": describeProblems(load.problems, false) || "-" },
-      ...(ceiling ? [{ database: db.kind, load: "pgbench (same SQL)", "orders/s": ceiling.tps, p50: ceiling.p50, p99: ceiling.p99, share: "100%", "non-201": ceiling.failed ? `${ceiling.failed} failed` : "-" }] : []),
+      {
+        database: db.kind,
+        load: "service (HTTP, distinct buyers)",
+        "orders/s": ordersPerSecond,
+        p50: load.p50,
+        p99: load.p99,
+        share: ceiling ? `${((100 * ordersPerSecond) / ceiling.tps).toFixed(0)}%` : "n/a",
+        "non-201": describeProblems(load.problems, false) || "-",
+      },
+      ...(ceiling
+        ? [
+            {
+              database: db.kind,
+              load: "pgbench (same SQL)",
+              "orders/s": ceiling.tps,
+              p50: ceiling.p50,
+              p99: ceiling.p99,
+              share: "100%",
+              "non-201": ceiling.failed ? `${ceiling.failed} failed` : "-",
+            },
+          ]
+        : []),
     ];
 
     const [flash] = await sql<{ stock: number; sold: number }>(
@@ -82,14 +104,26 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
       "SELECT p.stock, (SELECT coalesce(sum(quantity), 0)::int FROM order_items WHERE product_id = p.id) AS sold FROM products p WHERE p.id = $1",
       [product.id],
     );
-    const fiveXx = Object.entries(load.statuses).filter(([code]) => code >= "500").reduce((sum, [, n]) => sum + n, 0);
+    const fiveXx = Object.entries(load.statuses)
+      .filter(([code]) => code >= "500")
+      .reduce((sum, [, n]) => sum + n, 0);
     const checks: Check[] = [
-      { name: "units sold = initial − final stock", ok: flash!.sold === FLASH.stock - flash!.stock, detail: `sold ${flash!.sold}, stock ${FLASH.stock} → ${flash!.stock}` },
-      { name: "the stock did not run out (every order answered 201)", ok: created === load.requests && load.errors === 0, detail: `${created} of ${load.requests} answers 201, ${load.errors} connection errors; ${describeProblems(load.problems) || "no problems"}` },
+      {
+        name: "units sold = initial − final stock",
+        ok: flash!.sold === FLASH.stock - flash!.stock,
+        detail: `sold ${flash!.sold}, stock ${FLASH.stock} → ${flash!.stock}`,
+      },
+      {
+        name: "the stock did not run out (every order answered 201)",
+        ok: created === load.requests && load.errors === 0,
+        detail: `${created} of ${load.requests} answers 201, ${load.errors} connection errors; ${describeProblems(load.problems) || "no problems"}`,
+      },
       // Requests in flight when the load stopped were placed but their answers never read (warm-up included).
       { name: "service orders in the database ≥ its 201 answers", ok: serviceOrders >= created, detail: `${serviceOrders} rows, ${created} answers` },
       { name: "no 5xx", ok: fiveXx === 0, detail: `${fiveXx}` },
-      ...(ceiling ? [{ name: "pgbench: no failed transactions", ok: ceiling.failed === 0 && ceiling.transactions > 0, detail: `${ceiling.transactions} transactions` }] : []),
+      ...(ceiling
+        ? [{ name: "pgbench: no failed transactions", ok: ceiling.failed === 0 && ceiling.transactions > 0, detail: `${ceiling.transactions} transactions` }]
+        : []),
     ];
     return { rows, checks: checks.map((c) => ({ ...c, name: `${db.kind}: ${c.name}` })) };
   });
@@ -103,13 +137,11 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
  */
 function pgbenchOrder(productId: number): { script: string; defines: Record<string, string> } {
   const bind = (statement: string, values: Record<number, string>) =>
-    statement
-      .trim()
-      .replace(/\$(\d+)/g, (_, n: string) => {
-        const value = values[Number(n)];
-        if (value === undefined) throw new Error(`no pgbench value for $${n}`);
-        return value;
-      });
+    statement.trim().replace(/\$(\d+)/g, (_, n: string) => {
+      const value = values[Number(n)];
+      if (value === undefined) throw new Error(`no pgbench value for $${n}`);
+      return value;
+    });
   const script = [
     `\\set buyer random(1, ${userCount})`,
     "BEGIN;",

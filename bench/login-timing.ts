@@ -35,7 +35,10 @@ await main("bench:login", async () => {
     }
   });
 
-  const stats = Object.fromEntries(Object.entries(answers).map(([kind, list]) => [kind, summarize(list.map((a) => a.ms))])) as Record<keyof typeof kinds, ReturnType<typeof summarize>>;
+  const stats = Object.fromEntries(Object.entries(answers).map(([kind, list]) => [kind, summarize(list.map((a) => a.ms))])) as Record<
+    keyof typeof kinds,
+    ReturnType<typeof summarize>
+  >;
   printTable(
     `Failed login time (ms, ${rounds} sequential requests each)`,
     Object.entries(stats).map(([kind, s]) => ({ kind, n: s.n, mean: s.mean, p50: s.p50, p99: s.p99 })),
@@ -51,7 +54,15 @@ await main("bench:login", async () => {
   const bodies = [...new Set(all.map(withoutRequestId))];
   return printChecks("Checks", [
     { name: "same status for both", ok: statuses.length === 1 && statuses[0] === 401, detail: `statuses: ${statuses.join(", ")}` },
-    { name: "identical bodies for both", ok: bodies.length === 1, detail: bodies.length === 1 ? bodies[0]!.slice(0, 110) : `${bodies.length} different bodies, e.g. ${bodies.slice(0, 2).join(" | ").slice(0, 200)}` },
-    { name: `mean difference < ${100 * MAX_RELATIVE_DIFFERENCE} % of the mean`, ok: relative < MAX_RELATIVE_DIFFERENCE, detail: `${(100 * relative).toFixed(1)} %` },
+    {
+      name: "identical bodies for both",
+      ok: bodies.length === 1,
+      detail: bodies.length === 1 ? bodies[0]!.slice(0, 110) : `${bodies.length} different bodies, e.g. ${bodies.slice(0, 2).join(" | ").slice(0, 200)}`,
+    },
+    {
+      name: `mean difference < ${100 * MAX_RELATIVE_DIFFERENCE} % of the mean`,
+      ok: relative < MAX_RELATIVE_DIFFERENCE,
+      detail: `${(100 * relative).toFixed(1)} %`,
+    },
   ]);
 });

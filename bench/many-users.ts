@@ -30,7 +30,9 @@ await main("load:users", async () => {
       runManyUsers({ baseUrl: service.baseUrl, adminToken: await adminToken(service.baseUrl), users, ordersPerUser, readers, products: 20, concurrency }),
     );
     const stopped = await service.stop();
-    const fiveHundreds = Object.entries(report.answers).filter(([key]) => / 5\d\d$/.test(key)).reduce((sum, [, n]) => sum + n, 0);
+    const fiveHundreds = Object.entries(report.answers)
+      .filter(([key]) => / 5\d\d$/.test(key))
+      .reduce((sum, [, n]) => sum + n, 0);
     rows.push({
       database,
       users,
@@ -42,14 +44,27 @@ await main("load:users", async () => {
       "wrong answers": report.failures.length,
       "SIGTERM → exit": `${stopped.code ?? stopped.signal} in ${stopped.seconds.toFixed(1)} s`,
     });
-    checks.push({ name: `${database}: every answer right`, ok: report.failures.length === 0, detail: report.failures.slice(0, 3).join(" | ") || `${report.requests} answers checked` });
-    checks.push({ name: `${database}: every order placed`, ok: report.ordersPlaced === users * ordersPerUser, detail: `${report.ordersPlaced} of ${users * ordersPerUser}` });
+    checks.push({
+      name: `${database}: every answer right`,
+      ok: report.failures.length === 0,
+      detail: report.failures.slice(0, 3).join(" | ") || `${report.requests} answers checked`,
+    });
+    checks.push({
+      name: `${database}: every order placed`,
+      ok: report.ordersPlaced === users * ordersPerUser,
+      detail: `${report.ordersPlaced} of ${users * ordersPerUser}`,
+    });
     checks.push({
       name: `${database}: SIGTERM stops it in time`,
       ok: stopped.code === 0 && stopped.seconds <= GRACE_SECONDS,
       detail: `exit ${stopped.code ?? stopped.signal} after ${stopped.seconds.toFixed(1)} s`,
     });
-    printTable(`${database}: answers`, Object.entries(report.answers).sort().map(([answer, count]) => ({ answer, count })));
+    printTable(
+      `${database}: answers`,
+      Object.entries(report.answers)
+        .sort()
+        .map(([answer, count]) => ({ answer, count })),
+    );
   }
   printTable("Many users at once", rows);
   return printChecks("Checks", checks);

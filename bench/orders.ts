@@ -30,7 +30,9 @@ await main("bench:orders", async () => {
 
 async function benchOrders(db: BenchDatabase): Promise<{ rows: Row[]; checks: Check[] }> {
   const label = `[${db.kind}]`;
-  const { firstId, lastId } = await step(`${label} seeding ${SPREAD_PRODUCTS} products`, () => db.withUrl((url) => seedProducts(url, SPREAD_PRODUCTS, 1_000_000)));
+  const { firstId, lastId } = await step(`${label} seeding ${SPREAD_PRODUCTS} products`, () =>
+    db.withUrl((url) => seedProducts(url, SPREAD_PRODUCTS, 1_000_000)),
+  );
   const seededStock = await db.withUrl(stockById);
   const service = await step(`${label} starting service`, () => db.startService());
   onCleanup(async () => void (await service.stop()));
@@ -56,7 +58,12 @@ async function benchOrders(db: BenchDatabase): Promise<{ rows: Row[]; checks: Ch
     await settle();
   };
   const warmUp = await step(`${label} warm-up (${WARMUP_SECONDS} s)`, () =>
-    runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: randomOrder(random, spreadIds) }) }),
+    runLoad({
+      baseUrl: service.baseUrl,
+      connections,
+      durationSeconds: WARMUP_SECONDS,
+      next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: randomOrder(random, spreadIds) }),
+    }),
   );
   await settle();
   await phase("(a) 1–3 of 1000 products", () => randomOrder(random, spreadIds));
@@ -89,18 +96,47 @@ async function benchOrders(db: BenchDatabase): Promise<{ rows: Row[]; checks: Ch
     const placed = totals.orders;
     const loads = [warmUp, ...phases.map((p) => p.result)];
     const created = loads.reduce((sum, r) => sum + (r.statuses["201"] ?? 0), 0);
-    const unexpected = phases.map((p) => describeProblems(Object.fromEntries(Object.entries(p.result.problems).filter(([key]) => key !== "400 insufficient-stock")))).filter(Boolean);
-    const fiveXx = loads.reduce((sum, r) => sum + Object.entries(r.statuses).filter(([code]) => code >= "500").reduce((s, [, n]) => s + n, 0), 0);
+    const unexpected = phases
+      .map((p) => describeProblems(Object.fromEntries(Object.entries(p.result.problems).filter(([key]) => key !== "400 insufficient-stock"))))
+      .filter(Boolean);
+    const fiveXx = loads.reduce(
+      (sum, r) =>
+        sum +
+        Object.entries(r.statuses)
+          .filter(([code]) => code >= "500")
+          .reduce((s, [, n]) => s + n, 0),
+      0,
+    );
     const checks: Check[] = [
-      { name: "hot product: units sold = initial − final stock", ok: hotSold === hotStock - hotRow!.stock, detail: `sold ${hotSold}, initial ${hotStock}, final ${hotRow!.stock}` },
+      {
+        name: "hot product: units sold = initial − final stock",
+        ok: hotSold === hotStock - hotRow!.stock,
+        detail: `sold ${hotSold}, initial ${hotStock}, final ${hotRow!.stock}`,
+      },
       { name: "hot product: final stock ≥ 0", ok: hotRow!.stock >= 0, detail: `final ${hotRow!.stock}` },
-      { name: "hot product: stock-outs occurred", ok: (phases[1]!.result.problems["400 insufficient-stock"]?.count ?? 0) > 0, detail: `${phases[1]!.result.problems["400 insufficient-stock"]?.count ?? 0} answers 400 insufficient-stock` },
-      { name: "every product: initial − final = units sold", ok: ledger.length === 0, detail: ledger.length ? ledger.slice(0, 3).join("; ") : `${initialStock.size} products` },
+      {
+        name: "hot product: stock-outs occurred",
+        ok: (phases[1]!.result.problems["400 insufficient-stock"]?.count ?? 0) > 0,
+        detail: `${phases[1]!.result.problems["400 insufficient-stock"]?.count ?? 0} answers 400 insufficient-stock`,
+      },
+      {
+        name: "every product: initial − final = units sold",
+        ok: ledger.length === 0,
+        detail: ledger.length ? ledger.slice(0, 3).join("; ") : `${initialStock.size} products`,
+      },
       // Requests in flight when a load stopped were placed but their answers never read.
-      { name: "201 answers ≤ orders in the database ≤ 201s + in flight", ok: created <= placed && placed <= created + connections * loads.length, detail: `${created} answers, ${placed} rows` },
+      {
+        name: "201 answers ≤ orders in the database ≤ 201s + in flight",
+        ok: created <= placed && placed <= created + connections * loads.length,
+        detail: `${created} answers, ${placed} rows`,
+      },
       { name: "order totals = sum of lines", ok: totals.bad.length === 0, detail: totals.bad.slice(0, 3).join("; ") || `${totals.orders} orders` },
       { name: "no 5xx", ok: fiveXx === 0, detail: `${fiveXx}` },
-      { name: "only insufficient-stock declines, no connection errors", ok: unexpected.length === 0 && loads.every((r) => r.errors === 0), detail: unexpected.join("; ") || "none" },
+      {
+        name: "only insufficient-stock declines, no connection errors",
+        ok: unexpected.length === 0 && loads.every((r) => r.errors === 0),
+        detail: unexpected.join("; ") || "none",
+      },
     ];
     return { rows, checks: checks.map((c) => ({ ...c, name: `${db.kind}: ${c.name}` })) };
   });

@@ -36,9 +36,7 @@ await main("profile", async () => {
       const profileDir = await mkdtemp(join(tmpdir(), "order-service-profile-"));
       onCleanup(() => rm(profileDir, { recursive: true, force: true }));
       const label = `[${database}] ${read.name}`;
-      const service = await step(`${label}: starting the service under --cpu-prof`, () =>
-        db.startService({}, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
-      );
+      const service = await step(`${label}: starting the service under --cpu-prof`, () => db.startService({}, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]));
       onCleanup(async () => void (await service.stop()));
       const [user] = await registerUsers(service.baseUrl, 1);
       const next = () => ({ path: read.path(), token: user!.token });
@@ -58,7 +56,10 @@ await main("profile", async () => {
       const title = `${database} · ${read.name} · ${Math.round(load.rps)} req/s · ${connections} connections · ${benchDuration()} s under --cpu-prof`;
       await writeFile(`${base}.svg`, flameGraphSvg(profile, title));
       console.log(`  wrote ${base}.svg`);
-      printTable(`${label}: top self time (share of busy CPU samples)`, topSelfTime(profile).map((t) => ({ "self %": t.percent, "self ms": t.ms, frame: t.frame })));
+      printTable(
+        `${label}: top self time (share of busy CPU samples)`,
+        topSelfTime(profile).map((t) => ({ "self %": t.percent, "self ms": t.ms, frame: t.frame })),
+      );
       summary.push({ database, read: read.name, "req/s": load.rps, p99: load.p99, requests: load.requests, non2xx: load.non2xx });
     }
   }

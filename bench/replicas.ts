@@ -36,7 +36,12 @@ await main("bench:replicas", async () => {
   const ids = Array.from({ length: lastId - firstId + 1 }, (_, i) => firstId + i);
   const initialStock = await stockById(databaseUrl);
   const load = (baseUrl: string, durationSeconds?: number) =>
-    runLoad({ baseUrl, connections, durationSeconds, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: randomOrder(random, ids) }) });
+    runLoad({
+      baseUrl,
+      connections,
+      durationSeconds,
+      next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: randomOrder(random, ids) }),
+    });
 
   const phases: { setup: string; result: LoadResult }[] = [];
   for (const [setup, baseUrl] of [
@@ -85,7 +90,14 @@ await main("bench:replicas", async () => {
   const delay = summarize(delays);
   printTable("Write on A → counted on B (ms)", [{ samples: delay.n, mean: delay.mean, p50: delay.p50, p99: delay.p99, max: Math.max(...delays) }]);
 
-  const fiveXx = phases.reduce((sum, { result }) => sum + Object.entries(result.statuses).filter(([code]) => code >= "500").reduce((s, [, n]) => s + n, 0), 0);
+  const fiveXx = phases.reduce(
+    (sum, { result }) =>
+      sum +
+      Object.entries(result.statuses)
+        .filter(([code]) => code >= "500")
+        .reduce((s, [, n]) => s + n, 0),
+    0,
+  );
   return printChecks("Checks", [
     { name: "every product: initial − final = units sold", ok: ledger.length === 0, detail: ledger.slice(0, 3).join("; ") || `${initialStock.size} products` },
     { name: "no 5xx answers", ok: fiveXx === 0, detail: `${fiveXx}` },

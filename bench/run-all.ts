@@ -32,7 +32,15 @@ const resultsDir = await mkdtemp(join(tmpdir(), "order-service-bench-"));
 const resultsFile = join(resultsDir, "ceilings.jsonl");
 const results = [];
 for (const { script, env } of RUNS) {
-  console.log(`\n=== ${script} ${env ? Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ") : ""}`);
+  console.log(
+    `\n=== ${script} ${
+      env
+        ? Object.entries(env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ")
+        : ""
+    }`,
+  );
   const started = performance.now();
   const code = await run(script, { ...env, BENCH_RESULTS_FILE: resultsFile });
   results.push({ benchmark: script, result: code === 0 ? "OK" : `FAILED (exit ${code})`, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });

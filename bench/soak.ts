@@ -54,12 +54,22 @@ await main("soak", async () => {
   const endAt = Date.now() + minutes * 60_000;
   const memory: Row[] = [];
   const sampleMemory = async (label: string) => {
-    memory.push({ at: label, "process_resident_memory_bytes": mib(await metric(service.baseUrl, "process_resident_memory_bytes")), "VmRSS (/proc)": mib(await service.rssBytes()) });
+    memory.push({
+      at: label,
+      process_resident_memory_bytes: mib(await metric(service.baseUrl, "process_resident_memory_bytes")),
+      "VmRSS (/proc)": mib(await service.rssBytes()),
+    });
   };
   await sampleMemory("start");
 
   /** One timed request, recorded under `op`; `ok` decides which statuses are expected. */
-  const timed = async (op: string, method: string, path: string, ok: (status: number, text: string) => boolean, options: { token?: string; body?: unknown } = {}) => {
+  const timed = async (
+    op: string,
+    method: string,
+    path: string,
+    ok: (status: number, text: string) => boolean,
+    options: { token?: string; body?: unknown } = {},
+  ) => {
     const started = performance.now();
     try {
       const answer = await call(service.baseUrl, method, path, options);
@@ -83,7 +93,9 @@ await main("soak", async () => {
     const dice = random(1, 100);
     if (dice <= 45) {
       const keyword = ITEMS[random(0, ITEMS.length - 1)]!.split(" ")[0]!.toLowerCase();
-      await timed("list (keyword, max_price)", "GET", `/api/product/?keyword=${keyword}&max_price=${random(5, 100)}&limit=${random(1, 20)}`, is(200), { token: user.token });
+      await timed("list (keyword, max_price)", "GET", `/api/product/?keyword=${keyword}&max_price=${random(5, 100)}&limit=${random(1, 20)}`, is(200), {
+        token: user.token,
+      });
     } else if (dice <= 70) {
       await timed("get by id", "GET", `/api/product/${productIds[random(0, productIds.length - 1)]}`, is(200), { token: user.token });
     } else if (dice <= 95) {
@@ -150,17 +162,45 @@ await main("soak", async () => {
   });
   const all = [...recorder.ops.values()];
   const total = summarize(all.flatMap((e) => e.ms));
-  rows.push({ operation: "all", requests: total.n, "req/s": total.n / seconds, p50: total.p50, p99: total.p99, statuses: "", unexpected: all.reduce((s, e) => s + e.failures, 0) });
+  rows.push({
+    operation: "all",
+    requests: total.n,
+    "req/s": total.n / seconds,
+    p50: total.p50,
+    p99: total.p99,
+    statuses: "",
+    unexpected: all.reduce((s, e) => s + e.failures, 0),
+  });
   printTable(`Soak: ${minutes} min, ${seconds.toFixed(0)} s of load (latency in ms)`, rows);
   printTable("Service memory", memory);
 
   const ledger = await stockLedgerErrors(databaseUrl, initialStock, restocked);
   const ledgerErrors = ledger.filter((line) => !uncertain.has(Number(/product (\d+)/.exec(line)?.[1])));
   const totals = await orderTotalErrors(databaseUrl);
-  const serverErrors = all.reduce((sum, e) => sum + Object.entries(e.statuses).filter(([code]) => !/^[1-4]\d\d$/.test(code)).reduce((s, [, n]) => s + n, 0), 0);
-  console.log(`\n  restocks: ${[...restocked].filter(([id]) => hotIds.includes(id)).map(([id, n]) => `product ${id} +${n}`).join(", ") || "none"}; products created: ${created}`);
+  const serverErrors = all.reduce(
+    (sum, e) =>
+      sum +
+      Object.entries(e.statuses)
+        .filter(([code]) => !/^[1-4]\d\d$/.test(code))
+        .reduce((s, [, n]) => s + n, 0),
+    0,
+  );
+  console.log(
+    `\n  restocks: ${
+      [...restocked]
+        .filter(([id]) => hotIds.includes(id))
+        .map(([id, n]) => `product ${id} +${n}`)
+        .join(", ") || "none"
+    }; products created: ${created}`,
+  );
   return printChecks("Consistency (from the database)", [
-    { name: "every product: initial + restocked − final = units sold", ok: ledgerErrors.length === 0, detail: ledgerErrors.slice(0, 3).join("; ") || `${(await stockById(databaseUrl)).size} products${uncertain.size ? `, ${uncertain.size} with an unanswered restock not checked` : ""}` },
+    {
+      name: "every product: initial + restocked − final = units sold",
+      ok: ledgerErrors.length === 0,
+      detail:
+        ledgerErrors.slice(0, 3).join("; ") ||
+        `${(await stockById(databaseUrl)).size} products${uncertain.size ? `, ${uncertain.size} with an unanswered restock not checked` : ""}`,
+    },
     { name: "every order: total = sum of line totals", ok: totals.bad.length === 0, detail: totals.bad.slice(0, 3).join("; ") || `${totals.orders} orders` },
     { name: "no 5xx and no transport errors", ok: serverErrors === 0, detail: String(serverErrors) },
   ]);

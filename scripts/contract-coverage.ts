@@ -24,7 +24,9 @@ const excepted = new Set(exceptions.map((e) => key(e.operation, e.status)));
 
 const covered = documented.filter((p) => seen.has(key(p.operationId, p.status)));
 const missing = documented.filter((p) => !seen.has(key(p.operationId, p.status)) && !excepted.has(key(p.operationId, p.status)));
-const staleExceptions = exceptions.filter((e) => seen.has(key(e.operation, e.status)) || !documented.some((p) => key(p.operationId, p.status) === key(e.operation, e.status)));
+const staleExceptions = exceptions.filter(
+  (e) => seen.has(key(e.operation, e.status)) || !documented.some((p) => key(p.operationId, p.status) === key(e.operation, e.status)),
+);
 
 const percent = ((covered.length / documented.length) * 100).toFixed(1);
 const summary = `contract coverage: ${covered.length}/${documented.length} documented (operation, status) pairs exercised (${percent}%), ${excepted.size} reviewed exceptions`;

@@ -69,10 +69,20 @@ const schema = {
     // Defaults depend on NODE_ENV: ABUSE_LIMIT_DEFAULTS.
     LOGIN_RATE_LIMIT_PER_MINUTE: { type: "integer", minimum: 1, description: "Login attempts per client address per minute." },
     REGISTER_RATE_LIMIT_PER_HOUR: { type: "integer", minimum: 1, description: "Registrations per client address per hour." },
-    LOGIN_FAILURES_BEFORE_DELAY: { type: "integer", minimum: 1, description: "Failed logins for one name from one client address per minute before that pair waits." },
+    LOGIN_FAILURES_BEFORE_DELAY: {
+      type: "integer",
+      minimum: 1,
+      description: "Failed logins for one name from one client address per minute before that pair waits.",
+    },
     REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: { type: "integer", minimum: 1, description: "Registration attempts for one name per hour." },
     // Below an order transaction's 15 s timeout (src/domain/orders.ts).
-    DB_STATEMENT_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 5_000, description: "PostgreSQL statement_timeout of every connection." },
+    DB_STATEMENT_TIMEOUT_MS: {
+      type: "integer",
+      minimum: 100,
+      maximum: 14_000,
+      default: 5_000,
+      description: "PostgreSQL statement_timeout of every connection.",
+    },
     DB_LOCK_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 3_000, description: "PostgreSQL lock_timeout of every connection." },
     REDIS_URL: {
       type: "string",
@@ -137,10 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     const weakness = weakSecretReason(config.JWT_SECRET);
     if (weakness) {
-      throw new ConfigError(
-        `Invalid configuration: JWT_SECRET is refused in production because ${weakness}; ` +
-          "generate one with `openssl rand -base64 48`",
-      );
+      throw new ConfigError(`Invalid configuration: JWT_SECRET is refused in production because ${weakness}; generate one with \`openssl rand -base64 48\``);
     }
     return { ...config, ...limits, JWT_SECRET: config.JWT_SECRET, ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? "" };
   }

@@ -24,7 +24,9 @@ export async function checkPortFree(host: string, port: number): Promise<void> {
 export function listenFailure(error: NodeJS.ErrnoException, host: string, port: number): Error {
   switch (error.code) {
     case "EADDRINUSE":
-      return new StartupError(`Port ${port} on ${host} is already in use (another order service?): stop that process, or start with PORT=<another port>.`, { cause: error });
+      return new StartupError(`Port ${port} on ${host} is already in use (another order service?): stop that process, or start with PORT=<another port>.`, {
+        cause: error,
+      });
     case "EACCES":
       return new StartupError(`Port ${port} needs privileges this process does not have: use a port above 1023, such as PORT=8000.`, { cause: error });
     case "EADDRNOTAVAIL":
@@ -97,12 +99,17 @@ function connectFailure(error: NodeJS.ErrnoException, url: string, where: string
       return new StartupError(`Cannot resolve the database host "${hostname}": ${fixUrl}.`, { cause: error });
     case "28P01":
     case "28000":
-      return new StartupError(`PostgreSQL at ${where} refused user "${username}" (${error.message}): fix the user or password in DATABASE_URL.`, { cause: error });
+      return new StartupError(`PostgreSQL at ${where} refused user "${username}" (${error.message}): fix the user or password in DATABASE_URL.`, {
+        cause: error,
+      });
     case "3D000":
       return new StartupError(`The database "${database}" does not exist on ${hostname}: create it (createdb ${database}) or ${fixUrl}.`, { cause: error });
   }
   if (/timeout/i.test(error.message)) {
-    return new StartupError(`PostgreSQL at ${where} did not answer within ${DATABASE_TIMEOUT_MS / 1000} s: check that it runs and that the network lets this machine reach it.`, { cause: error });
+    return new StartupError(
+      `PostgreSQL at ${where} did not answer within ${DATABASE_TIMEOUT_MS / 1000} s: check that it runs and that the network lets this machine reach it.`,
+      { cause: error },
+    );
   }
   return new StartupError(`Cannot connect to PostgreSQL at ${where} (${firstLine(error.message)}): ${fixUrl}.`, { cause: error });
 }
@@ -117,12 +124,21 @@ export function embeddedFailure(error: unknown, dataDir: string): StartupError {
   const e = error as NodeJS.ErrnoException;
   const inUse = /in use by process (\d+)/.exec(e?.message ?? "");
   if (inUse) {
-    return new StartupError(`The data directory ${dataDir} is in use by process ${inUse[1]} (another \`make run\`, \`npm run dev\` or \`npm run migrate\`): stop it first, or set DATA_DIR to another directory.`, { cause: error });
+    return new StartupError(
+      `The data directory ${dataDir} is in use by process ${inUse[1]} (another \`make run\`, \`npm run dev\` or \`npm run migrate\`): stop it first, or set DATA_DIR to another directory.`,
+      { cause: error },
+    );
   }
   if (e?.code && ["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST", "ENOSPC"].includes(e.code)) {
-    return new StartupError(`Cannot use the data directory ${dataDir} (${firstLine(e.message)}): set DATA_DIR to a writable directory, or fix this one's permissions.`, { cause: error });
+    return new StartupError(
+      `Cannot use the data directory ${dataDir} (${firstLine(e.message)}): set DATA_DIR to a writable directory, or fix this one's permissions.`,
+      { cause: error },
+    );
   }
-  return new StartupError(`The embedded database in ${dataDir} could not be opened (${firstLine(e?.message ?? String(error))}): if it is damaged, move it aside or delete it (\`make clean\` starts afresh), or set DATA_DIR elsewhere.`, { cause: error });
+  return new StartupError(
+    `The embedded database in ${dataDir} could not be opened (${firstLine(e?.message ?? String(error))}): if it is damaged, move it aside or delete it (\`make clean\` starts afresh), or set DATA_DIR elsewhere.`,
+    { cause: error },
+  );
 }
 
 /** host:port/database, never the password. */
@@ -146,6 +162,10 @@ function parseUrl(url: string): { hostname: string; port: string; username: stri
 }
 
 function firstLine(text: string): string {
-  const line = text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown error";
+  const line =
+    text
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? "unknown error";
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }

@@ -16,7 +16,13 @@ export function startupFailureMessage(error: unknown, env: NodeJS.ProcessEnv = p
   if (["debug", "trace"].includes(env.LOG_LEVEL ?? "")) {
     return `Start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
   }
-  const message = error instanceof Error ? error.message.split("\n").find((line) => line.trim() !== "")?.trim() : String(error);
+  const message =
+    error instanceof Error
+      ? error.message
+          .split("\n")
+          .find((line) => line.trim() !== "")
+          ?.trim()
+      : String(error);
   return `Start-up failed: ${message} (start with LOG_LEVEL=debug to see where).`;
 }
 

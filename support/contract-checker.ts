@@ -40,13 +40,21 @@ export function createContractChecker(spec: OpenApiDocument) {
   };
   const routes = Object.entries(spec.paths).map(([template, item]) => ({
     template,
-    pattern: new RegExp(`^${template.replace(/\/$/, "").replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+")}/?$`),
+    pattern: new RegExp(
+      `^${template
+        .replace(/\/$/, "")
+        .replace(/[.]/g, "\\.")
+        .replace(/\{[^}]+\}/g, "[^/]+")}/?$`,
+    ),
     item,
   }));
 
   function deref<T>(value: T | { $ref: string }): T {
     if (value && typeof value === "object" && "$ref" in value) {
-      const path = value.$ref.replace(/^#\//, "").split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+      const path = value.$ref
+        .replace(/^#\//, "")
+        .split("/")
+        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
       return deref(path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], spec) as T);
     }
     return value as T;
@@ -79,7 +87,10 @@ export function createContractChecker(spec: OpenApiDocument) {
       const known = routes.find((r) => r.pattern.test(url.split("?")[0] ?? url));
       if (known) {
         if (answer.statusCode !== 405) fail("a documented path answered an undocumented method with something other than 405");
-        const allow = String(answer.headers.allow ?? "").split(/,\s*/).filter(Boolean).sort();
+        const allow = String(answer.headers.allow ?? "")
+          .split(/,\s*/)
+          .filter(Boolean)
+          .sort();
         const expected = HTTP_METHODS.filter((m) => known.item[m]).map((m) => m.toUpperCase());
         if (expected.includes("GET")) expected.push("HEAD");
         if (allow.join() !== expected.sort().join()) fail(`Allow is "${String(answer.headers.allow)}", expected ${expected.join(", ")}`);
@@ -106,9 +117,7 @@ export function createContractChecker(spec: OpenApiDocument) {
       return operation;
     }
     if (!media.includes(contentType)) fail(`content type ${contentType} is not one of ${media.join(", ")}`);
-    const responsePointer = raw.$ref
-      ? raw.$ref.replace(/^#/, "")
-      : ["", "paths", escapePointer(template), method.toLowerCase(), "responses", status].join("/");
+    const responsePointer = raw.$ref ? raw.$ref.replace(/^#/, "") : ["", "paths", escapePointer(template), method.toLowerCase(), "responses", status].join("/");
     const validate = validatorFor(`${responsePointer}/content/${escapePointer(contentType)}/schema`);
     const body = contentType.endsWith("json") ? parse() : answer.body;
     if (!validate(body)) fail(ajv.errorsText(validate.errors, { separator: "; " }));

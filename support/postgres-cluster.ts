@@ -20,7 +20,11 @@ function findBinDir(): string {
   const onPath = (process.env.PATH ?? "").split(delimiter).find((dir) => dir !== "" && hasBoth(dir));
   if (onPath) return onPath;
   const root = "/usr/lib/postgresql";
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   return join(root, versions[0] ?? "15", "bin");
 }
 const BIN_DIR = findBinDir();
@@ -47,13 +51,14 @@ export async function startPostgresCluster(options: { durable?: boolean } = {}):
   const initdb = join(BIN_DIR, "initdb");
   const pgCtl = join(BIN_DIR, "pg_ctl");
   await access(initdb).catch(() => {
-    throw new Error(`TEST_DB=postgres: no PostgreSQL binaries (initdb, pg_ctl) on PATH or at ${BIN_DIR}: install PostgreSQL, or set PG_BIN_DIR or TEST_DATABASE_URL`);
+    throw new Error(
+      `TEST_DB=postgres: no PostgreSQL binaries (initdb, pg_ctl) on PATH or at ${BIN_DIR}: install PostgreSQL, or set PG_BIN_DIR or TEST_DATABASE_URL`,
+    );
   });
 
   // initdb refuses to run as root: run the binaries as the `postgres` user then.
   const owner = process.getuid?.() === 0 ? await systemUser("postgres") : undefined;
-  const as = (command: string, args: string[]) =>
-    owner ? run("runuser", ["-u", "postgres", "--", command, ...args]) : run(command, args);
+  const as = (command: string, args: string[]) => (owner ? run("runuser", ["-u", "postgres", "--", command, ...args]) : run(command, args));
 
   const dir = await mkdtemp(join(tmpdir(), "order-service-pg-"));
   const dataDir = join(dir, "data");
@@ -70,7 +75,20 @@ export async function startPostgresCluster(options: { durable?: boolean } = {}):
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await as(initdb, ["-D", dataDir, "-U", "postgres", `--pwfile=${pwFile}`, "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
+    await as(initdb, [
+      "-D",
+      dataDir,
+      "-U",
+      "postgres",
+      `--pwfile=${pwFile}`,
+      "-A",
+      "scram-sha-256",
+      "-E",
+      "UTF8",
+      "--locale=C",
+      "--no-sync",
+      "--no-instructions",
+    ]);
     const port = await freePort();
     const settings = [
       "-c listen_addresses=127.0.0.1",
@@ -103,7 +121,13 @@ export async function startPostgresCluster(options: { durable?: boolean } = {}):
 async function signalServer(dataDir: string, signal: NodeJS.Signals): Promise<void> {
   const postmaster = Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
   const { stdout } = await run("ps", ["-o", "pid=", "--ppid", String(postmaster)]);
-  const pids = [postmaster, ...stdout.split("\n").map((line) => Number(line.trim())).filter((pid) => pid > 0)];
+  const pids = [
+    postmaster,
+    ...stdout
+      .split("\n")
+      .map((line) => Number(line.trim()))
+      .filter((pid) => pid > 0),
+  ];
   // Children first when stopping (none may fork a replacement meanwhile), the postmaster first when resuming.
   for (const pid of signal === "SIGSTOP" ? pids.reverse() : pids) process.kill(pid, signal);
 }

@@ -15,7 +15,12 @@ export interface ServiceProcess {
 const KEEP_OUTPUT_CHARS = 64_000;
 
 /** Spawns `command` and resolves once something accepts connections on 127.0.0.1:`port`. */
-export async function startServiceProcess(command: string, args: string[], port: number, options: { cwd?: string; timeoutMs?: number } = {}): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  command: string,
+  args: string[],
+  port: number,
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<ServiceProcess> {
   const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk: Buffer) => {

@@ -30,12 +30,18 @@ describe("under concurrency", () => {
     const next = random(42);
     const attempts = Array.from({ length: 120 }, (_, i) => ({ token: clients[i % clients.length]!.access, quantity: 1 + Math.floor(next() * 3) }));
     const answers = await Promise.all(
-      attempts.map(({ token, quantity }) =>
-        t.request({ method: "POST", url: "/api/order/", token, payload: { products: [{ id, quantity }] } }),
-      ),
+      attempts.map(({ token, quantity }) => t.request({ method: "POST", url: "/api/order/", token, payload: { products: [{ id, quantity }] } })),
     );
     const statuses = answers.map((r) => r.statusCode);
-    expect(statuses.every((s) => s === 201 || s === 400), JSON.stringify(answers.filter((r) => r.statusCode !== 201 && r.statusCode !== 400).map((r) => r.body).slice(0, 3))).toBe(true);
+    expect(
+      statuses.every((s) => s === 201 || s === 400),
+      JSON.stringify(
+        answers
+          .filter((r) => r.statusCode !== 201 && r.statusCode !== 400)
+          .map((r) => r.body)
+          .slice(0, 3),
+      ),
+    ).toBe(true);
     const accepted = answers.filter((r) => r.statusCode === 201).map((r) => r.json());
     for (const declined of answers.filter((r) => r.statusCode === 400)) expect(declined.json().code).toBe("insufficient-stock");
 

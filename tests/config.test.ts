@@ -66,7 +66,9 @@ describe("configuration", () => {
     });
 
     it("accepts a random one (openssl rand -hex 32)", () => {
-      expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" }).NODE_ENV).toBe("production");
+      expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" }).NODE_ENV).toBe(
+        "production",
+      );
     });
   });
 

@@ -52,7 +52,12 @@ describe("the contract checks", () => {
     const drifted = await startTestApp({}, { specification: specWithRenamedField() });
     try {
       const token = await drifted.adminToken();
-      await drifted.app.inject({ method: "POST", url: "/api/product/", headers: { authorization: `Bearer ${token}` }, payload: { name: "Drift", price: "1", stock: 1 } });
+      await drifted.app.inject({
+        method: "POST",
+        url: "/api/product/",
+        headers: { authorization: `Bearer ${token}` },
+        payload: { name: "Drift", price: "1", stock: 1 },
+      });
       // The serializer built from the changed spec refuses the handler's `price`-shaped product.
       const response = await drifted.app.inject({ url: "/api/product/1", headers: { authorization: `Bearer ${token}` } });
       expect(response.statusCode).toBe(500);

@@ -19,7 +19,11 @@ type Process = Awaited<ReturnType<typeof startProcess>>;
 
 /** An app as one process of a deployment would build it (src/server.ts), on the shared database. */
 async function startProcess(coordinationUrl = db.url) {
-  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ADMIN_PASSWORD: ADMIN.password }), LOGIN_RATE_LIMIT_PER_MINUTE: 10_000, DB_POOL_MAX: 3 };
+  const config = {
+    ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ADMIN_PASSWORD: ADMIN.password }),
+    LOGIN_RATE_LIMIT_PER_MINUTE: 10_000,
+    DB_POOL_MAX: 3,
+  };
   // Every process creates the admin if missing, as src/server.ts does.
   const app = await buildApp(config, {
     database: { url: db.url },
@@ -43,7 +47,12 @@ async function startProcess(coordinationUrl = db.url) {
 }
 
 async function call(process: Process, method: string, url: string, payload?: object) {
-  const response = await process.app.inject({ method: method as "GET", url, headers: { authorization: `Bearer ${process.token}` }, ...(payload ? { payload } : {}) });
+  const response = await process.app.inject({
+    method: method as "GET",
+    url,
+    headers: { authorization: `Bearer ${process.token}` },
+    ...(payload ? { payload } : {}),
+  });
   assertMatchesSpec(method, url, response);
   return response;
 }
@@ -93,7 +102,9 @@ describe("coordination through PostgreSQL", () => {
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     try {
-      const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'order-service coordination' AND datname = current_database()");
+      const { rowCount } = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'order-service coordination' AND datname = current_database()",
+      );
       expect(rowCount).toBeGreaterThanOrEqual(2);
     } finally {
       await admin.end();
@@ -125,7 +136,9 @@ describe("coordination through PostgreSQL", () => {
         "INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, body, created_at) VALUES ($1, 'old', 'h', 201, '{}', now() - interval '25 hours'), ($1, 'new', 'h', 201, '{}', now())",
         [user],
       );
-      await expect.poll(async () => (await admin.query("SELECT key FROM idempotency_keys ORDER BY key")).rows.map((r) => r.key), { timeout: 3_000 }).toEqual(["new"]);
+      await expect
+        .poll(async () => (await admin.query("SELECT key FROM idempotency_keys ORDER BY key")).rows.map((r) => r.key), { timeout: 3_000 })
+        .toEqual(["new"]);
 
       await leader.close();
       const rest = processes.filter((process) => process !== leader);

@@ -37,9 +37,7 @@ describe("createTestDatabase", () => {
   });
 
   it("serves several pooled connections at once", async () => {
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => firstPool.query<{ n: number }>("SELECT $1::int AS n, pg_sleep(0.01)", [i])),
-    );
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => firstPool.query<{ n: number }>("SELECT $1::int AS n, pg_sleep(0.01)", [i])));
     expect(results.map((result) => result.rows[0]?.n)).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 

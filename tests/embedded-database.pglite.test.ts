@@ -90,7 +90,10 @@ describe("many connections on the one session", () => {
           await client.query("BEGIN");
           await client.query("UPDATE numbers SET word = $1 WHERE n = $2", [`t${i}`, i + 1]);
           if (i % 4 === 0) await client.query("SELECT 1/0").catch(() => {}); // aborts this transaction only
-          const seen = await client.query("SELECT word FROM numbers WHERE n = $1", [i + 1]).then((r) => r.rows[0]?.word, () => "aborted");
+          const seen = await client.query("SELECT word FROM numbers WHERE n = $1", [i + 1]).then(
+            (r) => r.rows[0]?.word,
+            () => "aborted",
+          );
           await client.query(i % 4 === 0 ? "ROLLBACK" : "COMMIT");
           return seen === (i % 4 === 0 ? "aborted" : `t${i}`);
         } finally {
@@ -143,7 +146,10 @@ describe("a data directory that does not open", () => {
     await startEmbeddedPostgres({ dataDir: join(dir, "pglite") }).then((db) => db.close());
     await rm(join(dir, "pglite", "PG_VERSION"));
     const failed = startServerProcess({ DATABASE_URL: "", DATA_DIR: dir });
-    const error = await failed.then(() => undefined, (e: Error) => e.message);
+    const error = await failed.then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
     expect(error).toMatch(/server exited early/);
     const lines = error!.split("\n").filter((line) => line.trim() && !/server exited early/.test(line));
     expect(lines).toHaveLength(1);

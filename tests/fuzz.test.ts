@@ -51,18 +51,31 @@ afterAll(() => t.close());
 
 const fingerprint = () => databaseFingerprint(t.database);
 
-const oddPathSegment = fc.oneof(nastyString.filter((s) => s.length > 0 && s.length < 200), fc.constantFrom("-1", "0", "1.5", "99999999999", "%2F", "null"));
+const oddPathSegment = fc.oneof(
+  nastyString.filter((s) => s.length > 0 && s.length < 200),
+  fc.constantFrom("-1", "0", "1.5", "99999999999", "%2F", "null"),
+);
 
 function pathValue(op: SpecOperation): fc.Arbitrary<string> {
   const usesUuid = op.path.startsWith("/api/user/");
-  const valid = usesUuid ? fc.oneof(fc.uuid(), fc.constantFrom(...ids.user)) : fc.oneof(fc.integer({ min: 1, max: 2147483647 }), fc.constantFrom(...ids.product)).map(String);
+  const valid = usesUuid
+    ? fc.oneof(fc.uuid(), fc.constantFrom(...ids.user))
+    : fc.oneof(fc.integer({ min: 1, max: 2147483647 }), fc.constantFrom(...ids.product)).map(String);
   return fc.oneof(valid, oddPathSegment);
 }
 
 function queryString(op: SpecOperation): fc.Arbitrary<string> {
   if (op.queryParams.length === 0) return fc.constant("");
   const entries = op.queryParams.map((param) =>
-    fc.option(fc.oneof(validValue(param.schema).map(String), nastyString.filter((s) => s.length < 500)), { nil: undefined }).map((value) => [param.name, value] as const),
+    fc
+      .option(
+        fc.oneof(
+          validValue(param.schema).map(String),
+          nastyString.filter((s) => s.length < 500),
+        ),
+        { nil: undefined },
+      )
+      .map((value) => [param.name, value] as const),
   );
   return fc.tuple(...entries).map((pairs) => {
     const params = new URLSearchParams();
@@ -75,7 +88,11 @@ function queryString(op: SpecOperation): fc.Arbitrary<string> {
 function body(op: SpecOperation): fc.Arbitrary<unknown> {
   if (!op.bodySchema) return fc.constant(undefined);
   const schema = resolve(op.bodySchema);
-  return fc.oneof(validValue(schema), invalidBody(schema), duplicateKeyBody(schema).map((text) => ({ raw: text })));
+  return fc.oneof(
+    validValue(schema),
+    invalidBody(schema),
+    duplicateKeyBody(schema).map((text) => ({ raw: text })),
+  );
 }
 
 function requestFor(op: SpecOperation) {
@@ -116,7 +133,12 @@ describe.each(specOperations)("fuzzing $operationId", (op) => {
 
 /** encodeURIComponent, except that lone surrogates (which it refuses) go as the UTF-8 bytes a careless client would send. */
 function encodeAny(text: string): string {
-  return text.replace(/[\ud800-\udfff]/g, "\ufffd").split("").map((c) => encodeURIComponent(c)).join("").replace(/%EF%BF%BD/g, "%ED%A0%80");
+  return text
+    .replace(/[\ud800-\udfff]/g, "\ufffd")
+    .split("")
+    .map((c) => encodeURIComponent(c))
+    .join("")
+    .replace(/%EF%BF%BD/g, "%ED%A0%80");
 }
 
 interface HostileRequest {
@@ -128,16 +150,24 @@ interface HostileRequest {
 
 function hostileRequestFor(op: SpecOperation): fc.Arbitrary<HostileRequest> {
   const pathParam = op.pathParams.length
-    ? fc.oneof(hostileIntegerText.filter((s) => s !== ""), hostileString)
+    ? fc.oneof(
+        hostileIntegerText.filter((s) => s !== ""),
+        hostileString,
+      )
     : fc.constant(undefined);
-  const query = fc.tuple(
-    ...op.queryParams.map((param) => {
-      const integer = param.schema.type === "integer";
-      const value: fc.Arbitrary<[string, boolean]> = integer ? hostileIntegerText.map((v) => [v, true]) : hostileString.map((v) => [v, false]);
-      return fc.option(value, { nil: undefined, freq: 2 }).map((picked) => (picked ? [[param.name, picked[0], picked[1]] as [string, string, boolean]] : []));
-    }),
-    fc.option(hostileString.map((v): [string, string, boolean] => ["undeclared", v, false]), { nil: undefined }),
-  ).map(([...parts]) => parts.flat().filter((part): part is [string, string, boolean] => Array.isArray(part) && typeof part[0] === "string"));
+  const query = fc
+    .tuple(
+      ...op.queryParams.map((param) => {
+        const integer = param.schema.type === "integer";
+        const value: fc.Arbitrary<[string, boolean]> = integer ? hostileIntegerText.map((v) => [v, true]) : hostileString.map((v) => [v, false]);
+        return fc.option(value, { nil: undefined, freq: 2 }).map((picked) => (picked ? [[param.name, picked[0], picked[1]] as [string, string, boolean]] : []));
+      }),
+      fc.option(
+        hostileString.map((v): [string, string, boolean] => ["undeclared", v, false]),
+        { nil: undefined },
+      ),
+    )
+    .map(([...parts]) => parts.flat().filter((part): part is [string, string, boolean] => Array.isArray(part) && typeof part[0] === "string"));
   return fc.record({
     token: fc.constantFrom("admin", "admin", "user", "none"),
     path: pathParam,

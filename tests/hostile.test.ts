@@ -73,10 +73,13 @@ describe("2. integer parameters take decimal digits only", () => {
     await expectRefused({ url: `/api/user/?offset=${encodeURIComponent(value)}`, token: admin }, "/query/offset");
   });
 
-  it.each(["%ED%A0%80", "%FF", "%C0%80", "1".repeat(150), "%C4%B0".repeat(150)])("answers a broken or over-long path parameter %s with a 400 problem", async (id) => {
-    await expectRefused({ url: `/api/product/${id}`, token: user.access }, "/params");
-    await expectRefused({ method: "PATCH", url: `/api/user/${id}`, token: user.access, payload: { name: "x" } }, "/params");
-  });
+  it.each(["%ED%A0%80", "%FF", "%C0%80", "1".repeat(150), "%C4%B0".repeat(150)])(
+    "answers a broken or over-long path parameter %s with a 400 problem",
+    async (id) => {
+      await expectRefused({ url: `/api/product/${id}`, token: user.access }, "/params");
+      await expectRefused({ method: "PATCH", url: `/api/user/${id}`, token: user.access, payload: { name: "x" } }, "/params");
+    },
+  );
 
   it("still reads plain digits", async () => {
     expect((await t.request({ url: `/api/product/${productId}`, token: user.access })).json().name).toBe("Hostile Tea");
@@ -104,7 +107,7 @@ describe("3. names that lengthen when lowercased, and invisible names", () => {
     expect(fits.statusCode).toBe(201);
   });
 
-  it("stores product names in NFC as user names are: the two spellings of \"é\" are one name", async () => {
+  it('stores product names in NFC as user names are: the two spellings of "é" are one name', async () => {
     const decomposed = "Cafe\u0301 Tea";
     const created = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: decomposed, price: "1", stock: 1 } });
     expect(created.statusCode).toBe(201);
@@ -132,8 +135,9 @@ describe("6. token claims", () => {
   };
 
   it("refuses a validly signed token without exp", () => expectTokenRefused(sign({ token_type: "access", user_id: user.id, jti: "j", iat: now() })));
-  it.each([["not-a-uuid"], [""], ["../../admin"], ["00000000-0000-0000-0000-00000000000g"], ["x".repeat(5000)]])("refuses a malformed user_id with 401 (%#)", (userId) =>
-    expectTokenRefused(sign({ token_type: "access", user_id: userId, jti: "j", iat: now(), exp: now() + 600 })),
+  it.each([["not-a-uuid"], [""], ["../../admin"], ["00000000-0000-0000-0000-00000000000g"], ["x".repeat(5000)]])(
+    "refuses a malformed user_id with 401 (%#)",
+    (userId) => expectTokenRefused(sign({ token_type: "access", user_id: userId, jti: "j", iat: now(), exp: now() + 600 })),
   );
   it.each([[{ user_id: 42 }], [{ iat: "yesterday" }], [{ exp: "tomorrow" }], [{ jti: 7 }]])("refuses malformed claims %j", (bad) =>
     expectTokenRefused(sign({ token_type: "access", user_id: user.id, jti: "j", iat: now(), exp: now() + 600, ...bad })),
@@ -168,7 +172,7 @@ describe("7. slow clients are cut off on time", () => {
       });
     const [headers, body] = await Promise.all([
       timeUntilClosed("GET /healthz HTTP/1.1\r\nHost: x\r\n"),
-      timeUntilClosed("POST /api/token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\""),
+      timeUntilClosed('POST /api/token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name"'),
     ]);
     expect(headers).toBeGreaterThanOrEqual(4.9);
     expect(headers).toBeLessThan(6.5);
@@ -180,13 +184,31 @@ describe("7. slow clients are cut off on time", () => {
 describe("9. idempotency compares the body's meaning, not its text", () => {
   it("replays the first order for the same body with its keys in another order", async () => {
     const headers = { "idempotency-key": "reordered-keys-1", "content-type": "application/json" };
-    const first = await t.request({ method: "POST", url: "/api/order/", token: user.access, headers, payload: `{"products":[{"id":${productId},"quantity":2}]}` });
+    const first = await t.request({
+      method: "POST",
+      url: "/api/order/",
+      token: user.access,
+      headers,
+      payload: `{"products":[{"id":${productId},"quantity":2}]}`,
+    });
     expect(first.statusCode).toBe(201);
-    const again = await t.request({ method: "POST", url: "/api/order/", token: user.access, headers, payload: `{ "products" : [ { "quantity" : 2, "id" : ${productId} } ] }` });
+    const again = await t.request({
+      method: "POST",
+      url: "/api/order/",
+      token: user.access,
+      headers,
+      payload: `{ "products" : [ { "quantity" : 2, "id" : ${productId} } ] }`,
+    });
     expect(again.statusCode).toBe(201);
     expect(again.headers["idempotent-replayed"]).toBe("true");
     expect(again.json()).toEqual(first.json());
-    const other = await t.request({ method: "POST", url: "/api/order/", token: user.access, headers, payload: `{"products":[{"quantity":3,"id":${productId}}]}` });
+    const other = await t.request({
+      method: "POST",
+      url: "/api/order/",
+      token: user.access,
+      headers,
+      payload: `{"products":[{"quantity":3,"id":${productId}}]}`,
+    });
     expect(other.statusCode).toBe(422);
     expect(await t.database.prisma.order.count({ where: { userId: user.id } })).toBe(1);
   });
@@ -232,7 +254,8 @@ describe("10. logout and password change end access tokens", () => {
 
 describe("the schemas state the service's rules (issue 14)", () => {
   const spec = (name: string) => resolve({ $ref: `#/components/schemas/${name}` });
-  const accepts = (schemaName: string, value: unknown) => (validatorCompiler({ schema: spec(schemaName), httpPart: "body" } as never) as (v: unknown) => boolean)(value);
+  const accepts = (schemaName: string, value: unknown) =>
+    (validatorCompiler({ schema: spec(schemaName), httpPart: "body" } as never) as (v: unknown) => boolean)(value);
   const MAX_STOCK = 2_147_483_647;
 
   it("passwords are 8 to 128 characters, user names at most 100", () => {

@@ -47,7 +47,10 @@ describe("graceful shutdown", () => {
     await sleep(300);
 
     // No new work once shutdown has begun.
-    const late = await fetch(`${server.baseUrl}/readyz`).then((r) => r.status, () => "refused");
+    const late = await fetch(`${server.baseUrl}/readyz`).then(
+      (r) => r.status,
+      () => "refused",
+    );
     expect([503, "refused"]).toContain(late);
 
     await blocker.query("COMMIT");

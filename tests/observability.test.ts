@@ -66,9 +66,7 @@ describe("request ids", () => {
   it("never repeat across app instances, as replicas or a restart would be", async () => {
     const other = await startTestApp();
     try {
-      const fromEach = await Promise.all(
-        [t, other].map((app) => Promise.all(Array.from({ length: 50 }, () => app.request({ url: "/healthz" })))),
-      );
+      const fromEach = await Promise.all([t, other].map((app) => Promise.all(Array.from({ length: 50 }, () => app.request({ url: "/healthz" })))));
       const ids = fromEach.flat().map((a) => String(a.headers["x-request-id"]));
       expect(new Set(ids).size).toBe(100);
     } finally {
@@ -83,7 +81,7 @@ describe("request ids", () => {
     const problem = await t.request({ url: "/api/order/", headers: { "x-request-id": "client-id-1" } });
     expect(problem.json().request_id).toBe("client-id-1");
 
-    for (const bad of ["has spaces in it", "x".repeat(200), "<script>", "quote\"d"]) {
+    for (const bad of ["has spaces in it", "x".repeat(200), "<script>", 'quote"d']) {
       const replaced = await t.request({ url: "/healthz", headers: { "x-request-id": bad } });
       expect(replaced.headers["x-request-id"]).toMatch(UUID_V7);
     }
@@ -104,7 +102,10 @@ describe("logs", () => {
   });
 
   it("log a 404 and a 401 at info too", async () => {
-    for (const [url, code] of [["/api/nowhere", "not-found"], ["/api/order/", "unauthorized"]] as const) {
+    for (const [url, code] of [
+      ["/api/nowhere", "not-found"],
+      ["/api/order/", "unauthorized"],
+    ] as const) {
       const response = await t.request({ url });
       const line = forRequest(logs, String(response.headers["x-request-id"])).find((l) => l.problem);
       expect(line).toMatchObject({ level: LEVEL.info, problem: { code, status: response.statusCode } });

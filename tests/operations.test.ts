@@ -29,7 +29,9 @@ describe("metrics", () => {
     const after = response.body;
     expect(sample(after, "orders_placed_total") - sample(before, "orders_placed_total")).toBe(1);
     expect(sample(after, "order_units_sold_total") - sample(before, "order_units_sold_total")).toBe(3);
-    expect(sample(after, "orders_declined_total", 'reason="insufficient-stock"') - sample(before, "orders_declined_total", 'reason="insufficient-stock"')).toBe(1);
+    expect(sample(after, "orders_declined_total", 'reason="insufficient-stock"') - sample(before, "orders_declined_total", 'reason="insufficient-stock"')).toBe(
+      1,
+    );
     expect(after).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/product\/:id",status_code="200"\} 1/);
     expect(after).not.toMatch(new RegExp(`route="/api/product/${id}"`));
     expect(after).toMatch(/db_pool_connections\{state="total"\} \d+/);

@@ -100,10 +100,12 @@ describe("orders and cancels racing on hot products over TCP", () => {
     const open = placedOrders.filter((o) => !ledger.cancelled.has(o.id));
     await Promise.all([
       ...open.filter((_, i) => i % 2 === 0).map((order) => cancelRacing(order, [order.owner, admin, order.owner])),
-      ...users.slice(0, 4).map((user) => call({ method: "POST", path: "/api/order/", token: user.access, body: { products: [{ id: hot[0]!, quantity: 1 }] } }).then((placed) => {
-        if (placed.statusCode === 201) add(ledger.sold, hot[0]!, 1);
-        else if (placed.json().code !== "insufficient-stock") unexpected.push(`order: ${placed.statusCode} ${placed.body}`);
-      })),
+      ...users.slice(0, 4).map((user) =>
+        call({ method: "POST", path: "/api/order/", token: user.access, body: { products: [{ id: hot[0]!, quantity: 1 }] } }).then((placed) => {
+          if (placed.statusCode === 201) add(ledger.sold, hot[0]!, 1);
+          else if (placed.json().code !== "insufficient-stock") unexpected.push(`order: ${placed.statusCode} ${placed.body}`);
+        }),
+      ),
     ]);
 
     expect(unexpected).toEqual([]);
@@ -119,7 +121,9 @@ describe("orders and cancels racing on hot products over TCP", () => {
       );
       expect(stock + held.rows[0]!.n, `product ${id}`).toBe(HOT_STOCK);
     }
-    const cancelledRows = await t.database.pool.query<{ id: number }>("SELECT id FROM orders WHERE status = 'cancelled' AND cancelled_at IS NOT NULL ORDER BY id");
+    const cancelledRows = await t.database.pool.query<{ id: number }>(
+      "SELECT id FROM orders WHERE status = 'cancelled' AND cancelled_at IS NOT NULL ORDER BY id",
+    );
     expect(cancelledRows.rows.map((r) => r.id)).toEqual([...ledger.cancelled].sort((a, b) => a - b));
   }, 120_000);
 });

@@ -36,7 +36,10 @@ describe("cancelling an order", () => {
   it("puts every line back in stock, once, and shows the order cancelled everywhere", async () => {
     const a = await product("Cancel Tea", 20);
     const b = await product("Cancel Cake", 5, "4");
-    const placed = await order(alice.access, [{ id: b, quantity: 2 }, { id: a, quantity: 7 }]);
+    const placed = await order(alice.access, [
+      { id: b, quantity: 2 },
+      { id: a, quantity: 7 },
+    ]);
     expect(placed).toMatchObject({ status: "created", cancelled_at: null });
     expect([await stockOf(a), await stockOf(b)]).toEqual([13, 3]);
     const [cancelsBefore, returnedBefore] = [await metric("orders_cancelled_total"), await metric("order_units_returned_total")];
@@ -96,7 +99,10 @@ describe("cancelling an order", () => {
   it("restocks the lines whose product still exists and keeps the deleted product's line as it was", async () => {
     const kept = await product("Kept Tea", 10);
     const gone = await product("Gone Tea", 10, "1.25");
-    const placed = await order(alice.access, [{ id: gone, quantity: 3 }, { id: kept, quantity: 2 }]);
+    const placed = await order(alice.access, [
+      { id: gone, quantity: 3 },
+      { id: kept, quantity: 2 },
+    ]);
     expect((await t.request({ method: "DELETE", url: `/api/product/${gone}`, token: admin })).statusCode).toBe(204);
     const returnedBefore = await metric("order_units_returned_total");
 

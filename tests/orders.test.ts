@@ -29,7 +29,10 @@ describe("placing orders", () => {
   it("takes the stock and answers the order with exact money", async () => {
     const a = await product("Espresso", "2.2", 100);
     const b = await product("Croissant", "1.15", 50);
-    const response = await order(alice.access, [{ id: a, quantity: 15 }, { id: b, quantity: 13 }]);
+    const response = await order(alice.access, [
+      { id: a, quantity: 15 },
+      { id: b, quantity: 13 },
+    ]);
     expect(response.statusCode).toBe(201);
     const body = response.json();
     expect(body).toMatchObject({
@@ -49,7 +52,10 @@ describe("placing orders", () => {
     const a = await product("Bagel", "3", 10);
     const b = await product("Muffin", "2", 1);
     const before = await tableCounts();
-    const response = await order(alice.access, [{ id: a, quantity: 5 }, { id: b, quantity: 3 }]);
+    const response = await order(alice.access, [
+      { id: a, quantity: 5 },
+      { id: b, quantity: 3 },
+    ]);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({
       code: "insufficient-stock",
@@ -65,16 +71,33 @@ describe("placing orders", () => {
     const b = await product("Trio B", "2", 2);
     const c = await product("Trio C", "3", 5);
     const before = await tableCounts();
-    const response = await order(alice.access, [{ id: c, quantity: 5 }, { id: b, quantity: 3 }, { id: a, quantity: 1 }]);
+    const response = await order(alice.access, [
+      { id: c, quantity: 5 },
+      { id: b, quantity: 3 },
+      { id: a, quantity: 1 },
+    ]);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({
       code: "insufficient-stock",
-      errors: [{ path: "/body/products/1/quantity", code: "insufficient-stock", message: "Trio B: 3 requested, 2 available", product_id: b, requested: 3, available: 2 }],
+      errors: [
+        {
+          path: "/body/products/1/quantity",
+          code: "insufficient-stock",
+          message: "Trio B: 3 requested, 2 available",
+          product_id: b,
+          requested: 3,
+          available: 2,
+        },
+      ],
     });
     expect(response.json().errors).toHaveLength(1);
     expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([5, 2, 5]);
     expect(await tableCounts()).toEqual(before);
-    const placed = await order(alice.access, [{ id: c, quantity: 5 }, { id: b, quantity: 2 }, { id: a, quantity: 1 }]);
+    const placed = await order(alice.access, [
+      { id: c, quantity: 5 },
+      { id: b, quantity: 2 },
+      { id: a, quantity: 1 },
+    ]);
     expect(placed.json().items.map((i: { product_id: number }) => i.product_id)).toEqual([c, b, a]);
     expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([4, 0, 0]);
   });
@@ -106,7 +129,10 @@ describe("placing orders", () => {
 
   it("refuses the same product twice", async () => {
     const a = await product("Twice", "1", 10);
-    const response = await order(alice.access, [{ id: a, quantity: 1 }, { id: a, quantity: 2 }]);
+    const response = await order(alice.access, [
+      { id: a, quantity: 1 },
+      { id: a, quantity: 2 },
+    ]);
     expect(response.statusCode).toBe(400);
     expect(response.json().errors).toEqual([expect.objectContaining({ path: "/body/products/1/id", code: "duplicate-product" })]);
     expect(await stockOf(a)).toBe(10);
@@ -114,7 +140,10 @@ describe("placing orders", () => {
 
   it("refuses unknown products by id", async () => {
     const a = await product("Known", "1", 10);
-    const response = await order(alice.access, [{ id: a, quantity: 1 }, { id: 987654, quantity: 1 }]);
+    const response = await order(alice.access, [
+      { id: a, quantity: 1 },
+      { id: 987654, quantity: 1 },
+    ]);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ code: "unknown-product", errors: [{ product_id: 987654, path: "/body/products/1/id" }] });
     expect(await stockOf(a)).toBe(10);
@@ -140,7 +169,6 @@ describe("reading orders", () => {
     expect(page.results.map((o: { id: number }) => o.id)).toEqual([ids[2], ids[1]]);
     expect(page.next).toMatch(/\/api\/order\/\?limit=2&offset=2$/);
   });
-
 });
 
 describe("idempotency", () => {

@@ -65,9 +65,15 @@ describe("a database outage", () => {
     expect((await call("POST", "/api/order/", { products: [{ id: productId, quantity: 1 }] })).statusCode).toBe(503);
 
     await cluster.resume();
-    const ready = await until(() => call("GET", "/readyz"), (r) => r.statusCode === 200);
+    const ready = await until(
+      () => call("GET", "/readyz"),
+      (r) => r.statusCode === 200,
+    );
     expect(ready.statusCode).toBe(200);
-    const back = await until(() => call("GET", "/api/product/"), (r) => r.statusCode === 200);
+    const back = await until(
+      () => call("GET", "/api/product/"),
+      (r) => r.statusCode === 200,
+    );
     expect(back.json().count).toBe(1);
   }, 90_000);
 
@@ -87,10 +93,19 @@ describe("a database outage", () => {
     await cluster.resume();
 
     const check = new pg.Client({ connectionString: url });
-    await until(() => check.connect().then(() => true, () => false), Boolean);
+    await until(
+      () =>
+        check.connect().then(
+          () => true,
+          () => false,
+        ),
+      Boolean,
+    );
     const stock = (await check.query("SELECT stock FROM products WHERE id = $1", [productId])).rows[0].stock as number;
     const sold = Number((await check.query("SELECT coalesce(sum(quantity), 0) AS n FROM order_items WHERE product_id = $1", [productId])).rows[0].n);
-    const orders = Number((await check.query("SELECT count(*) AS n FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)")).rows[0].n);
+    const orders = Number(
+      (await check.query("SELECT count(*) AS n FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)")).rows[0].n,
+    );
     await check.end();
     expect(orders).toBe(0); // no order without its lines
     expect(before - stock).toBe(answer.statusCode === 201 ? 7 : 0);

@@ -20,7 +20,8 @@ beforeAll(async () => {
   alice = await t.createUser();
   bob = await t.createUser();
   productId = (await createProduct(viaApp(t), admin, { name: "OWASP Tea", price: "1", stock: 100 })).id;
-  aliceOrderId = (await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: productId, quantity: 1 }] } })).json().id;
+  aliceOrderId = (await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: productId, quantity: 1 }] } })).json()
+    .id;
 });
 afterAll(() => t.close());
 
@@ -36,14 +37,24 @@ describe("API1 broken object level authorization", () => {
     expect((await t.request({ url: `/api/user/${alice.id}`, token: admin })).statusCode).toBe(200);
     // Someone else's resource reads exactly as one that does not exist.
     const sameAnswer = (hidden: { json(): any }, missing: { json(): any }) =>
-      expect(hidden.json()).toEqual({ ...missing.json(), detail: hidden.json().detail, instance: hidden.json().instance, request_id: hidden.json().request_id });
+      expect(hidden.json()).toEqual({
+        ...missing.json(),
+        detail: hidden.json().detail,
+        instance: hidden.json().instance,
+        request_id: hidden.json().request_id,
+      });
     sameAnswer(hiddenOrder, await t.request({ url: "/api/order/2147483647", token: bob.access }));
     sameAnswer(
       await t.request({ url: `/api/user/${alice.id}`, token: bob.access }),
       await t.request({ url: "/api/user/00000000-0000-0000-0000-000000000000", token: bob.access }),
     );
     for (const method of ["GET", "PATCH", "PUT", "DELETE"]) {
-      const response = await t.request({ method, url: `/api/user/${alice.id}`, token: bob.access, ...(method.startsWith("P") ? { payload: { name: "taken-over" } } : {}) });
+      const response = await t.request({
+        method,
+        url: `/api/user/${alice.id}`,
+        token: bob.access,
+        ...(method.startsWith("P") ? { payload: { name: "taken-over" } } : {}),
+      });
       expect(response.statusCode, method).toBe(404);
     }
     expect((await t.database.prisma.user.findUniqueOrThrow({ where: { id: alice.id } })).name).toBe(alice.name);
@@ -57,7 +68,8 @@ describe("API2 broken authentication", () => {
       expect((await t.request({ url: "/api/order/", token })).statusCode).toBe(401);
     }
     const guesses = [];
-    for (let i = 0; i < 6; i++) guesses.push((await t.request({ method: "POST", url: "/api/token/", payload: { name: bob.name, password: `guess-${i}` } })).statusCode);
+    for (let i = 0; i < 6; i++)
+      guesses.push((await t.request({ method: "POST", url: "/api/token/", payload: { name: bob.name, password: `guess-${i}` } })).statusCode);
     expect(guesses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 });
@@ -83,12 +95,19 @@ describe("API3 broken object property level authorization", () => {
 
 describe("API4 unrestricted resource consumption", () => {
   it("bounds bodies, pages and orders", async () => {
-    const big = await t.request({ method: "POST", url: "/api/order/", token: bob.access, payload: { products: [{ id: productId, quantity: 1 }], pad: "x".repeat(70_000) } });
+    const big = await t.request({
+      method: "POST",
+      url: "/api/order/",
+      token: bob.access,
+      payload: { products: [{ id: productId, quantity: 1 }], pad: "x".repeat(70_000) },
+    });
     expect(big.statusCode).toBe(413);
     expect((await t.request({ url: "/api/product/?limit=1000", token: bob.access })).statusCode).toBe(400);
     const lines = Array.from({ length: 101 }, (_, i) => ({ id: i + 1, quantity: 1 }));
     expect((await t.request({ method: "POST", url: "/api/order/", token: bob.access, payload: { products: lines } })).statusCode).toBe(400);
-    expect((await t.request({ method: "POST", url: "/api/order/", token: bob.access, payload: { products: [{ id: productId, quantity: 10_001 }] } })).statusCode).toBe(400);
+    expect(
+      (await t.request({ method: "POST", url: "/api/order/", token: bob.access, payload: { products: [{ id: productId, quantity: 10_001 }] } })).statusCode,
+    ).toBe(400);
   });
 });
 

@@ -40,7 +40,8 @@ async function etagOf(id: number): Promise<string> {
   return String(read.headers.etag);
 }
 const stockOf = async (id: number) => (await t.database.prisma.product.findUniqueOrThrow({ where: { id } })).stock;
-const order = (id: number, quantity: number, token = user) => t.request({ method: "POST", url: "/api/order/", token, payload: { products: [{ id, quantity }] } });
+const order = (id: number, quantity: number, token = user) =>
+  t.request({ method: "POST", url: "/api/order/", token, payload: { products: [{ id, quantity }] } });
 
 describe("conditional reads", () => {
   it("tags a product, asks clients to revalidate, and answers 304 with no body while it is unchanged", async () => {
@@ -142,7 +143,13 @@ describe("conditional writes", () => {
       expect(refused.statusCode, ifMatch).toBe(412);
     }
     // Any of several tags, or *, matches the current one.
-    const listed = await t.request({ method: "PATCH", url: `/api/product/${id}`, token: admin, headers: { "if-match": `"${id}-1", ${fresh.headers.etag}` }, payload: { price: "9" } });
+    const listed = await t.request({
+      method: "PATCH",
+      url: `/api/product/${id}`,
+      token: admin,
+      headers: { "if-match": `"${id}-1", ${fresh.headers.etag}` },
+      payload: { price: "9" },
+    });
     expect(listed.statusCode).toBe(200);
     const star = await t.request({ method: "PATCH", url: `/api/product/${id}`, token: admin, headers: { "if-match": "*" }, payload: { price: "8" } });
     expect(star.statusCode).toBe(200);
@@ -160,13 +167,21 @@ describe("conditional writes", () => {
     const removed = await t.request({ method: "DELETE", url: `/api/product/${id}`, token: admin, headers: { "if-match": await etagOf(id) } });
     expect(removed.statusCode).toBe(204);
     expect((await t.request({ method: "DELETE", url: `/api/product/${id}`, token: admin, headers: { "if-match": "*" } })).statusCode).toBe(404);
-    expect((await t.request({ method: "PUT", url: `/api/product/${id}`, token: admin, headers: { "if-match": etag }, payload: { stock: 1 } })).statusCode).toBe(404);
+    expect((await t.request({ method: "PUT", url: `/api/product/${id}`, token: admin, headers: { "if-match": etag }, payload: { stock: 1 } })).statusCode).toBe(
+      404,
+    );
   });
 
   it("refuses a rename to a taken name (400) through the conditional write as well", async () => {
     const [a, b] = [await product(1), await product(1)];
     const aName: string = (await t.request({ url: `/api/product/${a.id}`, token: user })).json().name;
-    const taken = await t.request({ method: "PATCH", url: `/api/product/${b.id}`, token: admin, headers: { "if-match": b.etag }, payload: { name: aName.toLowerCase() } });
+    const taken = await t.request({
+      method: "PATCH",
+      url: `/api/product/${b.id}`,
+      token: admin,
+      headers: { "if-match": b.etag },
+      payload: { name: aName.toLowerCase() },
+    });
     expect(taken.statusCode).toBe(400);
     expect(taken.json().code).toBe("name-taken");
     expect(await etagOf(b.id)).toBe(b.etag);
@@ -214,18 +229,27 @@ describe("under concurrency, over TCP", () => {
       for (;;) {
         const read = await call({ method: "GET", path: `/api/product/${id}`, token: admin });
         const seen = read.json().stock;
-        const put = await call({ method: "PUT", path: `/api/product/${id}`, token: admin, headers: { "if-match": String(read.headers.etag) }, body: { stock: seen + 10 } });
+        const put = await call({
+          method: "PUT",
+          path: `/api/product/${id}`,
+          token: admin,
+          headers: { "if-match": String(read.headers.etag) },
+          body: { stock: seen + 10 },
+        });
         if (put.statusCode === 200) return { writes: 1, refused };
         expect(put.statusCode, put.body).toBe(412);
         refused++;
       }
     };
     const buy = (i: number) => call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } });
-    const [restocks, orders] = await Promise.all([
-      Promise.all(Array.from({ length: 5 }, restock)),
-      Promise.all(Array.from({ length: 40 }, (_, i) => buy(i))),
-    ]);
-    expect(orders.map((o) => o.statusCode), orders.filter((o) => o.statusCode !== 201).map((o) => o.body).join("\n")).toEqual(Array(40).fill(201));
+    const [restocks, orders] = await Promise.all([Promise.all(Array.from({ length: 5 }, restock)), Promise.all(Array.from({ length: 40 }, (_, i) => buy(i)))]);
+    expect(
+      orders.map((o) => o.statusCode),
+      orders
+        .filter((o) => o.statusCode !== 201)
+        .map((o) => o.body)
+        .join("\n"),
+    ).toEqual(Array(40).fill(201));
     const sold = orders.length;
     // Every PUT added exactly ten to what its writer had read, so nothing was lost or invented.
     expect(await stockOf(id)).toBe(initial + 10 * restocks.length - sold);
@@ -238,9 +262,17 @@ describe("under concurrency, over TCP", () => {
     const deltas = [...Array(10).fill(5), ...Array(6).fill(-3)];
     const answers = await Promise.all([
       ...deltas.map((stock_delta) => call({ method: "PATCH", path: `/api/product/${id}`, token: admin, body: { stock_delta } })),
-      ...Array.from({ length: 40 }, (_, i) => call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } })),
+      ...Array.from({ length: 40 }, (_, i) =>
+        call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } }),
+      ),
     ]);
-    expect(answers.map((a) => a.statusCode), answers.filter((a) => a.statusCode >= 300).map((a) => a.body).join("\n")).toEqual([...Array(deltas.length).fill(200), ...Array(40).fill(201)]);
+    expect(
+      answers.map((a) => a.statusCode),
+      answers
+        .filter((a) => a.statusCode >= 300)
+        .map((a) => a.body)
+        .join("\n"),
+    ).toEqual([...Array(deltas.length).fill(200), ...Array(40).fill(201)]);
     expect(await stockOf(id)).toBe(initial + 10 * 5 - 6 * 3 - 40);
   });
 
@@ -248,7 +280,9 @@ describe("under concurrency, over TCP", () => {
     const { id } = await product(10);
     const answers = await Promise.all([
       call({ method: "PATCH", path: `/api/product/${id}`, token: admin, body: { stock_delta: -6 } }),
-      ...Array.from({ length: 8 }, (_, i) => call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } })),
+      ...Array.from({ length: 8 }, (_, i) =>
+        call({ method: "POST", path: "/api/order/", token: buyers[i % buyers.length]!, body: { products: [{ id, quantity: 1 }] } }),
+      ),
     ]);
     const [removal, ...orders] = answers;
     const sold = orders.filter((o) => o.statusCode === 201).length;

@@ -44,7 +44,12 @@ beforeAll(async () => {
   }
   // A few through the API too (creation times of their own).
   // Prices of two digits too: sorting them as text would put 12.5 before 2.5.
-  for (const [name, price] of [["greentea", "2.5"], ["icedteab", "12.5"], ["water", "2.5"], ["teapot", "100"]] as const) {
+  for (const [name, price] of [
+    ["greentea", "2.5"],
+    ["icedteab", "12.5"],
+    ["water", "2.5"],
+    ["teapot", "100"],
+  ] as const) {
     expect((await t.request({ method: "POST", url: "/api/product/", token, payload: { name, price, stock: 1 } })).statusCode).toBe(201);
   }
   const { rows } = await t.database.pool.query<Row>(`SELECT id, name_key, price::text AS price, created_at FROM products`);
@@ -72,7 +77,17 @@ function expected(ordering: string, filter: string): number[] {
   const sign = ordering.startsWith("-") ? -1 : 1;
   const compare = (a: Row, b: Row): number => {
     const primary =
-      field === "price" ? Number(a.price) - Number(b.price) : field === "name" ? (a.name_key < b.name_key ? -1 : a.name_key > b.name_key ? 1 : 0) : field === "created_at" ? Date.parse(a.created_at) - Date.parse(b.created_at) : 0;
+      field === "price"
+        ? Number(a.price) - Number(b.price)
+        : field === "name"
+          ? a.name_key < b.name_key
+            ? -1
+            : a.name_key > b.name_key
+              ? 1
+              : 0
+          : field === "created_at"
+            ? Date.parse(a.created_at) - Date.parse(b.created_at)
+            : 0;
     return sign * (primary || a.id - b.id);
   };
   return rows.sort(compare).map((r) => r.id);
@@ -107,7 +122,8 @@ async function walk(query: string): Promise<{ forward: number[]; backward: numbe
 describe("ordering and bounds", () => {
   it.each(ORDERINGS)("pages by offset in %s order, ties broken by id", async (ordering) => {
     const seen: number[] = [];
-    for (let offset = 0; offset < catalogue.length; offset += 9) seen.push(...(await list(`ordering=${ordering}&limit=9&offset=${offset}`)).results.map((p) => p.id));
+    for (let offset = 0; offset < catalogue.length; offset += 9)
+      seen.push(...(await list(`ordering=${ordering}&limit=9&offset=${offset}`)).results.map((p) => p.id));
     expect(seen).toEqual(expected(ordering, ""));
   });
 
@@ -221,7 +237,13 @@ describe("cursor pages", () => {
     const cursor = new URLSearchParams(queryOf(page.next!)).get("cursor")!;
     // The same filter written differently is the same filter.
     expect((await t.request({ url: `/api/product/?ordering=price&keywords=tea&min_price=1.00&limit=2&cursor=${cursor}`, token })).statusCode).toBe(200);
-    for (const changed of ["ordering=-price&keyword=tea&min_price=1", "ordering=price&keyword=te&min_price=1", "ordering=price&keyword=tea", "ordering=price&keyword=tea&min_price=1&max_price=9", "keyword=tea&min_price=1"]) {
+    for (const changed of [
+      "ordering=-price&keyword=tea&min_price=1",
+      "ordering=price&keyword=te&min_price=1",
+      "ordering=price&keyword=tea",
+      "ordering=price&keyword=tea&min_price=1&max_price=9",
+      "keyword=tea&min_price=1",
+    ]) {
       const response = await t.request({ url: `/api/product/?${changed}&limit=2&cursor=${cursor}`, token });
       expect(response.statusCode, changed).toBe(400);
       expect(response.json()).toMatchObject({ code: "validation-failed", errors: [{ path: "/query/cursor", code: "cursor-mismatch" }] });

@@ -194,7 +194,6 @@ describe("listing products", () => {
   it("needs a signed-in user", async () => {
     expect((await listing.request({ url: "/api/product/" })).statusCode).toBe(401);
   });
-
 });
 
 describe("filtered counts under concurrent writes", () => {

@@ -50,7 +50,8 @@ async function traffic(rounds: number, productId: number) {
   }
 }
 
-const firing = async () => new Set((await prometheus.alerts()).filter((alert) => ["pending", "firing"].includes(alert.state)).map((alert) => alert.labels.alertname));
+const firing = async () =>
+  new Set((await prometheus.alerts()).filter((alert) => ["pending", "firing"].includes(alert.state)).map((alert) => alert.labels.alertname));
 
 /** Waits until each of `names` is pending or firing; returns the names that never were. */
 async function awaitAlerts(names: string[], seconds = 30): Promise<string[]> {
@@ -69,7 +70,10 @@ beforeAll(async () => {
   const url = databaseUrl(cluster.url, "shop");
   await applyMigrations(url);
   stack = await startReplicas(2, { DATABASE_URL: url, REDIS_URL: redis.url, TRUST_PROXY: "true", DB_POOL_MAX: "5", LOGIN_RATE_LIMIT_PER_MINUTE: "1000" });
-  prometheus = await startPrometheus(stack.replicas.map((replica) => new URL(replica.baseUrl).host), JOB);
+  prometheus = await startPrometheus(
+    stack.replicas.map((replica) => new URL(replica.baseUrl).host),
+    JOB,
+  );
   token = (await call(stack.replicas[0]!.baseUrl, { method: "POST", path: "/api/token/", body: { name: "admin", password: "12345" } })).json().access;
 }, 120_000);
 
@@ -144,15 +148,27 @@ describe("Prometheus", () => {
       expect(filled, `${panel}: a Grafana variable left`).not.toMatch(/\$/);
       const series = await prometheus.query(filled);
       expect(series.length, `${panel}: ${filled} returned nothing`).toBeGreaterThan(0);
-      expect(series.some((s) => Number.isFinite(Number(s.value[1]))), `${panel}: ${filled} returned no number`).toBe(true);
+      expect(
+        series.some((s) => Number.isFinite(Number(s.value[1]))),
+        `${panel}: ${filled} returned no number`,
+      ).toBe(true);
     }
 
     // Every alert rule: loaded, evaluated without error, and its expression returns a series for
     // what it watches (with `bool`, so that a healthy value counts too).
-    const shipped = parse(await readFile(fromRoot("ops/prometheus/rules/order-service.yml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const shipped = parse(await readFile(fromRoot("ops/prometheus/rules/order-service.yml"), "utf8")) as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
     const alerts = shipped.groups.flatMap((group) => group.rules);
     expect(alerts.map((rule) => rule.alert)).toEqual(
-      expect.arrayContaining(["OrderServiceHigh5xxRatio", "OrderServiceHighLatencyP99", "OrderServiceDbPoolSaturated", "OrderServiceNotReady", "OrderServiceRateLimitStoreDown", "OrderServiceOrdersDeclinedForStock"]),
+      expect.arrayContaining([
+        "OrderServiceHigh5xxRatio",
+        "OrderServiceHighLatencyP99",
+        "OrderServiceDbPoolSaturated",
+        "OrderServiceNotReady",
+        "OrderServiceRateLimitStoreDown",
+        "OrderServiceOrdersDeclinedForStock",
+      ]),
     );
     const loaded = await prometheus.rules();
     for (const rule of alerts) {

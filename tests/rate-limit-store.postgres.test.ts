@@ -27,7 +27,11 @@ async function startProcess(overrides: Partial<Config> & Record<string, unknown>
     ...overrides,
   } as Config;
   const logs = captureLogs();
-  const app = await buildApp(config, { database: { url: db.url }, logger: { level: "info", stream: logs.stream }, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+  const app = await buildApp(config, {
+    database: { url: db.url },
+    logger: { level: "info", stream: logs.stream },
+    pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
+  });
   const metrics = app.serviceMetrics;
   closers.push(() => app.close());
   const login = async (name: string, password: string) => {

@@ -32,8 +32,7 @@ async function call(baseUrl: string, request: Call, localAddress?: string): Prom
 const createProduct = async (baseUrl: string, name: string, stock: number) =>
   (await factories.createProduct(factories.viaHttp(baseUrl), token, { name, stock })).id;
 
-const registerUser = (baseUrl: string, name: string) =>
-  factories.registerUser(factories.viaHttp(baseUrl), { name, password: "correct horse battery staple" });
+const registerUser = (baseUrl: string, name: string) => factories.registerUser(factories.viaHttp(baseUrl), { name, password: "correct horse battery staple" });
 
 const loginAs = (name: string, password: string): Call => ({ method: "POST", path: "/api/token/", body: { name, password } });
 
@@ -74,7 +73,8 @@ describe("two replicas behind nginx", () => {
     expect(placed).toHaveLength(stock);
     expect(declined).toHaveLength(60 - stock);
     for (const answer of placed) expect(answer.json().items).toMatchObject([{ product_id: productId, quantity: 1 }]);
-    for (const answer of declined) expect(answer.json()).toMatchObject({ code: "insufficient-stock", errors: [{ product_id: productId, requested: 1, available: 0 }] });
+    for (const answer of declined)
+      expect(answer.json()).toMatchObject({ code: "insufficient-stock", errors: [{ product_id: productId, requested: 1, available: 0 }] });
     // nginx passed its third to both replicas.
     const proxied = (await stack.nginx.accessLog()).filter((line) => line.method === "POST" && line.uri === "/api/order/");
     expect(new Set(proxied.map((line) => line.upstream)).size).toBe(2);
@@ -117,7 +117,11 @@ describe("two replicas behind nginx", () => {
 
   it("count a product created on one replica on the other within a second", async () => {
     const list = (baseUrl: string, keyword: string) => call(baseUrl, { method: "GET", path: `/api/product/?keyword=${keyword}&limit=1`, token });
-    for (const [writer, reader] of [[a, b], [b, a], [proxy, a]] as const) {
+    for (const [writer, reader] of [
+      [a, b],
+      [b, a],
+      [proxy, a],
+    ] as const) {
       const keyword = `fresh${randomUUID().slice(0, 8)}`;
       expect((await list(reader, keyword)).json().count).toBe(0); // counted, and now reused for up to 5 s
       await createProduct(writer, `${keyword} one`, 1);
@@ -206,7 +210,9 @@ describe("two replicas behind nginx", () => {
     const check = new pg.Client({ connectionString: db.url });
     await check.connect();
     try {
-      const sold = await check.query("SELECT count(DISTINCT order_id)::int AS orders, sum(quantity)::int AS units FROM order_items WHERE product_id = $1", [productId]);
+      const sold = await check.query("SELECT count(DISTINCT order_id)::int AS orders, sum(quantity)::int AS units FROM order_items WHERE product_id = $1", [
+        productId,
+      ]);
       expect(sold.rows[0]).toEqual({ orders, units: orders });
       const stock = await check.query("SELECT stock FROM products WHERE id = $1", [productId]);
       expect(stock.rows[0].stock).toBe(10_000 - orders);

@@ -47,7 +47,12 @@ describe("malformed HTTP (raw TCP)", () => {
     ["a Content-Length that is not a number", "GET /api/product/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n", 400, "/api/product/"],
     ["a garbage request line", "this is not http\r\n\r\n", 400, "/"],
     ["a header without a colon", "GET /healthz HTTP/1.1\r\nHost: localhost\r\nno-colon-here\r\n\r\n", 400, "/healthz"],
-    ["Content-Length together with Transfer-Encoding", "POST /api/order/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "/api/order/"],
+    [
+      "Content-Length together with Transfer-Encoding",
+      "POST /api/order/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      400,
+      "/api/order/",
+    ],
     ["headers larger than the parser accepts", `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431, "/healthz"],
   ])("answers %s with a problem document", async (_name, bytes, status, instance) => {
     const answer = await rawRequest(bytes);

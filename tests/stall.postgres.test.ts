@@ -66,7 +66,9 @@ describe("a row or table held locked by another session", () => {
   it("an order for a locked product answers 503 within seconds and takes nothing", async () => {
     await whileHeld(`SELECT 1 FROM products WHERE id = ${productId} FOR UPDATE`, async () => {
       const before = await databaseFingerprint(t.database);
-      const [order, seconds] = await timed(t.request({ method: "POST", url: "/api/order/", token: buyer, payload: { products: [{ id: productId, quantity: 1 }] } }));
+      const [order, seconds] = await timed(
+        t.request({ method: "POST", url: "/api/order/", token: buyer, payload: { products: [{ id: productId, quantity: 1 }] } }),
+      );
       expectUnavailable(order);
       expect(seconds).toBeLessThan(6); // lock_timeout is 3 s; it waited 19.5 s for a 500 before
       const [update] = await timed(t.request({ method: "PATCH", url: `/api/product/${productId}`, token: admin, payload: { stock: 99 } }));

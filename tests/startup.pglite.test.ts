@@ -20,7 +20,11 @@ afterAll(() => rm(scratch, { recursive: true, force: true }));
 /** The summary is logged just after "Server listening"; wait for it. */
 async function summaryLine(output: () => string): Promise<string> {
   for (let i = 0; i < 100 && !output().includes("order service ready"); i++) await new Promise((r) => setTimeout(r, 50));
-  return output().split("\n").find((l) => l.includes("order service ready")) ?? "";
+  return (
+    output()
+      .split("\n")
+      .find((l) => l.includes("order service ready")) ?? ""
+  );
 }
 
 let dirs = 0;
@@ -95,14 +99,20 @@ describe("a start that fails", () => {
   it("on a taken port, says so before touching the database", async () => {
     const dataDir = newDataDir();
     const result = await runServerToExit({ PORT: String(occupiedPort), DATA_DIR: dataDir });
-    expectOneLineFailure(result, new RegExp(`^Port ${occupiedPort} on 127\\.0\\.0\\.1 is already in use .*: stop that process, or start with PORT=<another port>\\.$`));
+    expectOneLineFailure(
+      result,
+      new RegExp(`^Port ${occupiedPort} on 127\\.0\\.0\\.1 is already in use .*: stop that process, or start with PORT=<another port>\\.$`),
+    );
     expect(existsSync(dataDir)).toBe(false); // nothing created, nothing migrated
   });
 
   it("on an unreachable DATABASE_URL, names the server (not the password) and what to do", async () => {
     const port = await freePort();
     const result = await runServerToExit({ DATABASE_URL: `postgres://orders:s3cret-pw@127.0.0.1:${port}/orders` });
-    expectOneLineFailure(result, new RegExp(`^Cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}/orders \\(connection refused\\): start it, or check DATABASE_URL\\.$`));
+    expectOneLineFailure(
+      result,
+      new RegExp(`^Cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}/orders \\(connection refused\\): start it, or check DATABASE_URL\\.$`),
+    );
     expect(result.stderr).not.toContain("s3cret-pw");
   });
 

@@ -81,9 +81,7 @@ describe("third-party contract tools", () => {
       await rm(workDir, { recursive: true, force: true });
     }
     const collection = inScenarioOrder(JSON.parse(readFileSync(collectionFile, "utf8")));
-    summary = await new Promise((resolve, reject) =>
-      newman.run({ collection, reporters: [] }, (error, result) => (error ? reject(error) : resolve(result))),
-    );
+    summary = await new Promise((resolve, reject) => newman.run({ collection, reporters: [] }, (error, result) => (error ? reject(error) : resolve(result))));
     const { stats, failures, executions } = summary.run;
     const failed = failures.map((f) => `${f.source?.name}: ${f.error.test ?? ""} ${f.error.message}`);
     expect(failed).toEqual([]);
@@ -109,8 +107,20 @@ describe("third-party contract tools", () => {
       { method: "GET", path: "/api/user/", headers: { authorization: `Bearer ${user.access}` }, status: 403 },
       { method: "GET", path: "/api/product/99999", headers: { authorization: `Bearer ${token}` }, status: 404 },
       { method: "GET", path: "/api/product/?limit=1000", headers: { authorization: `Bearer ${token}` }, status: 400 },
-      { method: "POST", path: "/api/product/", headers: { authorization: `Bearer ${token}`, ...json }, body: '{"name":"","price":"x","stock":-1}', status: 400 },
-      { method: "POST", path: "/api/order/", headers: { authorization: `Bearer ${token}`, ...json }, body: '{"products":[{"id":99999,"quantity":1}]}', status: 400 },
+      {
+        method: "POST",
+        path: "/api/product/",
+        headers: { authorization: `Bearer ${token}`, ...json },
+        body: '{"name":"","price":"x","stock":-1}',
+        status: 400,
+      },
+      {
+        method: "POST",
+        path: "/api/order/",
+        headers: { authorization: `Bearer ${token}`, ...json },
+        body: '{"products":[{"id":99999,"quantity":1}]}',
+        status: 400,
+      },
       { method: "DELETE", path: "/api/order/", headers: { authorization: `Bearer ${token}` }, status: 405 },
       { method: "POST", path: "/api/token/", headers: { "content-type": "text/csv" }, body: "a,b", status: 415 },
       { method: "POST", path: "/api/token/", headers: json, body: '{"name":"admin","password":"wrong password"}', status: 401 },
@@ -121,7 +131,13 @@ describe("third-party contract tools", () => {
       { method: "DELETE", path: "/api/product/99999", headers: { authorization: `Bearer ${token}` }, status: 404 },
       { method: "GET", path: "/api/order/99999", headers: { authorization: `Bearer ${token}` }, status: 404 },
       { method: "POST", path: "/api/register/", headers: json, body: JSON.stringify({ name: "x".repeat(100), password: "p".repeat(70_000) }), status: 413 },
-      { method: "POST", path: "/api/order/", headers: { authorization: `Bearer ${user.access}`, "idempotency-key": "third-party-key", ...json }, body: '{"products":[{"id":99999,"quantity":1}]}', status: 400 },
+      {
+        method: "POST",
+        path: "/api/order/",
+        headers: { authorization: `Bearer ${user.access}`, "idempotency-key": "third-party-key", ...json },
+        body: '{"products":[{"id":99999,"quantity":1}]}',
+        status: 400,
+      },
       { method: "GET", path: "/metrics", status: 200 },
       { method: "GET", path: "/healthz", status: 200 },
     ];
@@ -135,7 +151,8 @@ describe("third-party contract tools", () => {
       assertMatchesSpec(c.method, c.path, { statusCode: response.status, headers: Object.fromEntries(response.headers), body });
       // Invalid requests are meant to be flagged on the request side; the answers never may be.
       for (const v of violationsIn(response.headers.get("sl-violations") ?? undefined)) {
-        if (v.location[0] === "response" || c.status < 400) responseViolations.push(`${c.method} ${c.path} → ${response.status}: ${v.location.join(".")} ${v.message}`);
+        if (v.location[0] === "response" || c.status < 400)
+          responseViolations.push(`${c.method} ${c.path} → ${response.status}: ${v.location.join(".")} ${v.message}`);
         else requestFlags++;
       }
     }
@@ -175,9 +192,13 @@ function violationsIn(header: string | undefined): Violation[] {
 }
 
 async function startPrismProxy(upstream: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [require.resolve("@stoplight/prism-cli/dist/index.js"), "proxy", "openapi.yaml", upstream, "--host", "127.0.0.1", "--port", "0", "--errors=false"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [require.resolve("@stoplight/prism-cli/dist/index.js"), "proxy", "openapi.yaml", upstream, "--host", "127.0.0.1", "--port", "0", "--errors=false"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Prism did not start:\n${prismOutput}`)), 45_000);
     const onData = (chunk: Buffer) => {

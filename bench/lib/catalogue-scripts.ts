@@ -39,8 +39,5 @@ export function byIdScript(firstId: number, lastId: number): PgbenchScript {
 export function pageScript(filter: ProductFilter, limit: number, offset: number, pageOnly = false): PgbenchScript {
   const count = countProducts(filter);
   const page = productPage(filter, { field: "id", descending: false }, limit, offset);
-  return statements([
-    ...(pageOnly ? [] : [{ text: count.statement.text, values: count.values }]),
-    { text: page.statement.text, values: page.values },
-  ]);
+  return statements([...(pageOnly ? [] : [{ text: count.statement.text, values: count.values }]), { text: page.statement.text, values: page.values }]);
 }

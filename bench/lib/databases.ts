@@ -55,6 +55,10 @@ export async function createBenchDatabase(kind: DatabaseKind, name: string): Pro
     withUrl,
     // The same raised abuse limits as on PostgreSQL (see startService).
     startService: (env, nodeArgs) =>
-      startEmbeddedService(dataDir, { DB_POOL_MAX: "20", LOGIN_RATE_LIMIT_PER_MINUTE: "1000000", REGISTER_RATE_LIMIT_PER_HOUR: "1000000", LOGIN_FAILURES_BEFORE_DELAY: "1000000", ...env }, nodeArgs),
+      startEmbeddedService(
+        dataDir,
+        { DB_POOL_MAX: "20", LOGIN_RATE_LIMIT_PER_MINUTE: "1000000", REGISTER_RATE_LIMIT_PER_HOUR: "1000000", LOGIN_FAILURES_BEFORE_DELAY: "1000000", ...env },
+        nodeArgs,
+      ),
   };
 }

@@ -56,7 +56,10 @@ const IDLE = new Set(["(idle)", "(program)"]);
 export function frameLabel(frame: CallFrame): string {
   const name = frame.functionName || "(anonymous)";
   if (!frame.url) return name;
-  const path = frame.url.replace(/^file:\/\//, "").replace(/^.*\/node_modules\//, "").replace(/^.*\/(src|bench|generated)\//, "$1/");
+  const path = frame.url
+    .replace(/^file:\/\//, "")
+    .replace(/^.*\/node_modules\//, "")
+    .replace(/^.*\/(src|bench|generated)\//, "$1/");
   return `${name} ${path}:${frame.lineNumber + 1}`;
 }
 

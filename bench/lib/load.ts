@@ -104,7 +104,12 @@ export function roundRobin<T>(items: T[]): () => T {
 }
 
 /** An order body of 1–maxLines distinct products from `ids`, 1–maxQuantity units each. */
-export function randomOrder(random: (min: number, max: number) => number, ids: number[], maxLines = 3, maxQuantity = 3): { products: { id: number; quantity: number }[] } {
+export function randomOrder(
+  random: (min: number, max: number) => number,
+  ids: number[],
+  maxLines = 3,
+  maxQuantity = 3,
+): { products: { id: number; quantity: number }[] } {
   const chosen = new Set<number>();
   const lines = random(1, Math.min(maxLines, ids.length));
   for (let tries = 0; chosen.size < lines && tries < 20; tries++) chosen.add(ids[random(0, ids.length - 1)]!);
@@ -125,7 +130,9 @@ export const problemCode = (body: string) => problemOf(body).code;
 
 /** "400 insufficient-stock ×12; 503 service-unavailable ×2 (The database is …)" */
 export function describeProblems(problems: LoadResult["problems"], withDetail = true): string {
-  return Object.entries(problems).map(([key, { count, detail }]) => `${key} ×${count}${withDetail && detail ? ` (${detail})` : ""}`).join("; ");
+  return Object.entries(problems)
+    .map(([key, { count, detail }]) => `${key} ×${count}${withDetail && detail ? ` (${detail})` : ""}`)
+    .join("; ");
 }
 
 /** BENCH_WARMUP (seconds of unrecorded load before measuring a server), default 2. */

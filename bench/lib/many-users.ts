@@ -76,7 +76,13 @@ function client(baseUrl: string, report: ManyUsersReport) {
   const sold = new Map<number, number>();
   return {
     /** Calls and checks the status; answers the parsed body, or undefined after recording a failure. */
-    async call(method: string, path: string, route: string, status: number, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<any> {
+    async call(
+      method: string,
+      path: string,
+      route: string,
+      status: number,
+      options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+    ): Promise<any> {
       const headers: Record<string, string> = { ...options.headers };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       if (options.body !== undefined) headers["content-type"] = "application/json";
@@ -133,7 +139,13 @@ async function oneUser(api: Api, products: Product[], name: string, index: numbe
     });
     if (!order) continue;
     const line = order.items?.[0];
-    if (order.items?.length !== 1 || line.product_id !== product.id || line.quantity !== quantity || line.name !== product.name || line.unit_price !== product.price) {
+    if (
+      order.items?.length !== 1 ||
+      line.product_id !== product.id ||
+      line.quantity !== quantity ||
+      line.name !== product.name ||
+      line.unit_price !== product.price
+    ) {
       api.fail(`order by ${name} for ${quantity} × ${product.id} answered ${JSON.stringify(order)}`);
       continue;
     }

@@ -19,7 +19,11 @@ export function findPgbench(): string | undefined {
   const onPath = (process.env.PATH ?? "").split(delimiter).find((dir) => dir !== "" && existsSync(join(dir, "pgbench")));
   if (onPath) return join(onPath, "pgbench");
   const root = "/usr/lib/postgresql";
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   const found = versions.map((v) => join(root, v, "bin", "pgbench")).find((path) => existsSync(path));
   return found;
 }

@@ -33,15 +33,125 @@ export function sql<Row extends pg.QueryResultRow = Record<string, unknown>>(url
 // Names are "<brand> <adjective> <item> <size> #<id>": unique, varied, and each item word is the
 // only one containing its text, so a keyword like "tea" matches 1/ITEMS.length of the rows.
 const BRANDS = ["Acme", "Nordic", "Sunny", "Alpine", "Golden", "Urban", "Vital", "Harbor", "Maple", "Zenith", "Orchard", "Pioneer"];
-const ADJECTIVES = ["Organic", "Classic", "Fresh", "Premium", "Light", "Spicy", "Smoked", "Crunchy", "Creamy", "Wild", "Roasted", "Mild", "Bold", "Sweet", "Salted", "Frozen"];
+const ADJECTIVES = [
+  "Organic",
+  "Classic",
+  "Fresh",
+  "Premium",
+  "Light",
+  "Spicy",
+  "Smoked",
+  "Crunchy",
+  "Creamy",
+  "Wild",
+  "Roasted",
+  "Mild",
+  "Bold",
+  "Sweet",
+  "Salted",
+  "Frozen",
+];
 export const ITEMS = [
-  "Tea", "Coffee", "Cocoa", "Juice", "Water", "Soda", "Milk", "Yogurt", "Butter", "Cheese", "Bread", "Bagel", "Muffin", "Cookie", "Cracker",
-  "Chips", "Pretzel", "Popcorn", "Granola", "Oats", "Rice", "Pasta", "Noodles", "Flour", "Sugar", "Honey", "Jam", "Ketchup", "Mustard", "Mayo",
-  "Salsa", "Pesto", "Olive Oil", "Vinegar", "Salt", "Pepper", "Paprika", "Cumin", "Basil", "Oregano", "Garlic", "Onion", "Potato", "Carrot", "Tomato",
-  "Lettuce", "Spinach", "Broccoli", "Pumpkin", "Apple", "Banana", "Orange", "Lemon", "Mango", "Cherry", "Grape", "Plum", "Kiwi", "Melon", "Berry Mix",
-  "Almonds", "Cashews", "Walnuts", "Peanuts", "Raisins", "Chicken", "Turkey", "Ham", "Bacon", "Salmon", "Tuna", "Shrimp", "Tofu", "Lentils", "Beans",
-  "Chickpeas", "Soup", "Sauce", "Gravy", "Dressing", "Candy", "Chocolate", "Gum", "Lollipop", "Ice Cream", "Sorbet", "Pudding", "Custard", "Waffles", "Pancakes",
-  "Cereal", "Muesli", "Shampoo", "Soap", "Toothpaste", "Detergent", "Sponge", "Napkins", "Candles", "Batteries",
+  "Tea",
+  "Coffee",
+  "Cocoa",
+  "Juice",
+  "Water",
+  "Soda",
+  "Milk",
+  "Yogurt",
+  "Butter",
+  "Cheese",
+  "Bread",
+  "Bagel",
+  "Muffin",
+  "Cookie",
+  "Cracker",
+  "Chips",
+  "Pretzel",
+  "Popcorn",
+  "Granola",
+  "Oats",
+  "Rice",
+  "Pasta",
+  "Noodles",
+  "Flour",
+  "Sugar",
+  "Honey",
+  "Jam",
+  "Ketchup",
+  "Mustard",
+  "Mayo",
+  "Salsa",
+  "Pesto",
+  "Olive Oil",
+  "Vinegar",
+  "Salt",
+  "Pepper",
+  "Paprika",
+  "Cumin",
+  "Basil",
+  "Oregano",
+  "Garlic",
+  "Onion",
+  "Potato",
+  "Carrot",
+  "Tomato",
+  "Lettuce",
+  "Spinach",
+  "Broccoli",
+  "Pumpkin",
+  "Apple",
+  "Banana",
+  "Orange",
+  "Lemon",
+  "Mango",
+  "Cherry",
+  "Grape",
+  "Plum",
+  "Kiwi",
+  "Melon",
+  "Berry Mix",
+  "Almonds",
+  "Cashews",
+  "Walnuts",
+  "Peanuts",
+  "Raisins",
+  "Chicken",
+  "Turkey",
+  "Ham",
+  "Bacon",
+  "Salmon",
+  "Tuna",
+  "Shrimp",
+  "Tofu",
+  "Lentils",
+  "Beans",
+  "Chickpeas",
+  "Soup",
+  "Sauce",
+  "Gravy",
+  "Dressing",
+  "Candy",
+  "Chocolate",
+  "Gum",
+  "Lollipop",
+  "Ice Cream",
+  "Sorbet",
+  "Pudding",
+  "Custard",
+  "Waffles",
+  "Pancakes",
+  "Cereal",
+  "Muesli",
+  "Shampoo",
+  "Soap",
+  "Toothpaste",
+  "Detergent",
+  "Sponge",
+  "Napkins",
+  "Candles",
+  "Batteries",
 ];
 const SIZES = ["100g", "250g", "500g", "1kg", "330ml", "500ml", "1l", "6-pack", "12-pack", "family size"];
 
@@ -78,7 +188,10 @@ export async function stockById(url: string): Promise<Map<number, number>> {
 
 /** Units sold per product (sum of order_items.quantity), by id. */
 export async function unitsSoldById(url: string): Promise<Map<number, number>> {
-  const rows = await sql<{ id: number; sold: string }>(url, "SELECT product_id AS id, sum(quantity) AS sold FROM order_items WHERE product_id IS NOT NULL GROUP BY product_id");
+  const rows = await sql<{ id: number; sold: string }>(
+    url,
+    "SELECT product_id AS id, sum(quantity) AS sold FROM order_items WHERE product_id IS NOT NULL GROUP BY product_id",
+  );
   return new Map(rows.map((r) => [r.id, Number(r.sold)]));
 }
 
@@ -91,7 +204,10 @@ export async function stockLedgerErrors(url: string, initial: Map<number, number
   const errors: string[] = [];
   for (const [id, stock] of final) {
     const expected = (initial.get(id) ?? 0) + (added.get(id) ?? 0) - (sold.get(id) ?? 0);
-    if (stock !== expected || stock < 0) errors.push(`product ${id}: stock ${stock}, expected ${expected} (initial ${initial.get(id) ?? 0} + added ${added.get(id) ?? 0} − sold ${sold.get(id) ?? 0})`);
+    if (stock !== expected || stock < 0)
+      errors.push(
+        `product ${id}: stock ${stock}, expected ${expected} (initial ${initial.get(id) ?? 0} + added ${added.get(id) ?? 0} − sold ${sold.get(id) ?? 0})`,
+      );
   }
   return errors;
 }

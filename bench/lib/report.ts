@@ -23,7 +23,10 @@ export function fmt(value: number): string {
 export const mib = (bytes: number | undefined) => (bytes === undefined ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 
 export const statusSummary = (statuses: Record<string, number>) =>
-  Object.entries(statuses).sort().map(([code, count]) => `${code}:${count}`).join(" ") || "-";
+  Object.entries(statuses)
+    .sort()
+    .map(([code, count]) => `${code}:${count}`)
+    .join(" ") || "-";
 
 export function summarize(samples: number[]): { n: number; mean: number; p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -40,7 +43,10 @@ export interface Check {
 
 export function printChecks(title: string, checks: Check[]): boolean {
   const short = (text: string) => (text.length > 160 ? `${text.slice(0, 157)}…` : text);
-  printTable(title, checks.map((c) => ({ check: c.name, result: c.ok ? "PASS" : "FAIL", detail: short(c.detail) })));
+  printTable(
+    title,
+    checks.map((c) => ({ check: c.name, result: c.ok ? "PASS" : "FAIL", detail: short(c.detail) })),
+  );
   return checks.every((c) => c.ok);
 }
 

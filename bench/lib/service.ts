@@ -28,23 +28,33 @@ export interface RunningServer {
 const SERVICE_SCRIPT = process.env.BENCH_SERVICE_DIR ? join(process.env.BENCH_SERVICE_DIR, "src/server.ts") : "src/server.ts";
 
 export function startService(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
-  return startNodeServer(SERVICE_SCRIPT, {
-    DATABASE_URL: databaseUrl,
-    NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
-    ADMIN_PASSWORD: ADMIN.password,
-    LOG_LEVEL: "warn",
-    DB_POOL_MAX: "20",
-    WORKERS: "1", // one process, so its RSS is the service's
-    LOGIN_RATE_LIMIT_PER_MINUTE: "1000000",
-    REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
-    LOGIN_FAILURES_BEFORE_DELAY: "1000000",
-    ...env,
-  }, {}, nodeArgs);
+  return startNodeServer(
+    SERVICE_SCRIPT,
+    {
+      DATABASE_URL: databaseUrl,
+      NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
+      ADMIN_PASSWORD: ADMIN.password,
+      LOG_LEVEL: "warn",
+      DB_POOL_MAX: "20",
+      WORKERS: "1", // one process, so its RSS is the service's
+      LOGIN_RATE_LIMIT_PER_MINUTE: "1000000",
+      REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
+      LOGIN_FAILURES_BEFORE_DELAY: "1000000",
+      ...env,
+    },
+    {},
+    nodeArgs,
+  );
 }
 
 /** The service on its embedded database in `dataDir`, with the development defaults, as `make run` starts it. */
 export function startEmbeddedService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
-  return startNodeServer(SERVICE_SCRIPT, { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env }, { DATABASE_URL: undefined }, nodeArgs);
+  return startNodeServer(
+    SERVICE_SCRIPT,
+    { NODE_ENV: "development", DATA_DIR: dataDir, ADMIN_PASSWORD: ADMIN.password, LOG_LEVEL: "warn", ...env },
+    { DATABASE_URL: undefined },
+    nodeArgs,
+  );
 }
 
 export const ADMIN = { name: "admin", password: "bench-admin-password" };
@@ -53,7 +63,12 @@ export const ADMIN = { name: "admin", password: "bench-admin-password" };
  * Spawns `node [nodeArgs] --import tsx <script>` with HOST/PORT set and waits until GET /readyz
  * answers 200. `nodeArgs`: flags for Node itself, e.g. --cpu-prof (not allowed in NODE_OPTIONS).
  */
-export async function startNodeServer(script: string, env: Record<string, string>, unset: Record<string, undefined> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+export async function startNodeServer(
+  script: string,
+  env: Record<string, string>,
+  unset: Record<string, undefined> = {},
+  nodeArgs: string[] = [],
+): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
     cwd: process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT,
@@ -81,7 +96,10 @@ async function waitReady(baseUrl: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before it was ready`);
-    const status = await fetch(`${baseUrl}/readyz`).then((r) => r.status, () => 0);
+    const status = await fetch(`${baseUrl}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     await sleep(200);
   }

@@ -38,17 +38,14 @@ async function checkDockerfile() {
 
   // Policy checks on top (hadolint-style rules that matter for this image).
   const df = DockerfileParser.parse(text);
-  const args = Object.fromEntries(
-    df.getInitialARGs().map((a) => [a.getProperty()?.getName(), a.getProperty()?.getValue()]),
-  );
+  const args = Object.fromEntries(df.getInitialARGs().map((a) => [a.getProperty()?.getName(), a.getProperty()?.getValue()]));
   const subst = (s) => s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n) => args[n] ?? `\${${n}}`);
   const froms = df.getFROMs();
   const stageNames = new Set(froms.map((f) => f.getBuildStage()).filter(Boolean));
   for (const f of froms) {
     const image = subst(f.getImage() ?? "");
     if (stageNames.has(image)) continue;
-    if (!/^[^:@]+(:[^:@]+)?(@sha256:[0-9a-f]{64})?$/.test(image) || !/[:@]/.test(image))
-      fail(`FROM ${image}: base image must be pinned to a tag or digest`);
+    if (!/^[^:@]+(:[^:@]+)?(@sha256:[0-9a-f]{64})?$/.test(image) || !/[:@]/.test(image)) fail(`FROM ${image}: base image must be pinned to a tag or digest`);
     if (/:latest(@|$)/.test(image)) fail(`FROM ${image}: do not use :latest`);
   }
   const instructions = df.getInstructions();
@@ -70,12 +67,18 @@ async function checkDockerfile() {
   const hc = finalStage.find((i) => kw(i) === "HEALTHCHECK");
   if (hc && !/\/healthz/.test(argsText(hc))) fail("HEALTHCHECK does not hit /healthz");
   if (!finalStage.some((i) => kw(i) === "EXPOSE" && /\b8000\b/.test(argsText(i)))) fail("runtime stage does not EXPOSE 8000");
-  const envText = finalStage.filter((i) => kw(i) === "ENV").map(argsText).join(" ");
+  const envText = finalStage
+    .filter((i) => kw(i) === "ENV")
+    .map(argsText)
+    .join(" ");
   if (!/NODE_ENV=production/.test(envText)) fail("runtime ENV lacks NODE_ENV=production");
   if (!/HOST=0\.0\.0\.0/.test(envText)) fail("runtime ENV lacks HOST=0.0.0.0");
   const cmd = finalStage.filter((i) => kw(i) === "CMD").at(-1);
   if (!cmd || !/^\s*\[\s*"node",\s*"dist\/src\/server\.js"\s*\]\s*$/.test(argsText(cmd))) fail('CMD must be the exec form ["node", "dist/src/server.js"]');
-  const finalCopies = finalStage.filter((i) => kw(i) === "COPY").map(argsText).join("\n");
+  const finalCopies = finalStage
+    .filter((i) => kw(i) === "COPY")
+    .map(argsText)
+    .join("\n");
   for (const needed of ["node_modules", "dist", "openapi.yaml", "package.json", "prisma"])
     if (!finalCopies.includes(needed)) fail(`runtime stage does not copy ${needed}`);
   if (/--from=build\s+\/app\/node_modules/.test(finalCopies)) fail("runtime stage copies the build stage's node_modules (dev dependencies)");
@@ -93,8 +96,7 @@ async function checkDockerfile() {
       else if (ignore(path)) fail(`COPY ${src}: excluded by .dockerignore`);
     }
   }
-  for (const p of ["node_modules", "dist", ".git", ".data", "tests", "generated/prisma"])
-    if (!ignore(p)) fail(`.dockerignore should exclude ${p}`);
+  for (const p of ["node_modules", "dist", ".git", ".data", "tests", "generated/prisma"]) if (!ignore(p)) fail(`.dockerignore should exclude ${p}`);
   finish("Dockerfile", `dockerfile-utils lint clean, ${froms.length} stages, ${copies} context COPY sources present and not ignored`);
 }
 
@@ -111,7 +113,14 @@ function parseDockerignore(text) {
         "^" +
           pattern
             .split("/")
-            .map((seg) => (seg === "**" ? "\u0000" : seg.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")))
+            .map((seg) =>
+              seg === "**"
+                ? "\u0000"
+                : seg
+                    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+                    .replace(/\*/g, "[^/]*")
+                    .replace(/\?/g, "[^/]"),
+            )
             .join("/")
             // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL marks where a "**" segment was
             .replace(/\u0000\/?/g, "(?:.*/)?")
@@ -138,10 +147,18 @@ function interpolate(value, env, where) {
       const v = env[name];
       const unsetOrEmpty = v === undefined || (op?.startsWith(":") && v === "");
       switch (op) {
-        case ":-": case "-": return unsetOrEmpty ? interpolate(arg, env, where) : v;
-        case ":?": case "?": if (unsetOrEmpty) throw new Error(`${where}: required variable ${name} is missing a value: ${arg}`); return v;
-        case ":+": case "+": return unsetOrEmpty ? "" : interpolate(arg, env, where);
-        default: return v ?? "";
+        case ":-":
+        case "-":
+          return unsetOrEmpty ? interpolate(arg, env, where) : v;
+        case ":?":
+        case "?":
+          if (unsetOrEmpty) throw new Error(`${where}: required variable ${name} is missing a value: ${arg}`);
+          return v;
+        case ":+":
+        case "+":
+          return unsetOrEmpty ? "" : interpolate(arg, env, where);
+        default:
+          return v ?? "";
       }
     });
   }
@@ -167,7 +184,10 @@ async function checkCompose() {
     if (!/JWT_SECRET/.test(e.message)) fail(`unexpected interpolation error without JWT_SECRET: ${e.message}`);
   }
   const doc = interpolate(raw, { JWT_SECRET: "x".repeat(48) }, "compose");
-  for (const [label, d] of [["raw", raw], ["interpolated", doc]])
+  for (const [label, d] of [
+    ["raw", raw],
+    ["interpolated", doc],
+  ])
     if (!validateSchema(d)) for (const e of validateSchema.errors) fail(`schema (${label}): ${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
 
   const summary = [];
@@ -179,7 +199,8 @@ async function checkCompose() {
       const deps = Array.isArray(s.depends_on) ? Object.fromEntries(s.depends_on.map((d) => [d, {}])) : (s.depends_on ?? {});
       for (const [dep, cond] of Object.entries(deps)) {
         if (!names.has(dep)) fail(`[${profile ?? "default"}] ${name} depends on ${dep}, which is not in this profile`);
-        if (cond.condition === "service_healthy" && !services[dep]?.healthcheck && dep !== "api") fail(`${name} waits for ${dep} healthy but ${dep} has no healthcheck`);
+        if (cond.condition === "service_healthy" && !services[dep]?.healthcheck && dep !== "api")
+          fail(`${name} waits for ${dep} healthy but ${dep} has no healthcheck`);
       }
       for (const v of s.volumes ?? []) {
         const src = typeof v === "string" ? v.split(":")[0] : v.source;
@@ -198,9 +219,18 @@ async function checkCompose() {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: names compose's own ${VAR:?} syntax
   need(api.environment?.JWT_SECRET === "x".repeat(48), "api JWT_SECRET must come from ${JWT_SECRET:?...}");
   need(api.healthcheck, "api needs a healthcheck");
-  need(typeof api.environment?.ADMIN_PASSWORD === "string" && api.environment.ADMIN_PASSWORD.length > 0, "api must get an ADMIN_PASSWORD when none is set (make up must give a usable admin)");
-  need([api, services.proxy ?? {}].some((s) => (s.ports ?? []).some((p) => /:(8000|\$\{API_PORT:-8000\}):\d+$/.test(String(p)) || String(p).endsWith(":8000"))), "api (or the proxy in front of it) must publish port 8000");
-  need(services.prometheus?.profiles?.includes("monitoring") && services.grafana?.profiles?.includes("monitoring"), "prometheus and grafana belong to the monitoring profile");
+  need(
+    typeof api.environment?.ADMIN_PASSWORD === "string" && api.environment.ADMIN_PASSWORD.length > 0,
+    "api must get an ADMIN_PASSWORD when none is set (make up must give a usable admin)",
+  );
+  need(
+    [api, services.proxy ?? {}].some((s) => (s.ports ?? []).some((p) => /:(8000|\$\{API_PORT:-8000\}):\d+$/.test(String(p)) || String(p).endsWith(":8000"))),
+    "api (or the proxy in front of it) must publish port 8000",
+  );
+  need(
+    services.prometheus?.profiles?.includes("monitoring") && services.grafana?.profiles?.includes("monitoring"),
+    "prometheus and grafana belong to the monitoring profile",
+  );
   for (const [name, s] of Object.entries(services))
     for (const [k, v] of Object.entries(s.environment ?? {}))
       if (v === "" && /PASSWORD|TOKEN|SECRET/.test(k)) fail(`${name}: ${k} resolves to an empty string (the app rejects empty values)`);
@@ -208,7 +238,21 @@ async function checkCompose() {
   // dclint (compose linter, same schema) with the style-only ordering rules off.
   const dclint = join(dirname(require.resolve("dclint/package.json")), "bin", "dclint.cjs");
   try {
-    execFileSync(process.execPath, [dclint, "compose.yaml", "--color=false", "--max-warnings", "0", "--disable-rule", "service-keys-order", "services-alphabetical-order", "top-level-properties-order"], { stdio: "pipe" });
+    execFileSync(
+      process.execPath,
+      [
+        dclint,
+        "compose.yaml",
+        "--color=false",
+        "--max-warnings",
+        "0",
+        "--disable-rule",
+        "service-keys-order",
+        "services-alphabetical-order",
+        "top-level-properties-order",
+      ],
+      { stdio: "pipe" },
+    );
   } catch (e) {
     fail(`dclint: ${e.stdout?.toString().trim()}`);
   }
@@ -241,17 +285,24 @@ async function checkK8s(pairs) {
   const perOverlay = {};
   for (let p = 0; p < pairs.length; p += 2) {
     const [name, file] = [pairs[p], pairs[p + 1]];
-    const objects = YAML.parseAllDocuments(read(file)).map((d) => d.toJS()).filter(Boolean);
+    const objects = YAML.parseAllDocuments(read(file))
+      .map((d) => d.toJS())
+      .filter(Boolean);
     if (!objects.length) fail(`${name}: rendered no objects`);
     perOverlay[name] = objects;
     for (const [i, obj] of objects.entries()) {
       const key = `${obj.apiVersion}/${obj.kind}`;
       const id = `${name}: ${key} ${obj.metadata?.name}`;
       const entry = KINDS[key];
-      if (!entry) { fail(`${id}: kind not allowed/unknown (add it to KINDS in check.mjs deliberately)`); continue; }
+      if (!entry) {
+        fail(`${id}: kind not allowed/unknown (add it to KINDS in check.mjs deliberately)`);
+        continue;
+      }
       const mod = await import(entry[0]);
       const Model = mod[obj.kind];
-      try { new Model(obj).validate(); } catch (e) {
+      try {
+        new Model(obj).validate();
+      } catch (e) {
         for (const err of e.errors ?? [e]) fail(`${id}: ${err.instancePath ?? ""} ${err.message}`);
       }
       if (entry[1]) {
@@ -267,22 +318,47 @@ async function checkK8s(pairs) {
   const dir = mkdtempSync(join(tmpdir(), "k8s-types-"));
   try {
     writeFileSync(join(dir, "objects.ts"), [...imports, ...tsLines].join("\n"));
-    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, skipLibCheck: true, module: "nodenext", moduleResolution: "nodenext", typeRoots: [], types: [], baseUrl: HERE, paths: { "kubernetes-types/*": [join(dirname(require.resolve("kubernetes-types/package.json")), "*")] } },
-      files: ["objects.ts"],
-    }));
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          typeRoots: [],
+          types: [],
+          baseUrl: HERE,
+          paths: { "kubernetes-types/*": [join(dirname(require.resolve("kubernetes-types/package.json")), "*")] },
+        },
+        files: ["objects.ts"],
+      }),
+    );
     const tsc = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc");
-    try { execFileSync(process.execPath, [tsc, "-p", dir], { stdio: "pipe" }); } catch (e) {
+    try {
+      execFileSync(process.execPath, [tsc, "-p", dir], { stdio: "pipe" });
+    } catch (e) {
       const out = (e.stdout?.toString() ?? "") + (e.stderr?.toString() ?? "");
       const src = [...imports, ...tsLines].join("\n").split("\n");
-      for (const line of out.split("\n").filter((l) => /error TS/.test(l)).slice(0, 20)) {
+      for (const line of out
+        .split("\n")
+        .filter((l) => /error TS/.test(l))
+        .slice(0, 20)) {
         const at = Number(/objects\.ts\((\d+),/.exec(line)?.[1] ?? 0);
-        const owner = src.slice(0, at).reverse().find((l) => l.startsWith("// "))?.slice(3) ?? "?";
+        const owner =
+          src
+            .slice(0, at)
+            .reverse()
+            .find((l) => l.startsWith("// "))
+            ?.slice(3) ?? "?";
         fail(`${owner}: ${line.replace(/^.*error (TS\d+):/, "$1")}`);
       }
       if (!/error TS/.test(out)) fail(`tsc failed: ${out.slice(0, 500)}`);
     }
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   finish("kubernetes manifests", `${counts.join(", ")}; kubernetes-models schema + kubernetes-types strict fields`);
 }
 
@@ -313,7 +389,8 @@ function overlayPolicy(name, objects) {
       if (/:latest$|^[^:]+$/.test(c.image) || /latest-build/.test(c.image)) problem(`${w.kind}/${c.name}: image ${c.image} needs a real tag`);
       for (const e of c.env ?? []) {
         if (/SECRET|PASSWORD|TOKEN|DATABASE_URL/.test(e.name) && e.value !== undefined) problem(`${w.kind}/${c.name}: ${e.name} given as a literal value`);
-        if (e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.name !== "order-service-secrets") problem(`${e.name}: secret ${e.valueFrom.secretKeyRef.name}`);
+        if (e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.name !== "order-service-secrets")
+          problem(`${e.name}: secret ${e.valueFrom.secretKeyRef.name}`);
       }
     }
   }
@@ -332,7 +409,9 @@ function overlayPolicy(name, objects) {
     const sel = deploy.spec.selector.matchLabels;
     const jobLabels = job?.spec.template.metadata?.labels ?? {};
     if (Object.entries(sel).every(([k, v]) => jobLabels[k] === v)) problem("migration Job pods match the Deployment/Service selector");
-    for (const s of byKind("Service")) if (!Object.entries(s.spec.selector ?? {}).every(([k, v]) => deploy.spec.template.metadata.labels[k] === v)) problem(`Service ${s.metadata.name} selects no API pod`);
+    for (const s of byKind("Service"))
+      if (!Object.entries(s.spec.selector ?? {}).every(([k, v]) => deploy.spec.template.metadata.labels[k] === v))
+        problem(`Service ${s.metadata.name} selects no API pod`);
   }
   const hpa = byKind("HorizontalPodAutoscaler")[0];
   const pdb = byKind("PodDisruptionBudget")[0];
@@ -372,14 +451,17 @@ function overlayRelations(name, objects) {
     if (!has("Job", job.metadata.name)) problem(`-l ${selector} does not select the migration Job`);
     const pod = job.spec.template.spec;
     const account = pod.serviceAccountName ?? "default";
-    if (account !== "default" && !has("ServiceAccount", account)) problem(`-l ${selector} selects the Job but not its ServiceAccount ${account}: in a fresh namespace the Job never gets a pod`);
+    if (account !== "default" && !has("ServiceAccount", account))
+      problem(`-l ${selector} selects the Job but not its ServiceAccount ${account}: in a fresh namespace the Job never gets a pod`);
     const rendered = (kind, n) => objects.some((o) => o.kind === kind && o.metadata.name === n);
     for (const c of pod.containers) {
       for (const ref of [...(c.envFrom ?? []).map((e) => e.configMapRef), ...(c.env ?? []).map((e) => e.valueFrom?.configMapKeyRef)].filter(Boolean)) {
         if (rendered("ConfigMap", ref.name) && !has("ConfigMap", ref.name)) problem(`-l ${selector} leaves out ConfigMap ${ref.name}, which the Job reads`);
       }
     }
-    for (const o of selected) if (["Deployment", "Service", "HorizontalPodAutoscaler"].includes(o.kind)) problem(`-l ${selector} also applies ${o.kind} ${o.metadata.name}: the app would roll out before the migration`);
+    for (const o of selected)
+      if (["Deployment", "Service", "HorizontalPodAutoscaler"].includes(o.kind))
+        problem(`-l ${selector} also applies ${o.kind} ${o.metadata.name}: the app would roll out before the migration`);
   }
 
   // 2. Secret keys: in the example Secret and in the README's create command.
@@ -408,7 +490,8 @@ function overlayRelations(name, objects) {
     if (!exampleKeys.has(ref.key)) problem(`${ref.where}: key ${ref.key} is missing from deploy/secret.example.yaml`);
     if (!ref.optional && !commandKeys.has(ref.key)) problem(`${ref.where}: required key ${ref.key} is missing from the README's create secret command`);
   }
-  if (deploy && !refs.some((r) => r.where.startsWith("Deployment") && r.key === "ADMIN_PASSWORD")) problem("the Deployment cannot create the first admin: no ADMIN_PASSWORD from the Secret");
+  if (deploy && !refs.some((r) => r.where.startsWith("Deployment") && r.key === "ADMIN_PASSWORD"))
+    problem("the Deployment cannot create the first admin: no ADMIN_PASSWORD from the Secret");
 
   // 3. Metrics: annotation discovery sends no credentials, a ServiceMonitor sends METRICS_TOKEN.
   if (deploy) {
@@ -422,18 +505,21 @@ function overlayRelations(name, objects) {
     if (byAnnotation) {
       if (tokenRef) problem("scrape annotations with METRICS_TOKEN set: annotation-based scraping sends no token, every scrape would get 401");
       const ports = container.ports.map((p) => String(p.containerPort));
-      if (!ports.includes(String(annotations["prometheus.io/port"]))) problem(`prometheus.io/port ${annotations["prometheus.io/port"]} is not a container port`);
+      if (!ports.includes(String(annotations["prometheus.io/port"])))
+        problem(`prometheus.io/port ${annotations["prometheus.io/port"]} is not a container port`);
       if ((annotations["prometheus.io/path"] ?? "/metrics") !== "/metrics") problem("prometheus.io/path must be /metrics");
     }
     for (const sm of monitors) {
       const services = byKind("Service").filter((svc) => Object.entries(sm.spec.selector?.matchLabels ?? {}).every(([k, v]) => labelsOf(svc)[k] === v));
       if (!services.length) problem(`ServiceMonitor ${sm.metadata.name} selects no Service`);
       for (const ep of sm.spec.endpoints ?? []) {
-        if (!services.some((svc) => svc.spec.ports.some((p) => p.name === ep.port))) problem(`ServiceMonitor port ${ep.port} is not a port of the selected Service`);
+        if (!services.some((svc) => svc.spec.ports.some((p) => p.name === ep.port)))
+          problem(`ServiceMonitor port ${ep.port} is not a port of the selected Service`);
         if ((ep.path ?? "/metrics") !== "/metrics") problem("ServiceMonitor path must be /metrics");
         const cred = ep.authorization?.credentials ?? ep.bearerTokenSecret;
         if (!cred) problem("ServiceMonitor sends no credentials: /metrics answers 401 when METRICS_TOKEN is set");
-        else if (!tokenRef || tokenRef.name !== cred.name || tokenRef.key !== cred.key) problem(`ServiceMonitor sends ${cred.name}/${cred.key}, but the app's METRICS_TOKEN is ${tokenRef ? `${tokenRef.name}/${tokenRef.key}` : "unset"}`);
+        else if (!tokenRef || tokenRef.name !== cred.name || tokenRef.key !== cred.key)
+          problem(`ServiceMonitor sends ${cred.name}/${cred.key}, but the app's METRICS_TOKEN is ${tokenRef ? `${tokenRef.name}/${tokenRef.key}` : "unset"}`);
         else if (tokenRef.optional) problem("METRICS_TOKEN is optional while the ServiceMonitor needs it: make it required");
       }
     }
@@ -445,13 +531,28 @@ function overlayRelations(name, objects) {
 // expose _bucket/_count/_sum.
 const HISTOGRAMS = { http_request_duration_seconds: ["method", "route", "status_code"], db_query_duration_seconds: ["model", "operation"] };
 const METRICS = {
-  nodejs_eventloop_lag_p99_seconds: [], process_resident_memory_bytes: [], process_cpu_seconds_total: [],
-  orders_placed_total: [], orders_declined_total: ["reason"], order_units_sold_total: [], orders_cancelled_total: [], order_units_returned_total: [], db_pool_connections: ["state"],
-  db_pool_max_connections: [], service_ready: [], rate_limit_store_up: ["store"], rate_limit_store_errors_total: ["store"],
-  coordination_connection_up: [], periodic_jobs_leader: [], periodic_job_runs_total: ["job", "outcome"], up: [],
+  nodejs_eventloop_lag_p99_seconds: [],
+  process_resident_memory_bytes: [],
+  process_cpu_seconds_total: [],
+  orders_placed_total: [],
+  orders_declined_total: ["reason"],
+  order_units_sold_total: [],
+  orders_cancelled_total: [],
+  order_units_returned_total: [],
+  db_pool_connections: ["state"],
+  db_pool_max_connections: [],
+  service_ready: [],
+  rate_limit_store_up: ["store"],
+  rate_limit_store_errors_total: ["store"],
+  coordination_connection_up: [],
+  periodic_jobs_leader: [],
+  periodic_job_runs_total: ["job", "outcome"],
+  up: [],
 };
 for (const [h, labels] of Object.entries(HISTOGRAMS)) {
-  METRICS[`${h}_bucket`] = [...labels, "le"]; METRICS[`${h}_count`] = labels; METRICS[`${h}_sum`] = labels;
+  METRICS[`${h}_bucket`] = [...labels, "le"];
+  METRICS[`${h}_count`] = labels;
+  METRICS[`${h}_sum`] = labels;
 }
 const TARGET_LABELS = ["job", "instance", "service", "namespace", "pod"];
 const PROMQL_WORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan"]);
@@ -464,7 +565,10 @@ export function promqlSelectors(expr) {
   const re = /([A-Za-z_:][A-Za-z0-9_:]*)?\s*(\{[^}]*\})|([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g;
   let m;
   while ((m = re.exec(e))) {
-    if (m[2] !== undefined) { found.push({ name: m[1], matchers: m[2] }); continue; }
+    if (m[2] !== undefined) {
+      found.push({ name: m[1], matchers: m[2] });
+      continue;
+    }
     if (m[4] !== undefined || PROMQL_WORDS.has(m[3]) || /^\d/.test(m[3])) continue;
     if (/^\$|__/.test(m[3]) || e[m.index - 1] === "$") continue;
     found.push({ name: m[3], matchers: "" });
@@ -476,8 +580,14 @@ function checkExpr(where, expr) {
   const sels = promqlSelectors(expr.replace(/\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/g, "1"));
   if (!sels.length) fail(`${where}: no metric in ${expr}`);
   for (const { name, matchers } of sels) {
-    if (!name) { fail(`${where}: selector without a metric name`); continue; }
-    if (!(name in METRICS)) { fail(`${where}: unknown metric ${name}`); continue; }
+    if (!name) {
+      fail(`${where}: selector without a metric name`);
+      continue;
+    }
+    if (!(name in METRICS)) {
+      fail(`${where}: unknown metric ${name}`);
+      continue;
+    }
     const original = promqlSelectors(expr).find((s) => s.name === name)?.matchers ?? matchers;
     for (const [, label] of original.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)/g))
       if (!METRICS[name].includes(label) && !TARGET_LABELS.includes(label)) fail(`${where}: ${name} has no label ${label}`);
@@ -492,7 +602,8 @@ function checkOps() {
   if (!job) fail("prometheus.yml: no order-service scrape job");
   else {
     if ((job.metrics_path ?? "/metrics") !== "/metrics") fail("prometheus.yml: metrics_path must be /metrics");
-    const scrapesApi = job.static_configs?.some((c) => c.targets?.includes("api:8000")) || job.dns_sd_configs?.some((c) => c.names?.includes("api") && c.port === 8000);
+    const scrapesApi =
+      job.static_configs?.some((c) => c.targets?.includes("api:8000")) || job.dns_sd_configs?.some((c) => c.names?.includes("api") && c.port === 8000);
     if (!scrapesApi) fail("prometheus.yml: must scrape api:8000 (every replica: dns_sd_configs on the name api)");
   }
   // Grafana provisioning
@@ -510,7 +621,10 @@ function checkOps() {
     if (ids.has(p.id)) fail(`panel id ${p.id} duplicated`);
     ids.add(p.id);
     if (!p.targets?.length) fail(`panel "${p.title}" has no query`);
-    for (const t of p.targets ?? []) { queries++; checkExpr(`panel "${p.title}" ${t.refId}`, t.expr ?? ""); }
+    for (const t of p.targets ?? []) {
+      queries++;
+      checkExpr(`panel "${p.title}" ${t.refId}`, t.expr ?? "");
+    }
   }
   for (const v of dash.templating?.list ?? []) {
     if (v.type !== "query") continue;
@@ -522,7 +636,10 @@ function checkOps() {
   const titles = panels.map((p) => p.title.toLowerCase()).join("|");
   for (const want of ["request rate", "latency", "5xx", "4xx", "orders placed", "stock-outs", "units sold", "pool", "query latency", "event-loop", "memory"])
     if (!titles.includes(want)) fail(`dashboard lacks a "${want}" panel`);
-  finish("ops (prometheus.yml, grafana provisioning, dashboard)", `${panels.length} panels, ${queries} queries, metric names and labels all from the app's list`);
+  finish(
+    "ops (prometheus.yml, grafana provisioning, dashboard)",
+    `${panels.length} panels, ${queries} queries, metric names and labels all from the app's list`,
+  );
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
@@ -530,4 +647,7 @@ if (cmd === "dockerfile") await checkDockerfile();
 else if (cmd === "compose") await checkCompose();
 else if (cmd === "k8s") await checkK8s(rest);
 else if (cmd === "ops") checkOps();
-else { console.error("usage: check.mjs dockerfile|compose|k8s NAME FILE...|ops"); process.exit(2); }
+else {
+  console.error("usage: check.mjs dockerfile|compose|k8s NAME FILE...|ops");
+  process.exit(2);
+}

@@ -10,7 +10,6 @@ import { startPgliteServer, type PgliteServer } from "./pglite-server.js";
 /** The embedded database cannot start; the message says what happened and what to do. */
 export class EmbeddedDatabaseError extends Error {}
 
-
 export interface EmbeddedPostgres {
   /** postgres:// URL for pg / @prisma/adapter-pg, with this start's password: keep it out of logs. */
   url: string;
@@ -66,7 +65,9 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
     return await PGlite.create({ dataDir, loadDataDir, extensions: { pg_trgm } });
   } catch (error) {
     if (!dataDir) throw error;
-    const reason = String((error as Error).message ?? error).split("\n")[0]!.slice(0, 200);
+    const reason = String((error as Error).message ?? error)
+      .split("\n")[0]!
+      .slice(0, 200);
     throw new EmbeddedDatabaseError(
       `The embedded database in ${dataDir} exists but does not open (${reason}). Restore the directory from a backup, or remove it (make clean) to start over with an empty database.`,
       { cause: error },
@@ -82,7 +83,10 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
 async function refuseForeignDataDir(dataDir: string): Promise<void> {
   const entries = await readdir(dataDir);
   if (entries.length === 0) return;
-  const hasVersion = await access(join(dataDir, "PG_VERSION")).then(() => true, () => false);
+  const hasVersion = await access(join(dataDir, "PG_VERSION")).then(
+    () => true,
+    () => false,
+  );
   if (hasVersion) return;
   throw new EmbeddedDatabaseError(
     `The embedded database directory ${dataDir} is not empty but holds no database (PG_VERSION is missing). Restore it from a backup, or remove it (make clean) to start over with an empty database.`,

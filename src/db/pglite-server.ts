@@ -313,10 +313,7 @@ class Connection {
     if (this.socket.writable) this.socket.write(withOneReadyForQuery(output));
     this.session.settle(this, status === "I");
     if (status !== "I" && this.session.isOwner(this)) {
-      this.idleTimer = setTimeout(
-        () => this.fatal("25P03", "terminating connection due to idle-in-transaction timeout"),
-        this.idleInTransactionMs,
-      ).unref();
+      this.idleTimer = setTimeout(() => this.fatal("25P03", "terminating connection due to idle-in-transaction timeout"), this.idleInTransactionMs).unref();
     }
   }
 

@@ -62,10 +62,7 @@ function unrefTimers(glue: WebAssembly.ModuleImports): WebAssembly.ModuleImports
 }
 
 /** Runs `fn` with a schema engine connected through `factory`, then frees the engine. */
-export async function withSchemaEngine<T>(
-  factory: SqlMigrationAwareDriverAdapterFactory,
-  fn: (engine: SchemaEngine) => Promise<T>,
-): Promise<T> {
+export async function withSchemaEngine<T>(factory: SqlMigrationAwareDriverAdapterFactory, fn: (engine: SchemaEngine) => Promise<T>): Promise<T> {
   const SchemaEngine = await loadEngineClass();
   let engine: SchemaEngine | undefined;
   try {
@@ -182,8 +179,7 @@ export function offlineFactory(): SqlMigrationAwareDriverAdapterFactory {
   const adapter: SqlDriverAdapter = {
     provider: "postgres",
     adapterName: "offline",
-    queryRaw: (query) =>
-      query.sql.includes("current_setting('server_version_num')") ? Promise.resolve(versionProbe) : refuse(query.sql),
+    queryRaw: (query) => (query.sql.includes("current_setting('server_version_num')") ? Promise.resolve(versionProbe) : refuse(query.sql)),
     executeRaw: (query) => refuse(query.sql),
     executeScript: () => refuse("executeScript"),
     startTransaction: () => refuse("startTransaction"),

@@ -22,7 +22,7 @@ export type PlacedOrder =
 
 /** What a cancel found: the order cancelled now, an order cancelled before, or none the caller may see. */
 export type CancelOutcome =
-  | { outcome: "cancelled"; order: OrderRecord; /** Units put back (lines of deleted products are not restocked). */ unitsReturned: number }
+  | { outcome: "cancelled"; order: OrderRecord /** Units put back (lines of deleted products are not restocked). */; unitsReturned: number }
   | { outcome: "already-cancelled"; order: OrderRecord }
   | { outcome: "not-found" };
 
@@ -56,7 +56,9 @@ class RetryableConflict extends Error {}
  * order (`{"id","quantity"}`) hash as before.
  */
 export function requestHash(body: unknown): string {
-  return createHash("sha256").update(canonicalJson(body) ?? "").digest("hex");
+  return createHash("sha256")
+    .update(canonicalJson(body) ?? "")
+    .digest("hex");
 }
 
 export class OrdersRepository {
@@ -74,12 +76,7 @@ export class OrdersRepository {
     return withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
   }
 
-  private async placeWithin(
-    tx: Prisma.TransactionClient,
-    userId: string,
-    lines: OrderLine[],
-    idempotency?: Idempotency,
-  ): Promise<PlacedOrder> {
+  private async placeWithin(tx: Prisma.TransactionClient, userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     if (idempotency) {
       const earlier = await claimIdempotencyKey(tx, userId, idempotency);
       if (earlier) return { replayed: true, answer: earlier.answer };
@@ -87,7 +84,11 @@ export class OrdersRepository {
 
     // Ids ascending: the lock order (see order-sql.ts); quantities follow their ids.
     const byId = [...lines].sort((a, b) => a.id - b.id);
-    const products = await tx.$queryRawUnsafe<StockRow[]>(TAKE_STOCK, byId.map((l) => l.id), byId.map((l) => l.quantity));
+    const products = await tx.$queryRawUnsafe<StockRow[]>(
+      TAKE_STOCK,
+      byId.map((l) => l.id),
+      byId.map((l) => l.quantity),
+    );
     const found = new Map(products.map((p) => [p.id, p]));
 
     const unknown = lines.filter((line) => !found.has(line.id));
@@ -157,9 +158,7 @@ export class OrdersRepository {
    * order exactly one finds it `created`.
    */
   async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
-    const [cancelled] = await withRetries(() =>
-      this.db.$queryRawUnsafe<{ id: number; units_returned: number }[]>(CANCEL_ORDER, id, ownerId ?? null),
-    );
+    const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<{ id: number; units_returned: number }[]>(CANCEL_ORDER, id, ownerId ?? null));
     const order = await this.find(id);
     if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
     return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };
@@ -168,9 +167,7 @@ export class OrdersRepository {
   async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderRecord[] }> {
     const [count, rows] = await Promise.all([
       this.db.order.count({ where: { userId } }),
-      limit === 0
-        ? []
-        : this.db.order.findMany({ where: { userId }, include: orderWithItems, orderBy: { id: "desc" }, take: limit, skip: offset }),
+      limit === 0 ? [] : this.db.order.findMany({ where: { userId }, include: orderWithItems, orderBy: { id: "desc" }, take: limit, skip: offset }),
     ]);
     return { count, rows };
   }
@@ -181,9 +178,7 @@ export class OrdersRepository {
 
   /** Forgets idempotency keys older than the window (expired keys are also replaced when reused). */
   async purgeIdempotencyKeys(): Promise<number> {
-    return this.db.$executeRawUnsafe(
-      `DELETE FROM idempotency_keys WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
-    );
+    return this.db.$executeRawUnsafe(`DELETE FROM idempotency_keys WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`);
   }
 }
 

@@ -34,7 +34,8 @@ export function orderingName(ordering: Ordering): string {
 export function parseOrdering(text: string | undefined): Ordering {
   const descending = text?.startsWith("-") ?? false;
   const field = (descending ? text!.slice(1) : (text ?? "id")) as SortField;
-  if (!SORT_FIELDS.includes(field)) throw invalidFields([{ field: ["ordering"], source: "query", message: `must be one of ${SORT_FIELDS.join(", ")}, optionally with a leading -` }]);
+  if (!SORT_FIELDS.includes(field))
+    throw invalidFields([{ field: ["ordering"], source: "query", message: `must be one of ${SORT_FIELDS.join(", ")}, optionally with a leading -` }]);
   return { field, descending };
 }
 
@@ -76,7 +77,8 @@ export function decodeCursor(text: string, ordering: Ordering, filter: ProductFi
   } catch {
     // Not JSON: refused below like any other malformed cursor.
   }
-  const columns = typeof json.o === "string" && Object.hasOwn(SORT_COLUMNS, json.o.replace(/^-/, "")) ? SORT_COLUMNS[json.o.replace(/^-/, "") as SortField] : undefined;
+  const columns =
+    typeof json.o === "string" && Object.hasOwn(SORT_COLUMNS, json.o.replace(/^-/, "")) ? SORT_COLUMNS[json.o.replace(/^-/, "") as SortField] : undefined;
   const wellFormed =
     json.v === 1 &&
     columns !== undefined &&
@@ -85,7 +87,10 @@ export function decodeCursor(text: string, ordering: Ordering, filter: ProductFi
     (json.k === undefined || (Array.isArray(json.k) && json.k.length === columns.length && json.k.every((value, i) => KEY_VALUE[columns[i]!.type]!(value))));
   if (!wellFormed) throw cursorError("invalid-cursor", "is not a cursor from a next or previous link");
   if (json.o !== orderingName(ordering) || json.f !== filterSignature(filter)) {
-    throw cursorError("cursor-mismatch", "belongs to another filter or ordering: follow it with the keyword, min_price, max_price and ordering it was made for, or start again without it");
+    throw cursorError(
+      "cursor-mismatch",
+      "belongs to another filter or ordering: follow it with the keyword, min_price, max_price and ordering it was made for, or start again without it",
+    );
   }
   return { ordering, filter, direction: json.d === "n" ? "forward" : "backward", ...(json.k ? { key: json.k } : {}) };
 }

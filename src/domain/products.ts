@@ -109,10 +109,7 @@ export class ProductsRepository {
   /** A page by offset in `ordering` (ties broken by id, so consecutive pages never overlap). */
   async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
     const page = productPage(filter, ordering, limit, offset);
-    const [count, rows] = await Promise.all([
-      this.count(filter),
-      limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values),
-    ]);
+    const [count, rows] = await Promise.all([this.count(filter), limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values)]);
     return { count, rows };
   }
 
@@ -228,9 +225,22 @@ export class ProductsRepository {
     const result = current.stock + (changes.stockDelta ?? 0);
     if (changes.stockDelta !== undefined && (result < 0 || result > MAX_STOCK)) {
       const delta = changes.stockDelta;
-      throw new AppError("stock-out-of-range", `Product ${id} has ${current.stock} in stock; a change of ${delta} would leave ${result}${result < 0 ? "" : `, above ${MAX_STOCK}`}. Nothing was changed.`, {
-        fieldErrors: [{ field: ["stock_delta"], code: "stock-out-of-range", message: `${current.stock} in stock, ${delta} would leave ${result}`, product_id: id, requested: delta, available: current.stock }],
-      });
+      throw new AppError(
+        "stock-out-of-range",
+        `Product ${id} has ${current.stock} in stock; a change of ${delta} would leave ${result}${result < 0 ? "" : `, above ${MAX_STOCK}`}. Nothing was changed.`,
+        {
+          fieldErrors: [
+            {
+              field: ["stock_delta"],
+              code: "stock-out-of-range",
+              message: `${current.stock} in stock, ${delta} would leave ${result}`,
+              product_id: id,
+              requested: delta,
+              available: current.stock,
+            },
+          ],
+        },
+      );
     }
     if (attempt < MAX_WRITE_ATTEMPTS) return "retry";
     throw new Error(`product ${id}: a conditional write kept missing a row that matches its conditions`);

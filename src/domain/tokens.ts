@@ -83,11 +83,14 @@ export class TokenService {
     }
     // Signed by us, but check the claims anyway: a leaked secret or an old format must not reach the database as garbage.
     const wellFormed =
-      typeof claims.user_id === "string" && UUID.test(claims.user_id) &&
-      typeof claims.jti === "string" && claims.jti.length > 0 &&
+      typeof claims.user_id === "string" &&
+      UUID.test(claims.user_id) &&
+      typeof claims.jti === "string" &&
+      claims.jti.length > 0 &&
       // A refresh token's jti is its row's key.
       (expected === "access" || UUID.test(claims.jti)) &&
-      Number.isFinite(claims.exp) && Number.isFinite(claims.iat) &&
+      Number.isFinite(claims.exp) &&
+      Number.isFinite(claims.iat) &&
       (claims.family === undefined || (typeof claims.family === "string" && UUID.test(claims.family)));
     if (!wellFormed) throw tokenNotValid("Token claims are malformed");
     return claims as TokenClaims;

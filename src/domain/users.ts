@@ -53,9 +53,7 @@ export class UsersRepository {
   }
 
   findPasswordHash(id: string): Promise<string | null> {
-    return this.db.user
-      .findUnique({ where: { id }, select: { passwordHash: true } })
-      .then((row) => row?.passwordHash ?? null);
+    return this.db.user.findUnique({ where: { id }, select: { passwordHash: true } }).then((row) => row?.passwordHash ?? null);
   }
 
   async page(limit: number, offset: number): Promise<{ count: number; rows: UserRecord[] }> {

@@ -110,8 +110,7 @@ export const forbidden = (detail = "You do not have permission to perform this a
 
 export const unauthorized = (detail: string): AppError => new AppError("unauthorized", detail);
 
-export const invalidCredentials = (): AppError =>
-  new AppError("invalid-credentials", "No active account found with the given credentials");
+export const invalidCredentials = (): AppError => new AppError("invalid-credentials", "No active account found with the given credentials");
 
 /** `invalidToken`: the token itself is bad (signature, expiry, type, claims, retired) rather than its user. */
 export const tokenNotValid = (detail = "Given token not valid for any token type", invalidToken = true): AppError =>
@@ -160,11 +159,9 @@ export const duplicateProducts = (lines: OrderLineRef[]): AppError =>
 export const orderAlreadyCancelled = (id: number, at: Date | null): AppError =>
   new AppError("order-already-cancelled", `Order ${id} was already cancelled${at ? ` at ${at.toISOString()}` : ""}; nothing changed.`);
 
-export const idempotencyKeyReused = (): AppError =>
-  new AppError("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
+export const idempotencyKeyReused = (): AppError => new AppError("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
 
-export const tooManyRequests = (detail: string, retryAfterSeconds: number): AppError =>
-  new AppError("too-many-requests", detail, { retryAfterSeconds });
+export const tooManyRequests = (detail: string, retryAfterSeconds: number): AppError => new AppError("too-many-requests", detail, { retryAfterSeconds });
 
 export const serviceUnavailable = (detail: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}): AppError =>
   new AppError("service-unavailable", detail, { retryAfterSeconds: options.retryAfterSeconds ?? RETRY_AFTER_SECONDS, cause: options.cause });

@@ -18,9 +18,7 @@ export function authHandlers(deps: {
       const { key } = normalizeName(request.body.name);
       const account = await users.findCredentials(key);
       // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
-      const valid = account
-        ? await verifyPassword(account.passwordHash, request.body.password)
-        : await verifyAgainstDummy(request.body.password);
+      const valid = account ? await verifyPassword(account.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password);
       if (!account || !valid) {
         await limits.loginFailed(request);
         throw invalidCredentials();

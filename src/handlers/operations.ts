@@ -7,7 +7,10 @@ export interface ServedSpecification {
   yaml: string;
 }
 
-export function operationsHandlers(deps: { metrics: Metrics; specification: ServedSpecification }): HandlersFor<"getMetrics" | "getOpenApiJson" | "getOpenApiYaml"> {
+export function operationsHandlers(deps: {
+  metrics: Metrics;
+  specification: ServedSpecification;
+}): HandlersFor<"getMetrics" | "getOpenApiJson" | "getOpenApiYaml"> {
   return {
     async getMetrics(_request, reply) {
       reply.type(deps.metrics.registry.contentType);

@@ -25,7 +25,10 @@ export function toOrderBody(order: OrderRecord): Wire<"Order"> {
 
 const orderNotFound = (id: number) => notFound("Order", id);
 
-export function orderHandlers(deps: { orders: OrdersRepository; events?: OrderEventCounters }): HandlersFor<"createOrder" | "listOrders" | "getOrder" | "cancelOrder"> {
+export function orderHandlers(deps: {
+  orders: OrdersRepository;
+  events?: OrderEventCounters;
+}): HandlersFor<"createOrder" | "listOrders" | "getOrder" | "cancelOrder"> {
   const { orders, events } = deps;
   return {
     async createOrder(request, reply) {

@@ -55,7 +55,14 @@ function readProductFields(body: RequestBody<"createProduct"> | RequestBody<"upd
 function readFilter(query: QueryOf<"listProducts">): ProductFilter {
   const { keyword, keywords, min_price, max_price } = query;
   if (keyword !== undefined && keywords !== undefined && keyword !== keywords) {
-    throw invalidFields([{ field: ["keywords"], source: "query", code: "conflicts-with-keyword", message: "is the old name of keyword: send one of them, or both with the same value" }]);
+    throw invalidFields([
+      {
+        field: ["keywords"],
+        source: "query",
+        code: "conflicts-with-keyword",
+        message: "is the old name of keyword: send one of them, or both with the same value",
+      },
+    ]);
   }
   const text = keyword ?? keywords;
   return {
@@ -87,7 +94,14 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
       return { links: pageLinks(request, count, limit, offset), rows };
     }
     if (cursor !== "" && sentInQuery(request, "offset")) {
-      throw invalidFields([{ field: ["offset"], source: "query", code: "offset-with-cursor", message: "cannot be sent with a cursor: a cursor already says where the page starts" }]);
+      throw invalidFields([
+        {
+          field: ["offset"],
+          source: "query",
+          code: "offset-with-cursor",
+          message: "cannot be sent with a cursor: a cursor already says where the page starts",
+        },
+      ]);
     }
     const start = cursor === "" ? { offset } : { cursor: decodeCursor(cursor, ordering, filter) };
     const page = await products.cursorPage(filter, ordering, start, limit);

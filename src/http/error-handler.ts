@@ -44,7 +44,10 @@ function methodsByPath(spec: Record<string, unknown>): (path: string) => string 
     const methods = SPEC_METHODS.filter((m) => item[m]).map((m) => m.toUpperCase());
     if (methods.includes("GET")) methods.splice(1, 0, "HEAD");
     // Both forms of a path are served (with and without the trailing slash); parameters are one segment.
-    const pattern = template.replace(/\/$/, "").replace(/[.]/g, "\\.").replace(/\{[^}]+\}/g, "[^/]+");
+    const pattern = template
+      .replace(/\/$/, "")
+      .replace(/[.]/g, "\\.")
+      .replace(/\{[^}]+\}/g, "[^/]+");
     return { pattern: new RegExp(`^${pattern}/?$`), allow: methods.join(", ") };
   });
   return (path) => routes.find((route) => route.pattern.test(path))?.allow;
@@ -147,7 +150,12 @@ const VALIDATION_SOURCE: Record<string, FieldSource> = {
 
 /** A JSON pointer's segments ("/products/0/id" is ["products", "0", "id"]). */
 const pointerSegments = (pointer: string): string[] =>
-  pointer === "" ? [] : pointer.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  pointer === ""
+    ? []
+    : pointer
+        .slice(1)
+        .split("/")
+        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 
 /** Schema validation failures (Ajv's), each with the field it names in its part of the request. */
 export function validationErrors(error: Pick<FastifyError, "validation" | "validationContext">): FieldError[] {

@@ -11,9 +11,7 @@ type ContentOf<T> = T extends { content: infer C } ? C[keyof C] : never;
 type Parameters<K extends OperationId> = operations[K]["parameters"];
 type Defined<T> = [T] extends [undefined | never] ? unknown : NonNullable<T>;
 
-export type RequestBody<K extends OperationId> = operations[K] extends { requestBody: infer R }
-  ? JsonOf<NonNullable<R>>
-  : unknown;
+export type RequestBody<K extends OperationId> = operations[K] extends { requestBody: infer R } ? JsonOf<NonNullable<R>> : unknown;
 export type QueryOf<K extends OperationId> = Defined<Parameters<K>["query"]>;
 export type ParamsOf<K extends OperationId> = Defined<Parameters<K>["path"]>;
 export type HeadersOf<K extends OperationId> = Defined<Parameters<K>["header"]>;
@@ -35,10 +33,7 @@ export type OperationRequest<K extends OperationId> = FastifyRequest<{
 }>;
 
 /** A handler for one operation of openapi.yaml, typed from the generated types. */
-export type OperationHandler<K extends OperationId> = (
-  request: OperationRequest<K>,
-  reply: FastifyReply,
-) => Promise<SuccessBody<K>>;
+export type OperationHandler<K extends OperationId> = (request: OperationRequest<K>, reply: FastifyReply) => Promise<SuccessBody<K>>;
 
 /** Every operation of the spec mapped to its handler: a missing handler is a compile error. */
 export type OperationHandlers = { [K in OperationId]: OperationHandler<K> };

@@ -16,7 +16,8 @@ export function loggerOptions(config: Pick<Config, "NODE_ENV" | "LOG_LEVEL">): L
         translateTime: "SYS:HH:MM:ss.l",
         // One line per request event: its id, method and URL, or status and time, then the message.
         ignore: "pid,hostname,request_id,req,res,responseTime",
-        messageFormat: "{if request_id}[{request_id}] {end}{msg}{if req.method} {req.method} {req.url}{end}{if res.statusCode} → {res.statusCode} in {responseTime} ms{end}",
+        messageFormat:
+          "{if request_id}[{request_id}] {end}{msg}{if req.method} {req.method} {req.url}{end}{if res.statusCode} → {res.statusCode} in {responseTime} ms{end}",
         colorize: process.stdout.isTTY,
         sync: true,
       }),

@@ -74,9 +74,18 @@ export function createMetrics(): Metrics {
     registers,
     collect() {
       const sum = (pick: (pool: pg.Pool) => number) => pools.reduce((total, pool) => total + pick(pool), 0);
-      this.set({ state: "total" }, sum((p) => p.totalCount));
-      this.set({ state: "idle" }, sum((p) => p.idleCount));
-      this.set({ state: "waiting" }, sum((p) => p.waitingCount));
+      this.set(
+        { state: "total" },
+        sum((p) => p.totalCount),
+      );
+      this.set(
+        { state: "idle" },
+        sum((p) => p.idleCount),
+      );
+      this.set(
+        { state: "waiting" },
+        sum((p) => p.waitingCount),
+      );
     },
   });
   new client.Gauge({

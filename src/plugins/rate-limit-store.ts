@@ -40,7 +40,10 @@ const CONNECT_WAIT_MS = 2_000;
  * rate_limit_store_errors_total. Commands are never queued while disconnected, and time out
  * after 500 ms, so a missing Redis costs a request no more than that.
  */
-export async function createSharedRateLimitStore(url: string, options: { log: FastifyBaseLogger; events: RateLimitStoreEvents }): Promise<SharedRateLimitStore> {
+export async function createSharedRateLimitStore(
+  url: string,
+  options: { log: FastifyBaseLogger; events: RateLimitStoreEvents },
+): Promise<SharedRateLimitStore> {
   const { log, events } = options;
   const redis = new Redis(url, {
     enableOfflineQueue: false,

@@ -30,11 +30,7 @@ export const underPressurePlugin = fp(
       exposeStatusRoute: false,
       pressureHandler: (request, reply) => {
         if (!armed) return; // handled as if there were no pressure
-        sendProblem(
-          request,
-          reply,
-          serviceUnavailable("The service is overloaded; try again shortly.", { retryAfterSeconds: limits.retryAfterSeconds }),
-        );
+        sendProblem(request, reply, serviceUnavailable("The service is overloaded; try again shortly.", { retryAfterSeconds: limits.retryAfterSeconds }));
       },
     });
   },

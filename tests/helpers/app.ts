@@ -23,7 +23,13 @@ export interface TestApp {
 }
 
 // Tests log in far more often than a person; the abuse tests set their own, low limits.
-const GENEROUS_LIMITS = { LOGIN_RATE_LIMIT_PER_MINUTE: 100_000, REGISTER_RATE_LIMIT_PER_HOUR: 100_000, LOGIN_FAILURES_BEFORE_DELAY: 100_000, REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: 100_000, DB_POOL_MAX: 5 };
+const GENEROUS_LIMITS = {
+  LOGIN_RATE_LIMIT_PER_MINUTE: 100_000,
+  REGISTER_RATE_LIMIT_PER_HOUR: 100_000,
+  LOGIN_FAILURES_BEFORE_DELAY: 100_000,
+  REGISTER_ATTEMPTS_PER_NAME_PER_HOUR: 100_000,
+  DB_POOL_MAX: 5,
+};
 
 /** A fresh app on its own empty, migrated database (PGlite or PostgreSQL, see TEST_DB); closing it drops the database. */
 export async function startTestApp(overrides: Partial<Config> = {}, options: AppOverrides = {}): Promise<TestApp> {

@@ -3,9 +3,7 @@
 import pg from "pg";
 import type {} from "vitest";
 
-export type TestDatabaseSetup =
-  | { kind: "pglite"; emptyDump: string; migratedDump: string }
-  | { kind: "postgres"; serverUrl: string; template: string };
+export type TestDatabaseSetup = { kind: "pglite"; emptyDump: string; migratedDump: string } | { kind: "postgres"; serverUrl: string; template: string };
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -20,15 +20,19 @@ interface Injects {
 }
 
 /** Through a TestApp's inject (which checks every answer against the spec). */
-export const viaApp = (t: Injects): Send => ({ method, path, token, body }) =>
-  t.request({ method: method as "GET", url: path, token, ...(body === undefined ? {} : { payload: body as object }) });
+export const viaApp =
+  (t: Injects): Send =>
+  ({ method, path, token, body }) =>
+    t.request({ method: method as "GET", url: path, token, ...(body === undefined ? {} : { payload: body as object }) });
 
 /** Over HTTP to `baseUrl`, each answer checked against the spec. */
-export const viaHttp = (baseUrl: string): Send => async (request) => {
-  const answer = await sendHttp(baseUrl, request);
-  assertMatchesSpec(request.method, request.path, answer);
-  return answer;
-};
+export const viaHttp =
+  (baseUrl: string): Send =>
+  async (request) => {
+    const answer = await sendHttp(baseUrl, request);
+    assertMatchesSpec(request.method, request.path, answer);
+    return answer;
+  };
 
 let sequence = 0;
 /** A name no other test of this run uses. */

@@ -7,13 +7,23 @@ type Schema = Record<string, any>;
 const spec = loadSpec() as Schema;
 
 export function resolve(schema: Schema): Schema {
-  if (schema?.$ref) return resolve(schema.$ref.replace(/^#\//, "").split("/").reduce((node: Schema, key: string) => node[key], spec));
-  if (schema?.allOf) return schema.allOf.map(resolve).reduce((merged: Schema, part: Schema) => ({
-    ...merged,
-    ...part,
-    properties: { ...merged.properties, ...part.properties },
-    required: [...(merged.required ?? []), ...(part.required ?? [])],
-  }), {});
+  if (schema?.$ref)
+    return resolve(
+      schema.$ref
+        .replace(/^#\//, "")
+        .split("/")
+        .reduce((node: Schema, key: string) => node[key], spec),
+    );
+  if (schema?.allOf)
+    return schema.allOf.map(resolve).reduce(
+      (merged: Schema, part: Schema) => ({
+        ...merged,
+        ...part,
+        properties: { ...merged.properties, ...part.properties },
+        required: [...(merged.required ?? []), ...(part.required ?? [])],
+      }),
+      {},
+    );
   return schema;
 }
 
@@ -33,7 +43,9 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
       // Unicode property classes (\p{…}) are beyond fc.stringMatching: draw text and keep what matches.
       if (schema.pattern?.includes("\\p{")) {
         const pattern = new RegExp(schema.pattern, "u");
-        return fc.string({ minLength: schema.minLength ?? 1, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: "grapheme" }).filter((s) => pattern.test(s) && lengthFits(s));
+        return fc
+          .string({ minLength: schema.minLength ?? 1, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: "grapheme" })
+          .filter((s) => pattern.test(s) && lengthFits(s));
       }
       if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter(lengthFits);
       return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40), unit: "grapheme" }).filter(lengthFits);
@@ -51,10 +63,9 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
     default: {
       const properties: Record<string, Schema> = schema.properties ?? {};
       const required = new Set<string>(schema.required ?? []);
-      const record = fc.record(
-        Object.fromEntries(Object.entries(properties).map(([name, child]) => [name, validValue(child)])),
-        { requiredKeys: [...required].filter((name) => name in properties) },
-      );
+      const record = fc.record(Object.fromEntries(Object.entries(properties).map(([name, child]) => [name, validValue(child)])), {
+        requiredKeys: [...required].filter((name) => name in properties),
+      });
       return schema.minProperties ? record.filter((value) => Object.keys(value).length >= schema.minProperties) : record;
     }
   }
@@ -62,7 +73,20 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
 
 /** Strings that have broken naive services: SQL and JSON meta-characters, NULs, huge and odd unicode. */
 export const nastyString = fc.oneof(
-  fc.constantFrom("' OR 1=1 --", '"; DROP TABLE products; --', "%", "_", "\\", '{"$gt":""}', "\u0000", "\uFEFF", "𝕽𝖊𝖉𝕭𝖚𝖑𝖑", "ÅÄÖ", "../../etc/passwd", "x".repeat(5000)),
+  fc.constantFrom(
+    "' OR 1=1 --",
+    '"; DROP TABLE products; --',
+    "%",
+    "_",
+    "\\",
+    '{"$gt":""}',
+    "\u0000",
+    "\uFEFF",
+    "𝕽𝖊𝖉𝕭𝖚𝖑𝖑",
+    "ÅÄÖ",
+    "../../etc/passwd",
+    "x".repeat(5000),
+  ),
   fc.string({ unit: "binary", maxLength: 60 }),
 );
 
@@ -103,7 +127,26 @@ export function duplicateKeyBody(raw: Schema): fc.Arbitrary<string> {
  * lone surrogates, line separators, zero-width and case-folding expanders ("İ" lowercases to two
  * code points), on their own or inside otherwise valid text.
  */
-const HOSTILE_CHARACTERS = ["\u0000", "\u0001", "\u0007", "\u0008", "\t", "\n", "\r", "\u001b", "\u001f", "\u007f", "\u0085", "\u009f", "\ud800", "\udbff", "\udc00", "\udfff", "\u2028", "\u2029"];
+const HOSTILE_CHARACTERS = [
+  "\u0000",
+  "\u0001",
+  "\u0007",
+  "\u0008",
+  "\t",
+  "\n",
+  "\r",
+  "\u001b",
+  "\u001f",
+  "\u007f",
+  "\u0085",
+  "\u009f",
+  "\ud800",
+  "\udbff",
+  "\udc00",
+  "\udfff",
+  "\u2028",
+  "\u2029",
+];
 /** Characters that must make a text field refused wherever they appear. */
 export const forbiddenInText = /[\p{Cc}\p{Cs}]/u;
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
@@ -118,10 +161,45 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Numbers written the ways JavaScript reads but an integer parameter must refuse. */
-export const hostileIntegerText = fc.constantFrom("Infinity", "-Infinity", "+Infinity", "1e400", "-1e400", "NaN", "0x5", "0b1", "0o7", "1.0", "1e2", "1e0", "+5", "-1", " 5", "5 ", "1_000", "99999999999999999999", "\u0665", "\uff15", "");
+export const hostileIntegerText = fc.constantFrom(
+  "Infinity",
+  "-Infinity",
+  "+Infinity",
+  "1e400",
+  "-1e400",
+  "NaN",
+  "0x5",
+  "0b1",
+  "0o7",
+  "1.0",
+  "1e2",
+  "1e0",
+  "+5",
+  "-1",
+  " 5",
+  "5 ",
+  "1_000",
+  "99999999999999999999",
+  "\u0665",
+  "\uff15",
+  "",
+);
 
 /** JSON number literals at the edges of what JSON.parse gives back (1e400 is Infinity). */
-export const hostileJsonNumber = fc.constantFrom("1e400", "-1e400", "1e-400", "-0", "1.0", "99999999999999999999", "2147483648", "-2147483649", "9007199254740993", "0.1e1", "1E2", "4.9e-324");
+export const hostileJsonNumber = fc.constantFrom(
+  "1e400",
+  "-1e400",
+  "1e-400",
+  "-0",
+  "1.0",
+  "99999999999999999999",
+  "2147483648",
+  "-2147483649",
+  "9007199254740993",
+  "0.1e1",
+  "1E2",
+  "4.9e-324",
+);
 
 type Leaf = (string | number)[];
 
@@ -141,7 +219,14 @@ const SLOT = "\u0001slot\u0001";
 export function hostileBody(raw: Schema): fc.Arbitrary<{ text: string; forbiddenText: boolean }> {
   const schema = resolve(raw);
   return fc
-    .tuple(validValue(schema), fc.nat(), fc.oneof(hostileString.map((s) => ({ s })), hostileJsonNumber.map((n) => ({ n }))))
+    .tuple(
+      validValue(schema),
+      fc.nat(),
+      fc.oneof(
+        hostileString.map((s) => ({ s })),
+        hostileJsonNumber.map((n) => ({ n })),
+      ),
+    )
     .map(([body, pick, value]) => {
       const leaves = leafPaths(body);
       if (leaves.length === 0) return { text: JSON.stringify(body), forbiddenText: false };

@@ -36,7 +36,10 @@ export async function startServerProcess(env: Record<string, string>, startTimeo
       child.kill("SIGKILL");
       throw new Error(`server did not start:\n${output}`);
     }
-    const ready = await fetch(`${baseUrl}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${baseUrl}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { child, baseUrl, exited, output: () => output };
     await sleep(100);
   }

@@ -18,7 +18,13 @@ type Json = Record<string, any>;
 const spec = loadSpec() as Json;
 
 function deref(value: Json): Json {
-  if (value?.$ref) return deref(value.$ref.replace(/^#\//, "").split("/").reduce((node: Json, key: string) => node[key], spec));
+  if (value?.$ref)
+    return deref(
+      value.$ref
+        .replace(/^#\//, "")
+        .split("/")
+        .reduce((node: Json, key: string) => node[key], spec),
+    );
   return value;
 }
 
@@ -34,7 +40,9 @@ export const specOperations: SpecOperation[] = Object.entries(spec.paths as Json
       const access: SpecOperation["access"] = requirement.metricsToken
         ? "metrics"
         : requirement.bearerAuth
-          ? requirement.bearerAuth.includes("admin") ? "admin" : "user"
+          ? requirement.bearerAuth.includes("admin")
+            ? "admin"
+            : "user"
           : "public";
       const media = operation.requestBody?.content?.["application/json"];
       return {

@@ -38,7 +38,10 @@ describe("catalogue cursors", () => {
     const cursor = { ordering, filter, direction: "forward" as const, key: ["2.5", 9] };
     const text = encodeCursor(cursor);
     expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(decodeCursor(text, ordering, { keyword: "tea", maxPrice: new Decimal("2.5") })).toEqual({ ...cursor, filter: { keyword: "tea", maxPrice: new Decimal("2.5") } });
+    expect(decodeCursor(text, ordering, { keyword: "tea", maxPrice: new Decimal("2.5") })).toEqual({
+      ...cursor,
+      filter: { keyword: "tea", maxPrice: new Decimal("2.5") },
+    });
   });
 
   it("refuse another filter or ordering, and anything garbled, as field errors of the query's cursor", () => {
@@ -53,8 +56,16 @@ describe("catalogue cursors", () => {
     };
     expect(refusal(() => decodeCursor(text, parseOrdering("price"), filter))).toMatchObject({ field: ["cursor"], source: "query", code: "cursor-mismatch" });
     expect(refusal(() => decodeCursor(text, ordering, { keyword: "tea" }))).toMatchObject({ code: "cursor-mismatch" });
-    for (const garbled of ["", "e30", Buffer.from("null").toString("base64url"), Buffer.from('{"v":1,"o":"-price","f":"x","d":"n","k":[1,2]}').toString("base64url")]) {
-      expect(refusal(() => decodeCursor(garbled, ordering, filter)), garbled).toMatchObject({ code: "invalid-cursor" });
+    for (const garbled of [
+      "",
+      "e30",
+      Buffer.from("null").toString("base64url"),
+      Buffer.from('{"v":1,"o":"-price","f":"x","d":"n","k":[1,2]}').toString("base64url"),
+    ]) {
+      expect(
+        refusal(() => decodeCursor(garbled, ordering, filter)),
+        garbled,
+      ).toMatchObject({ code: "invalid-cursor" });
     }
   });
 });

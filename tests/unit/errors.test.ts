@@ -49,7 +49,14 @@ describe("problem documents", () => {
       code: "insufficient-stock",
       request_id: "req-1",
       errors: [
-        { path: "/body/products/0/quantity", code: "insufficient-stock", message: "RedBull: 5 requested, 2 available", product_id: 7, requested: 5, available: 2 },
+        {
+          path: "/body/products/0/quantity",
+          code: "insufficient-stock",
+          message: "RedBull: 5 requested, 2 available",
+          product_id: 7,
+          requested: 5,
+          available: 2,
+        },
       ],
     });
   });
@@ -151,7 +158,10 @@ describe("the error handler's mapping", () => {
       { path: "/body/products", message: "x" },
       { path: "/body/colour", message: "is not an accepted field" },
     ]);
-    const query = validationErrors({ validationContext: "querystring", validation: [{ instancePath: "/limit", message: "must be <= 100", params: {}, keyword: "maximum", schemaPath: "" }] });
+    const query = validationErrors({
+      validationContext: "querystring",
+      validation: [{ instancePath: "/limit", message: "must be <= 100", params: {}, keyword: "maximum", schemaPath: "" }],
+    });
     expect(query.map(fieldPointer)).toEqual(["/query/limit"]);
   });
 
@@ -169,8 +179,15 @@ describe("the error handler's mapping", () => {
   });
 
   it("gives any other client error an honest code and keeps its status, never validation-failed", () => {
-    const mismatch = toAppError(fastifyError({ code: "FST_ERR_CTP_INVALID_CONTENT_LENGTH", statusCode: 400, message: "Request body size did not match Content-Length" }));
-    expect(toProblemDocument(mismatch, "/")).toMatchObject({ code: "bad-request", status: 400, title: "Bad Request", detail: "Request body size did not match Content-Length" });
+    const mismatch = toAppError(
+      fastifyError({ code: "FST_ERR_CTP_INVALID_CONTENT_LENGTH", statusCode: 400, message: "Request body size did not match Content-Length" }),
+    );
+    expect(toProblemDocument(mismatch, "/")).toMatchObject({
+      code: "bad-request",
+      status: 400,
+      title: "Bad Request",
+      detail: "Request body size did not match Content-Length",
+    });
     const conflict = toAppError(fastifyError({ statusCode: 409, message: "conflict" }));
     expect(toProblemDocument(conflict, "/")).toMatchObject({ code: "bad-request", status: 409, title: "Conflict" });
     expect(toAppError(fastifyError({ statusCode: 404 })).code).toBe("not-found");
