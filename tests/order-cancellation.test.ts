@@ -2,6 +2,7 @@
 // The concurrent cases over TCP are in order-cancellation-concurrency.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 
 let t: TestApp;
 let admin: string;
@@ -15,11 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function product(name: string, stock: number, price = "2.5"): Promise<number> {
-  const response = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name, price, stock } });
-  expect(response.statusCode).toBe(201);
-  return response.json().id;
-}
+const product = async (name: string, stock: number, price = "2.5") => (await createProduct(viaApp(t), admin, { name, price, stock })).id;
 async function order(token: string, products: { id: number; quantity: number }[], headers: Record<string, string> = {}) {
   const response = await t.request({ method: "POST", url: "/api/order/", token, payload: { products }, headers });
   expect(response.statusCode, response.body).toBe(201);

@@ -2,6 +2,7 @@
 // 412, and stock_delta; the lost-update race over real TCP with concurrent orders.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { send, type Call, type HttpAnswer } from "./helpers/http-client.js";
 
@@ -29,9 +30,7 @@ async function call(request: Call): Promise<HttpAnswer> {
 
 let names = 0;
 async function product(stock: number, price = "1.5"): Promise<{ id: number; etag: string }> {
-  const created = await t.request({ method: "POST", url: "/api/product/", token: admin, payload: { name: `Conditional ${++names}`, price, stock } });
-  expect(created.statusCode).toBe(201);
-  const id = created.json().id;
+  const { id } = await createProduct(viaApp(t), admin, { name: `Conditional ${++names}`, price, stock });
   return { id, etag: await etagOf(id) };
 }
 async function etagOf(id: number): Promise<string> {

@@ -2,6 +2,7 @@
 // catalogue with many ties: prices from a few values, creation times shared by whole batches.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { createProduct, viaApp } from "./helpers/factories.js";
 
 interface Row {
   id: number;
@@ -50,7 +51,7 @@ beforeAll(async () => {
     ["water", "2.5"],
     ["teapot", "100"],
   ] as const) {
-    expect((await t.request({ method: "POST", url: "/api/product/", token, payload: { name, price, stock: 1 } })).statusCode).toBe(201);
+    await createProduct(viaApp(t), token, { name, price, stock: 1 });
   }
   const { rows } = await t.database.pool.query<Row>(`SELECT id, name_key, price::text AS price, created_at FROM products`);
   catalogue = rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
