@@ -90,37 +90,24 @@ export async function createSharedRateLimitStore(
     ) {}
 
     incr(key: string, callback: Callback, timeWindow: number, max: number) {
-      this.shared.incr(
-        key,
-        (err, result) => {
-          if (!err) {
-            answered();
-            callback(null, result);
-            return;
-          }
-          failed(err);
-          this.local.incr(key, callback, timeWindow, max);
-        },
-        timeWindow,
-        max,
-      );
+      this.shared.incr(key, this.orLocally("incr", key, callback, timeWindow, max), timeWindow, max);
     }
 
     read(key: string, callback: Callback, timeWindow: number, max: number) {
-      this.shared.read(
-        key,
-        (err, result) => {
-          if (!err) {
-            answered();
-            callback(null, result);
-            return;
-          }
-          failed(err);
-          this.local.read(key, callback, timeWindow, max);
-        },
-        timeWindow,
-        max,
-      );
+      this.shared.read(key, this.orLocally("read", key, callback, timeWindow, max), timeWindow, max);
+    }
+
+    /** Redis's answer when it gives one; else the failure is noted and the memory store answers. */
+    private orLocally(operation: "incr" | "read", key: string, callback: Callback, timeWindow: number, max: number): Callback {
+      return (err, result) => {
+        if (!err) {
+          answered();
+          callback(null, result);
+          return;
+        }
+        failed(err);
+        this.local[operation](key, callback, timeWindow, max);
+      };
     }
 
     /**
