@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { applyMigrations } from "../src/db/migrations.js";
-import { assertMatchesSpec } from "./helpers/contract.js";
+import { checkedInject } from "./helpers/checked-inject.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
 
@@ -18,11 +18,10 @@ let url: string;
 let token: string;
 let productId: number;
 
-async function call(method: string, path: string, payload?: object) {
-  const response = await app.inject({ method: method as "GET", url: path, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-  assertMatchesSpec(method, path, response);
-  return response;
-}
+const call = checkedInject(
+  () => app,
+  () => token,
+);
 
 async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, seconds = 30): Promise<T> {
   const deadline = Date.now() + seconds * 1000;

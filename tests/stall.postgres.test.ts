@@ -15,7 +15,7 @@ import { loadConfig } from "../src/config.js";
 import { applyMigrations } from "../src/db/migrations.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
-import { assertMatchesSpec } from "./helpers/contract.js";
+import { checkedInject } from "./helpers/checked-inject.js";
 import { createDatabase, databaseUrl } from "./helpers/database-setup.js";
 import { databaseFingerprint } from "./helpers/fingerprint.js";
 import { startPostgresCluster, type PostgresCluster } from "../support/postgres-cluster.js";
@@ -96,11 +96,10 @@ describe("a frozen database", () => {
   let token: string;
   let productId: number;
 
-  async function call(method: string, path: string, payload?: object) {
-    const response = await app.inject({ method: method as "GET", url: path, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
-    assertMatchesSpec(method, path, response);
-    return response;
-  }
+  const call = checkedInject(
+    () => app,
+    () => token,
+  );
 
   beforeAll(async () => {
     cluster = await startPostgresCluster();
