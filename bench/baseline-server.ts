@@ -1,13 +1,20 @@
 // The floor to compare the service with: node:http + a pg Pool running the SQL the service runs
 // for the catalogue (the same statements, from src/domain/catalogue-sql.ts; a filter's count
-// reused for 5 s like the service's count cache, the page read in parallel), JSON out, no auth,
-// no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX.
+// reused for 5 s like the service's count cache, the page read in parallel), prepared under a
+// name per connection as the service prepares them (DB_PREPARED_STATEMENTS=false: unnamed), JSON
+// out, no auth, no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX.
 import { createServer, type ServerResponse } from "node:http";
 import pg from "pg";
+import type { Statement } from "../src/db/client.js";
 import { countProducts, productById, productPage } from "../src/domain/catalogue-sql.js";
 import { filterOf } from "./lib/catalogue-scripts.js";
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 20) });
+const prepared = process.env.DB_PREPARED_STATEMENTS !== "false";
+const names = new Map<string, string>();
+const nameOf = (text: string) => names.get(text) ?? names.set(text, `catalogue_${names.size + 1}`).get(text)!;
+const run = <Row extends pg.QueryResultRow>({ text, prepare }: Statement, values: unknown[]) =>
+  pool.query<Row>(prepared && prepare !== false ? { name: nameOf(text), text, values } : { text, values });
 const COUNT_TTL_MS = 5_000;
 const counts = new Map<string, { at: number; count: Promise<number> }>();
 
@@ -33,7 +40,7 @@ function count(query: ReturnType<typeof countProducts>): Promise<number> {
   const key = query.statement.text + JSON.stringify(query.values);
   const cached = counts.get(key);
   if (cached && Date.now() - cached.at < COUNT_TTL_MS) return cached.count;
-  const fresh = pool.query<{ count: number }>(query.statement.text, query.values).then((r) => r.rows[0]!.count);
+  const fresh = run<{ count: number }>(query.statement, query.values).then((r) => r.rows[0]!.count);
   counts.set(key, { at: Date.now(), count: fresh });
   fresh.catch(() => counts.delete(key));
   return fresh;
@@ -44,7 +51,7 @@ async function listProducts(url: URL) {
   const offset = Number(url.searchParams.get("offset") ?? 0);
   const filter = filterOf(url.searchParams.get("keyword") ?? undefined, url.searchParams.get("max_price") ?? undefined);
   const page = productPage(filter, { field: "id", descending: false }, limit, offset);
-  const [total, rows] = await Promise.all([count(countProducts(filter)), pool.query<ProductRow>(page.statement.text, page.values)]);
+  const [total, rows] = await Promise.all([count(countProducts(filter)), run<ProductRow>(page.statement, page.values)]);
   const link = (at: number) => {
     const params = new URLSearchParams(url.search);
     params.set("limit", String(limit));
@@ -60,7 +67,7 @@ async function listProducts(url: URL) {
 }
 
 async function getProduct(id: number) {
-  const { rows } = await pool.query<ProductRow>(productById.text, [id]);
+  const { rows } = await run<ProductRow>(productById, [id]);
   return rows[0] ? toBody(rows[0]) : undefined;
 }
 

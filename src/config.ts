@@ -84,6 +84,11 @@ const schema = {
       description: "PostgreSQL statement_timeout of every connection.",
     },
     DB_LOCK_TIMEOUT_MS: { type: "integer", minimum: 100, maximum: 14_000, default: 3_000, description: "PostgreSQL lock_timeout of every connection." },
+    DB_PREPARED_STATEMENTS: {
+      type: "boolean",
+      default: true,
+      description: "Prepare the catalogue reads under names on each connection; false behind a pooler that cannot keep named statements.",
+    },
     REDIS_URL: {
       type: "string",
       pattern: "^rediss?://",

@@ -106,6 +106,37 @@ describe("many connections on the one session", () => {
     expect(rows.map((r) => r.word)).toEqual(rows.map((r) => ((r.n - 1) % 4 === 0 ? `n${r.n}` : `t${r.n - 1}`)));
   });
 
+  it("keeps every connection's named statements to itself, and closes them when it ends", async () => {
+    // Twenty connections each prepare the same two names over their own SQL, as pg's named
+    // statements do; on a shared session the second Parse of a name would fail (42P05) or
+    // one connection would run another's text.
+    const prepared = async () => (await pool.query("SELECT count(*)::int AS c FROM pg_prepared_statements")).rows[0].c as number;
+    const before = await prepared();
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const client = new pg.Client({ connectionString: db.url });
+        client.on("error", () => {});
+        await client.connect();
+        return client;
+      }),
+    );
+    const answers = await Promise.all(
+      clients.flatMap((client, c) =>
+        Array.from({ length: 10 }, async (_, i) => {
+          const n = 101 + c * 10 + i; // rows the other tests leave as they were
+          const word = await client.query({ name: "lookup", text: `SELECT word || '/${c}' AS w FROM numbers WHERE n = $1`, values: [n] });
+          const echo = await client.query({ name: "echo", text: `SELECT $1::int + ${c} AS e`, values: [i] });
+          return word.rows[0]?.w === `n${n}/${c}` && echo.rows[0]?.e === i + c;
+        }),
+      ),
+    );
+    expect(answers.filter((ok) => !ok)).toHaveLength(0);
+    expect(answers).toHaveLength(200);
+    expect(await prepared()).toBe(before + 40);
+    await Promise.all(clients.map((client) => client.end()));
+    await expect.poll(prepared, { timeout: 10_000 }).toBe(before);
+  });
+
   it("rolls back what a vanished connection left open, and the others go on", async () => {
     const client = new pg.Client({ connectionString: db.url });
     client.on("error", () => {});

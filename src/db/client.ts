@@ -12,20 +12,32 @@ export interface DatabaseClient {
 }
 
 /**
- * A statement for the pool. Deliberately unnamed (not prepared server-side): the embedded
- * database serves every connection from one session, where per-connection names would clash.
+ * A statement for the pool. Prepared once per connection under a name (unless the pool is told
+ * not to), so PostgreSQL parses and plans a hot read once instead of on every request; the
+ * embedded server gives every connection names of its own (src/db/pglite-server.ts).
  */
 export interface Statement {
   text: string;
   /** Labels for db_query_duration_seconds. */
   model: string;
   operation: string;
+  /**
+   * False when the best plan depends on the values too much to share one: such a statement is
+   * sent unnamed, parsed and planned for its values every time.
+   */
+  prepare?: boolean;
 }
 
 export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => Promise<Row[]>;
 
 export interface DatabaseClientOptions extends DatabaseWaits {
   poolMax: number;
+  /**
+   * Prepare SqlRunner statements under names (DB_PREPARED_STATEMENTS, on by default). Off for a
+   * pooler between the service and PostgreSQL that cannot keep named statements (PgBouncer in
+   * transaction mode before 1.21, or with max_prepared_statements = 0).
+   */
+  preparedStatements?: boolean;
   /** Server-side limits of every statement and every wait for a row lock (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS). */
   statementTimeoutMs?: number;
   lockTimeoutMs?: number;
@@ -80,10 +92,16 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
+  const named = options.preparedStatements ?? true;
+  // pg prepares a named statement on a connection the first time it runs there; the names are
+  // the pool's own, one per distinct SQL text (a bounded set: the catalogue's query shapes).
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => names.get(text) ?? names.set(text, `catalogue_${names.size + 1}`).get(text)!;
   const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
     const started = process.hrtime.bigint();
     try {
-      return (await pool.query<Row>(statement.text, values)).rows;
+      const config = named && statement.prepare !== false ? { name: nameOf(statement.text), text: statement.text, values } : { text: statement.text, values };
+      return (await pool.query<Row>(config)).rows;
     } finally {
       observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
     }

@@ -10,6 +10,8 @@
 // - a connection owns the session from its batch's start until a ReadyForQuery with status idle;
 //   other connections' batches wait in arrival order (an open transaction holds the session
 //   across batches, as it holds a PostgreSQL backend);
+// - each connection's named prepared statements get names of its own (pglite-statement-names.ts)
+//   and are closed when it ends;
 // - a failure while running a batch, a connection lost while owning the session, or a
 //   transaction left idle too long rolls back and hands the session on: nothing can stall the
 //   others.
@@ -21,6 +23,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
+import { cString, message } from "./pg-protocol-messages.js";
+import { ConnectionStatementNames } from "./pglite-statement-names.js";
 
 export interface PgliteServerOptions {
   host: string;
@@ -133,6 +137,19 @@ class SessionScheduler {
     }
   }
 
+  /** Runs a connection's last messages (closing what it prepared) once the session is free; never throws. */
+  async finish(connection: Connection, messages: Buffer[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.acquire(connection);
+    try {
+      await this.db.runExclusive(() => this.db.execProtocolRaw(concat(...messages, message("S"))));
+    } catch {
+      // The database is closing: its statements go with it.
+    } finally {
+      this.release(connection);
+    }
+  }
+
   /** Resolves when no batch is running. */
   async idle(): Promise<void> {
     await this.running;
@@ -174,6 +191,9 @@ class StartupReplies {
   }
 }
 
+/** Numbers connections for their statement names' prefix. */
+let connectionsOpened = 0;
+
 type Phase = "startup" | "authentication" | "ready" | "closed";
 
 /** One client connection: framing, authentication, and its batches through the scheduler. */
@@ -187,6 +207,7 @@ class Connection {
   private chain: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private ended: Promise<void> | undefined;
+  private readonly statementNames = new ConnectionStatementNames(`c${++connectionsOpened}_`);
 
   constructor(
     private readonly socket: Socket,
@@ -210,6 +231,7 @@ class Connection {
       this.session.withdraw(this);
       await this.chain;
       await this.session.abandon(this);
+      await this.session.finish(this, this.statementNames.closeAll());
     })();
     return this.ended;
   }
@@ -287,7 +309,7 @@ class Connection {
 
   private message(type: string, packet: Buffer): void {
     if (type === "X") return void this.end();
-    this.pendingMessages.push(Buffer.from(packet));
+    this.pendingMessages.push(this.statementNames.rewrite(Buffer.from(packet)));
     if (!BATCH_ENDS.has(type)) return;
     const batch = Buffer.concat(this.pendingMessages);
     this.pendingMessages = [];
@@ -326,21 +348,12 @@ class Connection {
   }
 }
 
-function message(type: string, body: Uint8Array = new Uint8Array(0)): Buffer {
-  const out = Buffer.alloc(5 + body.length);
-  out.write(type, 0, "latin1");
-  out.writeInt32BE(4 + body.length, 1);
-  out.set(body, 5);
-  return out;
-}
-
 function authenticationRequest(kind: number): Buffer {
   const body = Buffer.alloc(4);
   body.writeInt32BE(kind);
   return message("R", body);
 }
 
-const cString = (text: string) => Buffer.from(`${text}\0`, "utf8");
 const concat = (...parts: Uint8Array[]) => Buffer.concat(parts);
 
 /** The transaction status of the last ReadyForQuery in `output` ("I", "T", "E"), if any. */

@@ -70,6 +70,14 @@ function conditions(filter: ProductFilter): { parts: string[]; values: unknown[]
 
 const where = (parts: string[]) => (parts.length ? `WHERE ${parts.join(" AND ")}` : "");
 
+/**
+ * A keyword of fewer than three characters has no trigram for the index to look up: its best
+ * plan is a scan, while longer keywords' is the trigram index. A prepared statement's plan is
+ * eventually shared by every keyword (measured at 1,000,000 products: a one-letter count took
+ * 0.9 s on the shared plan against 0.3 s planned for itself), so those are planned each time.
+ */
+const planShared = (filter: ProductFilter) => !filter.keyword || [...filter.keyword].length >= 3;
+
 /** Qualified: a bare `price` in ORDER BY would name the selected `price::text AS price`, sorting as text. */
 function orderBy(ordering: Ordering, reversed = false): string {
   const descending = ordering.descending !== reversed;
@@ -78,7 +86,10 @@ function orderBy(ordering: Ordering, reversed = false): string {
 
 export function countProducts(filter: ProductFilter): { statement: Statement; values: unknown[] } {
   const { parts, values } = conditions(filter);
-  return { statement: { text: `SELECT count(*)::int AS count FROM products ${where(parts)}`, model: "Product", operation: "count" }, values };
+  return {
+    statement: { text: `SELECT count(*)::int AS count FROM products ${where(parts)}`, model: "Product", operation: "count", prepare: planShared(filter) },
+    values,
+  };
 }
 
 /**
@@ -90,7 +101,7 @@ export function productPage(filter: ProductFilter, ordering: Ordering, limit: nu
   const l = values.length + 1;
   const order = orderBy(ordering);
   const text = `SELECT ${COLUMNS} FROM products JOIN (SELECT id FROM products ${where(parts)} ORDER BY ${order} LIMIT $${l} OFFSET $${l + 1}) page USING (id) ORDER BY ${order}`;
-  return { statement: { text, model: "Product", operation: "findMany" }, values: [...values, limit, offset] };
+  return { statement: { text, model: "Product", operation: "findMany", prepare: planShared(filter) }, values: [...values, limit, offset] };
 }
 
 /**
@@ -117,5 +128,5 @@ export function productKeysetPage(
   }
   values.push(limit);
   const text = `SELECT ${COLUMNS} FROM products ${where(parts)} ORDER BY ${orderBy(ordering, backward)} LIMIT $${values.length}`;
-  return { statement: { text, model: "Product", operation: "findMany" }, values };
+  return { statement: { text, model: "Product", operation: "findMany", prepare: planShared(filter) }, values };
 }

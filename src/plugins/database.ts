@@ -43,6 +43,7 @@ export const databasePlugin = fp(
       poolMax: config.DB_POOL_MAX,
       statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+      preparedStatements: config.DB_PREPARED_STATEMENTS,
       observeQuery: metrics.observeQuery,
       onPoolError: (err) => {
         metrics.poolError();
