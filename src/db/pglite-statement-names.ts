@@ -2,7 +2,8 @@
 // connections preparing the same name would clash (42P05), and one would run the other's SQL if
 // the texts differed. Each connection's names are therefore given a prefix of its own on the way
 // in; the unnamed statement needs none (a connection owns the session for its whole batch), and
-// neither do portals (they end with their transaction, which the connection owns too).
+// neither do portals (they end with their transaction, which the connection owns too). SQL-level
+// PREPARE and DEALLOCATE in a simple query are not rewritten: the service never sends them.
 
 import { cString, message } from "./pg-protocol-messages.js";
 
