@@ -96,7 +96,11 @@ it("finishes the requests of clients that have gone before closing the database:
     closing = t.app.close();
     // The row is let go once the app waits for the orders (before, the database was closed at
     // once under them: they failed, or on PostgreSQL the close waited for their row lock).
-    await until(() => logs.lines().some((line) => String(line.msg).startsWith("waiting for")) || failures().length > 0, "the app to wait for the orders in flight", 10_000);
+    await until(
+      () => logs.lines().some((line) => String(line.msg).startsWith("waiting for")) || failures().length > 0,
+      "the app to wait for the orders in flight",
+      10_000,
+    );
   } finally {
     openGate();
     await holder.query("COMMIT");

@@ -149,7 +149,10 @@ describe("orders and cancels racing on hot products over TCP", () => {
     const restocks = pairs.map(([answer]) => answer);
     const cancels = pairs.map(([, answer]) => answer);
     const statuses = [...cancels, ...restocks].map((a) => a.statusCode);
-    expect(statuses.filter((s) => s !== 200 && s !== 409), statuses.join(",")).toEqual([]);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 409),
+      statuses.join(","),
+    ).toEqual([]);
     for (const refused of [...cancels, ...restocks].filter((a) => a.statusCode === 409)) expect(refused.json().code).toBe("stock-out-of-range");
     expect(statuses.filter((s) => s === 200)).toHaveLength(BUYERS);
     for (const answer of restocks.filter((a) => a.statusCode === 200)) expect(answer.json().stock).toBeLessThanOrEqual(MAX);

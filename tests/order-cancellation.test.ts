@@ -160,7 +160,11 @@ describe("cancelling an order whose products were restocked up to the maximum si
     ]);
     // An admin restocks the product back to the maximum while the order is open.
     expect((await patch(full, { stock_delta: 5 })).json().stock).toBe(MAX);
-    const before = { full: await productBody(full), other: await productBody(other), order: (await t.request({ url: `/api/order/${placed.id}`, token: alice.access })).json() };
+    const before = {
+      full: await productBody(full),
+      other: await productBody(other),
+      order: (await t.request({ url: `/api/order/${placed.id}`, token: alice.access })).json(),
+    };
     const [cancelsBefore, returnedBefore] = [await metric("orders_cancelled_total"), await metric("order_units_returned_total")];
 
     for (const token of [alice.access, admin]) {
