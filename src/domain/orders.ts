@@ -169,8 +169,11 @@ export class OrdersRepository {
    */
   async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
     const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock));
-    // Putting a line back would overflow its product's stock: nothing was written, the order is still created.
-    if (cancelled && !cancelled.cancelled) throw noRoomToRestock(id, cancelled.no_room, SPEC_LIMITS.maxStock);
+    if (cancelled && !cancelled.cancelled) {
+      // Putting a line back would overflow its product's stock: nothing was written, the order is still created.
+      if (cancelled.no_room.length > 0) throw noRoomToRestock(id, cancelled.no_room, SPEC_LIMITS.maxStock);
+      throw new Error(`order ${id} was cancellable but the cancel wrote nothing`);
+    }
     const order = await this.find(id);
     if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
     return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };
