@@ -287,6 +287,10 @@ export interface paths {
          *     order does. It happens once: a repeated or concurrent cancel of the same order changes
          *     nothing and answers `409` (`order-already-cancelled`). A line whose product has been deleted
          *     since is not restocked (there is no product to put it back on); the line stays in the order.
+         *     When a product's stock has been raised since so far that putting a line back would take it
+         *     above 2147483647 (the most `stock` holds), the cancel answers `409` (`stock-out-of-range`,
+         *     naming each such product) and changes nothing, the order stays `created`: lower that stock
+         *     (e.g. `PATCH` with a negative `stock_delta`) and cancel again.
          *     Someone else's order answers `404`, as when reading it. An `Idempotency-Key` retry of the
          *     original order still answers the order as first placed.
          */
@@ -816,23 +820,20 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The order was cancelled before (by this request's twin or earlier); nothing changed. */
-        OrderAlreadyCancelled: {
+        /**
+         * @description Nothing changed, for one of two reasons (`code`): the order was cancelled before, by this
+         *     request's twin or earlier (`order-already-cancelled`); or putting a line back would take its
+         *     product's stock above 2147483647 (`stock-out-of-range`), and the order is still `created`.
+         */
+        CancelRefused: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "urn:order-service:problem:order-already-cancelled",
-                 *       "title": "Order already cancelled",
-                 *       "status": 409,
-                 *       "code": "order-already-cancelled",
-                 *       "detail": "Order 1 was already cancelled at 2026-01-01T12:05:00.000Z; nothing changed.",
-                 *       "instance": "/api/order/1/cancel"
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {string} */
+                    code?: "order-already-cancelled" | "stock-out-of-range";
+                };
             };
         };
         /** @description Too many attempts; wait `Retry-After` seconds. */
@@ -1954,7 +1955,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["OrderAlreadyCancelled"];
+            409: components["responses"]["CancelRefused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

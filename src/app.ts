@@ -21,6 +21,7 @@ import { type CoordinationOptions, coordinationPlugin } from "./plugins/coordina
 import { corsPlugin } from "./plugins/cors.js";
 import { databasePlugin, type ProvidedDatabase } from "./plugins/database.js";
 import { docsPlugin } from "./plugins/docs.js";
+import { inFlightPlugin } from "./plugins/in-flight.js";
 import { jwtPlugin } from "./plugins/jwt.js";
 import { metricsPlugin } from "./plugins/metrics.js";
 import { periodicJobsPlugin } from "./plugins/periodic-jobs.js";
@@ -58,6 +59,9 @@ declare module "fastify" {
 }
 
 const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfterSeconds: RETRY_AFTER_SECONDS };
+
+/** How long closing waits for requests still in flight once the server has stopped (within server.ts's 10 s grace). */
+const IN_FLIGHT_DRAIN_MS = 5_000;
 
 /**
  * The one assembly of the service: the app owns everything it opens (database, embedded server,
@@ -127,6 +131,8 @@ async function assemble(app: FastifyInstance, config: Config, overrides: AppOver
   const lifecycle: Lifecycle = { shuttingDown: false };
   app.decorate("lifecycle", lifecycle);
 
+  // First, so that its hooks see every request.
+  await app.register(inFlightPlugin);
   await app.register(configPlugin, { config });
   await app.register(securityHeadersPlugin);
   await app.register(corsPlugin);
@@ -162,6 +168,18 @@ async function assemble(app: FastifyInstance, config: Config, overrides: AppOver
   });
   // The docs serve the document the app was built with (a swapped-in one too).
   await app.register(docsPlugin, { specification });
+
+  // Added last, so it runs first when the app closes (onClose hooks run last-in, first-out),
+  // just after the server has stopped: requests whose clients have gone are finished before the
+  // database and the rest are closed under them (else their transactions are aborted into 503s).
+  app.addHook("onClose", async () => {
+    const { count } = app.inFlight;
+    if (count === 0) return;
+    app.log.info({ inFlight: count }, `waiting for ${count} requests in flight (their clients may have gone) before closing the database`);
+    if (!(await app.inFlight.settled(IN_FLIGHT_DRAIN_MS))) {
+      app.log.warn({ inFlight: app.inFlight.count }, `closing with ${app.inFlight.count} requests still in flight after ${IN_FLIGHT_DRAIN_MS} ms`);
+    }
+  });
 }
 
 /**

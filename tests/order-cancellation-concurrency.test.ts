@@ -3,6 +3,7 @@
 // initial − sold + returned. On both databases (PostgreSQL is the real proof of the row locks).
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SPEC_LIMITS } from "../src/spec-limits.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { send, type Call, type HttpAnswer } from "./helpers/http-client.js";
@@ -125,5 +126,44 @@ describe("orders and cancels racing on hot products over TCP", () => {
       "SELECT id FROM orders WHERE status = 'cancelled' AND cancelled_at IS NOT NULL ORDER BY id",
     );
     expect(cancelledRows.rows.map((r) => r.id)).toEqual([...ledger.cancelled].sort((a, b) => a - b));
+  }, 120_000);
+
+  it("admins filling a product to the maximum race with cancels: exactly the room is used, the rest is a 409, never a 500", async () => {
+    const MAX = SPEC_LIMITS.maxStock;
+    const BUYERS = 8;
+    const EACH = 5;
+    const created = await call({ method: "POST", path: "/api/product/", token: admin, body: { name: "Brim Race Tea", price: "1.5", stock: MAX } });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as number;
+    const orders: { id: number; owner: string }[] = [];
+    for (const user of users.slice(0, BUYERS)) {
+      const placed = await call({ method: "POST", path: "/api/order/", token: user.access, body: { products: [{ id, quantity: EACH }] } });
+      expect(placed.statusCode, placed.body).toBe(201);
+      orders.push({ id: placed.json().id, owner: user.access });
+    }
+    // Room for BUYERS × EACH units; twice as many requests want EACH each: every owner cancels
+    // while an admin adds EACH units, all at once, sent interleaved (restock, cancel, restock, …)
+    // so that cancels arrive both before and after the room is gone.
+    const restock = () => call({ method: "PATCH", path: `/api/product/${id}`, token: admin, body: { stock_delta: EACH } });
+    const pairs = await Promise.all(orders.map((order) => [restock(), cancel(order.owner, order.id)] as const).map((pair) => Promise.all(pair)));
+    const restocks = pairs.map(([answer]) => answer);
+    const cancels = pairs.map(([, answer]) => answer);
+    const statuses = [...cancels, ...restocks].map((a) => a.statusCode);
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 409),
+      statuses.join(","),
+    ).toEqual([]);
+    for (const refused of [...cancels, ...restocks].filter((a) => a.statusCode === 409)) expect(refused.json().code).toBe("stock-out-of-range");
+    expect(statuses.filter((s) => s === 200)).toHaveLength(BUYERS);
+    for (const answer of restocks.filter((a) => a.statusCode === 200)) expect(answer.json().stock).toBeLessThanOrEqual(MAX);
+
+    const stock = (await t.database.prisma.product.findUniqueOrThrow({ where: { id } })).stock;
+    expect(stock).toBe(MAX);
+    const cancelledIds = orders.filter((_, i) => cancels[i]!.statusCode === 200).map((o) => o.id);
+    const rows = await t.database.pool.query<{ id: number; status: string }>("SELECT id, status FROM orders WHERE id = ANY($1::int[]) ORDER BY id", [
+      orders.map((o) => o.id),
+    ]);
+    expect(rows.rows.filter((r) => r.status === "cancelled").map((r) => r.id)).toEqual(cancelledIds.sort((a, b) => a - b));
+    expect(rows.rows.filter((r) => r.status === "created")).toHaveLength(BUYERS - cancelledIds.length);
   }, 120_000);
 });

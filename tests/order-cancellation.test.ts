@@ -2,6 +2,7 @@
 // The concurrent cases over TCP are in order-cancellation-concurrency.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
+import { SPEC_LIMITS } from "../src/spec-limits.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
 
 let t: TestApp;
@@ -137,6 +138,87 @@ describe("cancelling an order", () => {
     }
     expect(await stockOf(a)).toBe(9);
     expect((await t.request({ url: `/api/order/${placed.id}`, token: bob.access })).json().status).toBe("created");
+  });
+});
+
+describe("cancelling an order whose products were restocked up to the maximum since", () => {
+  const MAX = SPEC_LIMITS.maxStock;
+  /** The product as a client reads it: body and ETag (which changes with every write). */
+  async function productBody(id: number) {
+    const answer = await t.request({ url: `/api/product/${id}`, token: admin });
+    expect(answer.statusCode, answer.body).toBe(200);
+    return { ...answer.json(), etag: answer.headers.etag };
+  }
+  const patch = (id: number, payload: object) => t.request({ method: "PATCH", url: `/api/product/${id}`, token: admin, payload });
+
+  it("answers 409 stock-out-of-range naming the product and the maximum, and changes nothing until the stock makes room", async () => {
+    const full = await product("Brim Tea", MAX);
+    const other = await product("Brim Cake", 10, "4");
+    const placed = await order(alice.access, [
+      { id: other, quantity: 3 },
+      { id: full, quantity: 5 },
+    ]);
+    // An admin restocks the product back to the maximum while the order is open.
+    expect((await patch(full, { stock_delta: 5 })).json().stock).toBe(MAX);
+    const before = {
+      full: await productBody(full),
+      other: await productBody(other),
+      order: (await t.request({ url: `/api/order/${placed.id}`, token: alice.access })).json(),
+    };
+    const [cancelsBefore, returnedBefore] = [await metric("orders_cancelled_total"), await metric("order_units_returned_total")];
+
+    for (const token of [alice.access, admin]) {
+      const refused = await cancel(token, placed.id);
+      expect(refused.statusCode, refused.body).toBe(409);
+      expect(refused.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      const problem = refused.json();
+      expect(problem).toMatchObject({ code: "stock-out-of-range", status: 409, title: "Stock out of range", instance: `/api/order/${placed.id}/cancel` });
+      expect(problem.detail).toContain(`product ${full} (Brim Tea) has ${MAX} in stock, and putting back its 5 would take it above the maximum of ${MAX}`);
+      expect(problem.detail).toContain(String(MAX));
+      expect(problem.detail).not.toContain("Brim Cake");
+    }
+    // Nothing changed: the order, both products (stock, version, updated_at) and the counters.
+    expect(before.order).toEqual(placed);
+    expect((await t.request({ url: `/api/order/${placed.id}`, token: alice.access })).json()).toEqual(placed);
+    expect(await productBody(full)).toEqual(before.full);
+    expect(await productBody(other)).toEqual(before.other);
+    expect([await stockOf(full), await stockOf(other)]).toEqual([MAX, 7]);
+    expect(await metric("orders_cancelled_total")).toBe(cancelsBefore);
+    expect(await metric("order_units_returned_total")).toBe(returnedBefore);
+
+    // Once there is room for every line, the same cancel goes through and puts all of it back.
+    expect((await patch(full, { stock_delta: -5 })).json().stock).toBe(MAX - 5);
+    const cancelled = await cancel(alice.access, placed.id);
+    expect(cancelled.statusCode, cancelled.body).toBe(200);
+    expect(cancelled.json()).toMatchObject({ id: placed.id, status: "cancelled" });
+    expect([await stockOf(full), await stockOf(other)]).toEqual([MAX, 10]);
+    expect(await metric("orders_cancelled_total")).toBe(cancelsBefore + 1);
+    expect(await metric("order_units_returned_total")).toBe(returnedBefore + 8);
+  });
+
+  it("refuses when a stock set near the maximum leaves less room than the line, naming every product that has none", async () => {
+    const a = await product("Near Tea", 100);
+    const b = await product("Near Cake", 100);
+    const c = await product("Near Jam", 100);
+    const placed = await order(bob.access, [
+      { id: a, quantity: 2 },
+      { id: b, quantity: 3 },
+      { id: c, quantity: 4 },
+    ]);
+    // One unit short of room for a's line, exactly room for b's, and c far from the maximum.
+    expect((await t.request({ method: "PUT", url: `/api/product/${a}`, token: admin, payload: { stock: MAX - 1 } })).statusCode).toBe(200);
+    expect((await t.request({ method: "PUT", url: `/api/product/${b}`, token: admin, payload: { stock: MAX - 3 } })).statusCode).toBe(200);
+    const refused = await cancel(bob.access, placed.id);
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json().code).toBe("stock-out-of-range");
+    expect(refused.json().detail).toContain(`product ${a} (Near Tea) has ${MAX - 1} in stock, and putting back its 2`);
+    expect(refused.json().detail).not.toContain("Near Cake");
+    expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([MAX - 1, MAX - 3, 96]);
+    expect((await t.request({ url: `/api/order/${placed.id}`, token: bob.access })).json().status).toBe("created");
+
+    expect((await t.request({ method: "PUT", url: `/api/product/${a}`, token: admin, payload: { stock: MAX - 2 } })).statusCode).toBe(200);
+    expect((await cancel(admin, placed.id)).statusCode).toBe(200);
+    expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([MAX, MAX, 100]);
   });
 });
 

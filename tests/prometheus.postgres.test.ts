@@ -1,7 +1,7 @@
 // A real Prometheus scrapes two replicas: what ops/prometheus ships passes promtool, and after
 // traffic (and a database pause and a Redis crash) every Grafana panel's query and every alert
 // rule, evaluated through Prometheus' HTTP API, returns data; the alerts that the incidents
-// should raise are raised.
+// should raise are raised. The rules' own unit tests (ops/prometheus/tests/) run under promtool.
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
@@ -91,6 +91,12 @@ describe("Prometheus", () => {
     expect(checked.stdout).toMatch(/SUCCESS: \d+ rules found/);
   });
 
+  it("passes the rules' unit tests: each alert fires on the series that should raise it and on no other (promtool)", async () => {
+    const tested = await run("promtool", ["test", "rules", fromRoot("ops/prometheus/tests/order-service.test.yml")]);
+    expect(tested.stdout).toMatch(/SUCCESS/);
+    expect(tested.stdout).not.toMatch(/FAILED/);
+  });
+
   it("scrapes the replicas; every dashboard query and alert rule returns data; incidents raise their alerts", async () => {
     const [a] = stack.replicas.map((replica) => replica.baseUrl) as [string];
     const created = await call(a, { method: "POST", path: "/api/product/", token, body: { name: "Scraped Tea", price: "3", stock: 1_000 } });
@@ -135,6 +141,15 @@ describe("Prometheus", () => {
     }
     await traffic(3, productId);
     expect(await awaitAlerts(["OrderServiceOrdersDeclinedForStock"])).toEqual([]);
+
+    // Buyers undo a third of the orders: 10 cancels against the 28 orders placed so far.
+    for (let i = 0; i < 10; i++) {
+      const placed = await call(a, { method: "POST", path: "/api/order/", token, body: { products: [{ id: productId, quantity: 1 }] } });
+      expect(placed.statusCode).toBe(201);
+      const cancelled = await call(a, { method: "POST", path: `/api/order/${placed.json().id}/cancel`, token });
+      expect(cancelled.json()).toMatchObject({ id: placed.json().id, status: "cancelled" });
+    }
+    expect(await awaitAlerts(["OrderServiceHighCancellationRatio"])).toEqual([]);
     // Two more scrapes after the last traffic.
     await new Promise((resolve) => setTimeout(resolve, 4_500));
 
@@ -168,6 +183,7 @@ describe("Prometheus", () => {
         "OrderServiceNotReady",
         "OrderServiceRateLimitStoreDown",
         "OrderServiceOrdersDeclinedForStock",
+        "OrderServiceHighCancellationRatio",
       ]),
     );
     const loaded = await prometheus.rules();

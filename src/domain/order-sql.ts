@@ -57,23 +57,38 @@ SELECT $1::int AS id`;
 /**
  * Cancels an order that is still `created` and puts its lines back in stock, in one statement:
  * the order row is locked first (a concurrent cancel of the same order waits here, then finds it
- * cancelled and changes nothing), then the lines' products in id order. Lines whose product no
- * longer exists (or whose id was lost before ids were kept) are not restocked.
- * $1: order id, $2: the owner it must belong to, or null (an admin).
- * Returns one row when the order was cancelled (with the units put back), none otherwise.
+ * cancelled and changes nothing), then the lines' products in id order. Only then, under those
+ * locks, is every line checked for room: when putting a line back would take its product above
+ * the maximum stock, nothing is written (the order stays `created`) and the products without
+ * room are returned. Lines whose product no longer exists (or whose id was lost before ids were
+ * kept) are not restocked.
+ * $1: order id, $2: the owner it must belong to, or null (an admin), $3: the maximum stock.
+ * Returns one row when the order was found cancellable: `cancelled` says whether it now is, with
+ * the units put back; when it is not, `no_room` lists the products without room for their line
+ * (id order). No row when there is no `created` order of that id (and owner).
  */
 export const CANCEL_ORDER = `
-WITH cancelled AS (
-  UPDATE orders SET status = 'cancelled', cancelled_at = now(), updated_at = now()
-  WHERE id = $1::int AND status = 'created' AND ($2::uuid IS NULL OR user_id = $2::uuid)
-  RETURNING id
+WITH target AS MATERIALIZED (
+  SELECT o.id FROM orders o
+  WHERE o.id = $1::int AND o.status = 'created' AND ($2::uuid IS NULL OR o.user_id = $2::uuid)
+  FOR UPDATE
 ), lines AS MATERIALIZED (
-  SELECT i.product_id AS id, i.quantity FROM order_items i JOIN cancelled c ON i.order_id = c.id
+  SELECT i.product_id AS id, i.quantity FROM order_items i JOIN target t ON i.order_id = t.id
 ), locked AS MATERIALIZED (
-  SELECT p.id FROM products p WHERE p.id IN (SELECT id FROM lines) ORDER BY p.id FOR UPDATE OF p
+  SELECT p.id, p.name, p.stock FROM products p WHERE p.id IN (SELECT id FROM lines) ORDER BY p.id FOR UPDATE OF p
+), no_room AS MATERIALIZED (
+  SELECT k.id, k.name, k.stock, l.quantity FROM locked k JOIN lines l USING (id)
+  WHERE k.stock::bigint + l.quantity > $3::bigint
+), cancelled AS (
+  UPDATE orders o SET status = 'cancelled', cancelled_at = now(), updated_at = now()
+  FROM target t WHERE o.id = t.id AND NOT EXISTS (SELECT 1 FROM no_room)
+  RETURNING o.id
 ), restocked AS (
   UPDATE products p SET stock = p.stock + l.quantity, updated_at = now()
-  FROM lines l JOIN locked USING (id) WHERE p.id = l.id
+  FROM lines l JOIN locked USING (id) WHERE p.id = l.id AND NOT EXISTS (SELECT 1 FROM no_room)
   RETURNING l.quantity
 )
-SELECT c.id, (SELECT coalesce(sum(quantity), 0) FROM restocked)::int AS units_returned FROM cancelled c`;
+SELECT t.id, EXISTS (SELECT 1 FROM cancelled) AS cancelled,
+  (SELECT coalesce(sum(quantity), 0) FROM restocked)::int AS units_returned,
+  (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'stock', stock, 'quantity', quantity) ORDER BY id), '[]'::json) FROM no_room) AS no_room
+FROM target t`;

@@ -3,7 +3,8 @@ import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import { isTransientConflict } from "../db/errors.js";
-import { duplicateProducts, idempotencyKeyReused, insufficientStock, unknownProducts } from "../errors/app-error.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, unknownProducts } from "../errors/app-error.js";
+import { SPEC_LIMITS } from "../spec-limits.js";
 import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./order-sql.js";
 
 export interface OrderLine {
@@ -35,6 +36,15 @@ interface StockRow {
   order_id: number | null;
   item_ids: number[] | null;
   created_at: Date | null;
+}
+
+/** What CANCEL_ORDER answers for an order it found cancellable. */
+interface CancelRow {
+  id: number;
+  cancelled: boolean;
+  units_returned: number;
+  /** The products without room for their line (then nothing changed), in id order. */
+  no_room: { id: number; name: string; stock: number; quantity: number }[];
 }
 
 export interface Idempotency {
@@ -158,7 +168,12 @@ export class OrdersRepository {
    * order exactly one finds it `created`.
    */
   async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
-    const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<{ id: number; units_returned: number }[]>(CANCEL_ORDER, id, ownerId ?? null));
+    const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock));
+    if (cancelled && !cancelled.cancelled) {
+      // Putting a line back would overflow its product's stock: nothing was written, the order is still created.
+      if (cancelled.no_room.length > 0) throw noRoomToRestock(id, cancelled.no_room, SPEC_LIMITS.maxStock);
+      throw new Error(`order ${id} was cancellable but the cancel wrote nothing`);
+    }
     const order = await this.find(id);
     if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
     return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };

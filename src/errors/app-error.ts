@@ -159,6 +159,18 @@ export const duplicateProducts = (lines: OrderLineRef[]): AppError =>
 export const orderAlreadyCancelled = (id: number, at: Date | null): AppError =>
   new AppError("order-already-cancelled", `Order ${id} was already cancelled${at ? ` at ${at.toISOString()}` : ""}; nothing changed.`);
 
+/**
+ * A cancel that would put a line back on a product whose stock has since been raised so far that
+ * it would go above `maxStock`: nothing changed, the order is still created.
+ */
+export const noRoomToRestock = (orderId: number, products: { id: number; name: string; stock: number; quantity: number }[], maxStock: number): AppError =>
+  new AppError(
+    "stock-out-of-range",
+    `Order ${orderId} cannot be cancelled: ${products
+      .map((p) => `product ${p.id} (${p.name}) has ${p.stock} in stock, and putting back its ${p.quantity} would take it above the maximum of ${maxStock}`)
+      .join("; ")}. Nothing was changed; the order is still created.`,
+  );
+
 export const idempotencyKeyReused = (): AppError => new AppError("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
 
 export const tooManyRequests = (detail: string, retryAfterSeconds: number): AppError => new AppError("too-many-requests", detail, { retryAfterSeconds });
