@@ -1,7 +1,7 @@
 // The catalogue's reads are prepared once per connection (DB_PREPARED_STATEMENTS, on by default)
 // and reused, except where one shared plan would not fit every value (keywords shorter than
-// three characters); with the setting off nothing is prepared. One pooled connection, so the
-// statements seen are the ones the requests ran on.
+// three characters, pages deeper than 10,000); with the setting off nothing is prepared. One
+// pooled connection, so the statements seen are the ones the requests ran on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
@@ -52,6 +52,18 @@ describe("with prepared statements (the default)", () => {
     const keywordPages = statements.filter((s) => s.statement.includes("ILIKE") && s.statement.includes("LIMIT"));
     expect(keywordPages).toHaveLength(1);
     expect(keywordPages[0]!.executions).toBe(2);
+  });
+
+  it("plans a page deeper than 10,000 for its own offset", async () => {
+    const token = await t.adminToken();
+    const unfilteredPages = async () =>
+      (await preparedCatalogueReads(t)).filter((s) => !s.statement.includes("ILIKE") && s.statement.includes("OFFSET")).map((s) => s.executions);
+    for (const offset of [0, 10_000, 10_001, 50_000]) {
+      const page = await t.request({ url: `/api/product/?limit=5&offset=${offset}`, token });
+      expect(page.statusCode).toBe(200);
+      expect(page.json()).toMatchObject({ results: offset === 0 ? [expect.objectContaining({ name: "Prepared green tea" })] : [] });
+    }
+    expect(await unfilteredPages()).toEqual([2]);
   });
 });
 

@@ -78,6 +78,13 @@ const where = (parts: string[]) => (parts.length ? `WHERE ${parts.join(" AND ")}
  */
 const planShared = (filter: ProductFilter) => !filter.keyword || [...filter.keyword].length >= 3;
 
+/**
+ * Past this offset a page is planned for its own offset too: the shared plan is made for the
+ * shallow pages most requests read, and at 1,000,000 products it made the deepest pages by price
+ * and by creation time 20-40 % slower than a plan of their own.
+ */
+const SHARED_PLAN_MAX_OFFSET = 10_000;
+
 /** Qualified: a bare `price` in ORDER BY would name the selected `price::text AS price`, sorting as text. */
 function orderBy(ordering: Ordering, reversed = false): string {
   const descending = ordering.descending !== reversed;
@@ -101,7 +108,10 @@ export function productPage(filter: ProductFilter, ordering: Ordering, limit: nu
   const l = values.length + 1;
   const order = orderBy(ordering);
   const text = `SELECT ${COLUMNS} FROM products JOIN (SELECT id FROM products ${where(parts)} ORDER BY ${order} LIMIT $${l} OFFSET $${l + 1}) page USING (id) ORDER BY ${order}`;
-  return { statement: { text, model: "Product", operation: "findMany", prepare: planShared(filter) }, values: [...values, limit, offset] };
+  return {
+    statement: { text, model: "Product", operation: "findMany", prepare: planShared(filter) && offset <= SHARED_PLAN_MAX_OFFSET },
+    values: [...values, limit, offset],
+  };
 }
 
 /**
