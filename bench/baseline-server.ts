@@ -5,16 +5,13 @@
 // out, no auth, no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX.
 import { createServer, type ServerResponse } from "node:http";
 import pg from "pg";
-import type { Statement } from "../src/db/client.js";
+import { queryConfigs, type Statement } from "../src/db/client.js";
 import { countProducts, productById, productPage } from "../src/domain/catalogue-sql.js";
 import { filterOf } from "./lib/catalogue-scripts.js";
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 20) });
-const prepared = process.env.DB_PREPARED_STATEMENTS !== "false";
-const names = new Map<string, string>();
-const nameOf = (text: string) => names.get(text) ?? names.set(text, `catalogue_${names.size + 1}`).get(text)!;
-const run = <Row extends pg.QueryResultRow>({ text, prepare }: Statement, values: unknown[]) =>
-  pool.query<Row>(prepared && prepare !== false ? { name: nameOf(text), text, values } : { text, values });
+const toQuery = queryConfigs(process.env.DB_PREPARED_STATEMENTS !== "false");
+const run = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => pool.query<Row>(toQuery(statement, values));
 const COUNT_TTL_MS = 5_000;
 const counts = new Map<string, { at: number; count: Promise<number> }>();
 

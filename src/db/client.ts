@@ -92,16 +92,11 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
-  const named = options.preparedStatements ?? true;
-  // pg prepares a named statement on a connection the first time it runs there; the names are
-  // the pool's own, one per distinct SQL text (a bounded set: the catalogue's query shapes).
-  const names = new Map<string, string>();
-  const nameOf = (text: string) => names.get(text) ?? names.set(text, `catalogue_${names.size + 1}`).get(text)!;
+  const toQuery = queryConfigs(options.preparedStatements ?? true);
   const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
     const started = process.hrtime.bigint();
     try {
-      const config = named && statement.prepare !== false ? { name: nameOf(statement.text), text: statement.text, values } : { text: statement.text, values };
-      return (await pool.query<Row>(config)).rows;
+      return (await pool.query<Row>(toQuery(statement, values))).rows;
     } finally {
       observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -115,6 +110,17 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
       await pool.end().catch(() => {});
     },
   };
+}
+
+/**
+ * Turns statements into pg query configs: named (so pg prepares each on a connection the first
+ * time it runs there) when `prepared` and the statement allows it, else unnamed. The names are
+ * this function's own, one per distinct SQL text (a bounded set: the catalogue's query shapes).
+ */
+export function queryConfigs(prepared: boolean): (statement: Statement, values: unknown[]) => pg.QueryConfig {
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => names.get(text) ?? names.set(text, `catalogue_${names.size + 1}`).get(text)!;
+  return ({ text, prepare }, values) => (prepared && prepare !== false ? { name: nameOf(text), text, values } : { text, values });
 }
 
 function withQueryTimings(prisma: PrismaClient, observe: NonNullable<DatabaseClientOptions["observeQuery"]>): PrismaClient {
