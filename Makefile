@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres lint format typecheck contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -41,26 +41,34 @@ run: dist/src/server.js
 	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
 	node dist/src/server.js
 
-test: lint typecheck
+# The checks and the unit tier are single-threaded tools, so they share the two cores (-j2); each
+# one's output is printed whole when it ends. The integration halves use both cores each.
+test:
 	rm -rf $(COVERAGE_DIR) artifacts/vitest-*.json
-	$(MAKE) test-unit
+	$(MAKE) -j2 --output-sync=target lint typecheck test-unit
 	$(MAKE) test-pglite test-postgres
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
 
 # The import directions of README "Layers" (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
-lint: node_modules/.installed
+lint: lint-spec lint-imports lint-style lint-deploy
+lint-spec: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
+lint-imports: node_modules/.installed
 	npx depcruise src client bench scripts support tests --config .dependency-cruiser.cjs --output-type err
+lint-style: node_modules/.installed
 	npx biome ci --error-on-warnings .
+lint-deploy: node_modules/.installed
 	bash scripts/validate-deploy.sh
 
 # Rewrites every file in Biome's style (biome.json).
 format: node_modules/.installed
 	npx biome format --write .
 
-typecheck: node_modules/.installed generated/prisma/client.ts
+typecheck: typecheck-app typecheck-bench
+typecheck-app: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p tsconfig.json
+typecheck-bench: node_modules/.installed generated/prisma/client.ts
 	npx tsc --noEmit -p bench/tsconfig.json
 
 # The pure modules, without a database (tests/unit/): seconds, so they run first.

@@ -9,11 +9,14 @@ import { afterAll, expect, it } from "vitest";
 import { buildApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { accepts, openedSince, openResources } from "./helpers/open-resources.js";
+import { testFilesRunInThisProcess } from "./helpers/process-sharing.js";
 
 const dataDir = await mkdtemp(join(tmpdir(), "app-close-"));
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
 it("releases the embedded database, its server, the pool and every timer on close", async () => {
+  // Resources are counted by kind: exact only where no other test file left any (tests/own-process.ts).
+  expect(testFilesRunInThisProcess(), "the first test file of its worker process").toBe(1);
   const before = openResources();
   const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATA_DIR: dataDir, PORT: "0" });
   const app = await buildApp(config, { pressure: { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 } });

@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config.js";
 import { type RedisServer, startRedisServer } from "../support/redis-server.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { openedSince, openResources } from "./helpers/open-resources.js";
+import { testFilesRunInThisProcess } from "./helpers/process-sharing.js";
 
 let db: TestDatabase;
 let redis: RedisServer;
@@ -30,6 +31,8 @@ async function sessionsOnDatabase(): Promise<number> {
 }
 
 it("closes the pool, the coordination and Redis connections and the job timer", async () => {
+  // Resources are counted by kind: exact only where no other test file left any (tests/own-process.ts).
+  expect(testFilesRunInThisProcess(), "the first test file of its worker process").toBe(1);
   const before = openResources();
   const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: db.url, REDIS_URL: redis.url, ADMIN_PASSWORD: "12345" });
   const app = await buildApp(config, { pressure: { maxEventLoopDelayMs: 1_000, retryAfterSeconds: 5 } });

@@ -1,0 +1,3 @@
+import { countTestFile } from "../helpers/process-sharing.js";
+
+countTestFile();
