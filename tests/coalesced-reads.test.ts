@@ -46,8 +46,9 @@ async function coalescing(): Promise<{ statements: number; reads: number }> {
 describe("product reads by id", () => {
   it("asked for at once share one statement per hundred, each with its own row", async () => {
     const products = t.app.repositories.products;
-    // Every product, one twice, and an id that does not exist: 122 reads, asked in one go.
-    const ids = [...rows.map((r) => r.id), rows[7]!.id, missingId];
+    // Every product, one twice, an id that does not exist and two that no row can have (which
+    // must not fail the statement the others share): 124 reads, asked in one go.
+    const ids = [...rows.map((r) => r.id), rows[7]!.id, missingId, 2 ** 31, 1.5];
     const before = await coalescing();
     const found = await Promise.all(ids.map((id) => products.findById(id)));
     const after = await coalescing();
@@ -56,7 +57,7 @@ describe("product reads by id", () => {
     expect(after.reads - before.reads).toBe(ids.length);
     const fields = (row: (Pick<Row, "id" | "name" | "stock" | "version"> & { price: unknown }) | null) =>
       row && { id: row.id, name: row.name, price: String(row.price), stock: row.stock, version: row.version };
-    expect(found.map(fields)).toEqual([...rows, rows[7]!, null].map(fields));
+    expect(found.map(fields)).toEqual([...rows, rows[7]!, null, null, null].map(fields));
   });
 
   it(`from ${USERS} users at once over TCP: every answer is the product asked for`, async () => {

@@ -95,7 +95,8 @@ export class ProductsRepository {
     options: { onCoalescedRead?: (reads: number) => void } = {},
   ) {
     this.byId = coalescedReads(async (ids: number[]) => {
-      const rows = await this.sql<ProductRow>(productsByIds, [ids]);
+      // An id no row can have is not sent: it would fail the statement for every read sharing it.
+      const rows = await this.sql<ProductRow>(productsByIds, [ids.filter(isSerialId)]);
       return new Map(rows.map((row) => [row.id, row]));
     }, options.onCoalescedRead);
     this.counts = new LRUCache<string, number, CountQuery>({
@@ -253,6 +254,10 @@ export class ProductsRepository {
     throw new Error(`product ${id}: a conditional write kept missing a row that matches its conditions`);
   }
 }
+
+/** PostgreSQL's `integer`, the type of `products.id`. */
+const MAX_INTEGER = 2_147_483_647;
+const isSerialId = (id: number) => Number.isInteger(id) && id >= 1 && id <= MAX_INTEGER;
 
 /** The WHERE condition for an expected version (If-Match): none, any existing row, or one of these. */
 function versionCondition(expected?: ExpectedVersion): Prisma.Sql[] {
