@@ -45,7 +45,7 @@ describe("with prepared statements (the default)", () => {
     await readCatalogue(t, token, product.id, product.name);
     await readCatalogue(t, token, product.id, product.name);
     const statements = await preparedCatalogueReads(t);
-    const byId = statements.filter((s) => s.statement.includes("WHERE id = $1"));
+    const byId = statements.filter((s) => s.statement.includes("WHERE id = ANY($1::int[])"));
     expect(byId).toHaveLength(1);
     expect(byId[0]!.executions).toBe(2);
     // The page for "tea" twice; the three "te" pages of each round were not run on it.

@@ -1,6 +1,6 @@
 // pgbench transactions with the exact SQL of the service's catalogue reads (built by the
 // service's own src/domain/catalogue-sql.ts), so the ceiling and the service run the same statements.
-import { countProducts, productById, productPage } from "../../src/domain/catalogue-sql.js";
+import { countProducts, productPage, productsByIds } from "../../src/domain/catalogue-sql.js";
 import type { ProductFilter } from "../../src/domain/products.js";
 
 export interface PgbenchScript {
@@ -27,9 +27,12 @@ export function filterOf(keyword: string | undefined, maxPrice: string | undefin
   return { ...(keyword ? { keyword } : {}), ...(maxPrice !== undefined ? { maxPrice: { toString: () => maxPrice } as ProductFilter["maxPrice"] } : {}) };
 }
 
-/** GET /api/product/{id} with a random id in [firstId, lastId]. */
+/**
+ * GET /api/product/{id} with a random id in [firstId, lastId]: the service's statement for one
+ * read (the service lets concurrent reads share it; pgbench sends one per transaction).
+ */
 export function byIdScript(firstId: number, lastId: number): PgbenchScript {
-  return { script: `\\set id random(${firstId}, ${lastId})\n${productById.text.replace("$1", ":id")};\n`, defines: {} };
+  return { script: `\\set id random(${firstId}, ${lastId})\n${productsByIds.text.replace("$1", "ARRAY[:id]")};\n`, defines: {} };
 }
 
 /**

@@ -13,10 +13,11 @@ export interface ProductFilter {
 
 const COLUMNS = `id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-export const productById: Statement = {
-  text: `SELECT ${COLUMNS} FROM products WHERE id = $1`,
+/** The products of several concurrent reads by id, in one statement (src/domain/coalesced-reads.ts). */
+export const productsByIds: Statement = {
+  text: `SELECT ${COLUMNS} FROM products WHERE id = ANY($1::int[])`,
   model: "Product",
-  operation: "findById",
+  operation: "findByIds",
 };
 
 /** What a product list can be sorted by. */

@@ -3,7 +3,8 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import type { SqlRunner } from "../db/client.js";
 import { uniqueViolationAs } from "../db/errors.js";
 import { AppError, nameTaken } from "../errors/app-error.js";
-import { countProducts, productById, productKeysetPage, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
+import { coalescedReads } from "./coalesced-reads.js";
+import { countProducts, productKeysetPage, productsByIds, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
 import type { MoneyText } from "./money.js";
 import type { NormalizedName } from "./names.js";
 import { sortKeyOf, type CatalogueCursor } from "./product-cursor.js";
@@ -86,11 +87,18 @@ export class ProductsRepository {
    * those still running) are never served after it. Old entries age out of the LRU.
    */
   private generation = 0;
+  private readonly byId: (id: number) => Promise<ProductRow | null>;
 
   constructor(
     private readonly db: PrismaClient,
     private readonly sql: SqlRunner,
+    options: { onCoalescedRead?: (reads: number) => void } = {},
   ) {
+    this.byId = coalescedReads(async (ids: number[]) => {
+      // An id no row can have is not sent: it would fail the statement for every read sharing it.
+      const rows = await this.sql<ProductRow>(productsByIds, [ids.filter(isSerialId)]);
+      return new Map(rows.map((row) => [row.id, row]));
+    }, options.onCoalescedRead);
     this.counts = new LRUCache<string, number, CountQuery>({
       max: 10_000,
       ttl: COUNT_CACHE_TTL_MS,
@@ -150,9 +158,9 @@ export class ProductsRepository {
     return count!;
   }
 
-  async findById(id: number): Promise<ProductRecord | null> {
-    const [row] = await this.sql<ProductRow>(productById, [id]);
-    return row ?? null;
+  /** Concurrent reads of products by id share one statement. */
+  findById(id: number): Promise<ProductRecord | null> {
+    return this.byId(id);
   }
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
@@ -246,6 +254,10 @@ export class ProductsRepository {
     throw new Error(`product ${id}: a conditional write kept missing a row that matches its conditions`);
   }
 }
+
+/** PostgreSQL's `integer`, the type of `products.id`. */
+const MAX_INTEGER = 2_147_483_647;
+const isSerialId = (id: number) => Number.isInteger(id) && id >= 1 && id <= MAX_INTEGER;
 
 /** The WHERE condition for an expected version (If-Match): none, any existing row, or one of these. */
 function versionCondition(expected?: ExpectedVersion): Prisma.Sql[] {

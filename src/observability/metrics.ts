@@ -15,6 +15,8 @@ export interface Metrics {
   registry: client.Registry;
   orderEvents: OrderEventCounters;
   observeQuery(model: string, operation: string, seconds: number): void;
+  /** A statement read `reads` products by id for as many concurrent requests (src/domain/coalesced-reads.ts). */
+  coalescedReads(reads: number): void;
   watchPool(pool: pg.Pool): void;
   /** An idle pool connection failed (its server went away). */
   poolError(): void;
@@ -64,6 +66,12 @@ export function createMetrics(): Metrics {
     help: "Duration of database operations issued through Prisma.",
     labelNames: ["model", "operation"],
     buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  });
+  const readsPerStatement = new client.Histogram({
+    name: "db_coalesced_reads",
+    help: "Reads of a product by id served by one statement: concurrent requests share it.",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 100],
     registers,
   });
   const pools: pg.Pool[] = [];
@@ -157,6 +165,9 @@ export function createMetrics(): Metrics {
     },
     observeQuery(model, operation, seconds) {
       queryDuration.observe({ model, operation }, seconds);
+    },
+    coalescedReads(reads) {
+      readsPerStatement.observe(reads);
     },
     watchPool(pool) {
       pools.push(pool);

@@ -31,7 +31,7 @@ export const repositoriesPlugin = fp(
     const users = new UsersRepository(database.prisma);
     app.decorate("repositories", {
       users,
-      products: new ProductsRepository(database.prisma, database.query),
+      products: new ProductsRepository(database.prisma, database.query, { onCoalescedRead: app.serviceMetrics.coalescedReads }),
       orders: new OrdersRepository(database.prisma),
       tokens: new TokenService(jwtSigner(app.jwt), database.prisma, {
         accessSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
@@ -40,5 +40,5 @@ export const repositoriesPlugin = fp(
     });
     if (config.ADMIN_PASSWORD) await ensureDefaultAdmin(users, config.ADMIN_PASSWORD);
   },
-  { name: "repositories", dependencies: ["config", "database", "jwt"], fastify: "5.x" },
+  { name: "repositories", dependencies: ["config", "database", "jwt", "metrics"], fastify: "5.x" },
 );
