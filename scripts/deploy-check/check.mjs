@@ -529,7 +529,11 @@ function overlayRelations(name, objects) {
 // ---------------------------------------------------------------- ops -----------
 // The metric names the app exposes (src/observability, fastify-metrics defaults). Histograms also
 // expose _bucket/_count/_sum.
-const HISTOGRAMS = { http_request_duration_seconds: ["method", "route", "status_code"], db_query_duration_seconds: ["model", "operation"], db_coalesced_reads: [] };
+const HISTOGRAMS = {
+  http_request_duration_seconds: ["method", "route", "status_code"],
+  db_query_duration_seconds: ["model", "operation"],
+  db_coalesced_reads: [],
+};
 const METRICS = {
   nodejs_eventloop_lag_p99_seconds: [],
   process_resident_memory_bytes: [],
