@@ -23,7 +23,9 @@ export default defineConfig({
     // Two cores: two test files at a time, each with its own database.
     fileParallelism: true,
     maxWorkers: 2,
-    minWorkers: 1,
+    // Both workers live for the whole run: the pool never stops an idle one between files (with
+    // isolation off, stopping a worker that went idle near the end once crashed a run).
+    minWorkers: 2,
     // Each worker process runs its files one after another and loads the app's modules once, not
     // once per file (that took about 2.5 s of CPU per file). Every file still builds its own apps
     // and databases; the few that count the process's own resources run first in a fresh worker
