@@ -41,8 +41,8 @@ run: dist/src/server.js
 	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
 	node dist/src/server.js
 
-# The checks and the unit tier are single-threaded tools, so they share the two cores (-j2); each
-# one's output is printed whole when it ends. The integration halves use both cores each.
+# The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
+# each one's output is printed whole when it ends. The integration halves use both cores each.
 test:
 	rm -rf $(COVERAGE_DIR) artifacts/vitest-*.json
 	$(MAKE) -j2 --output-sync=target lint typecheck test-unit

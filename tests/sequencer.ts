@@ -5,8 +5,8 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { OWN_PROCESS } from "./own-process.js";
 
-// Seconds each file took in a PGlite run on two busy cores. Only for a fresh clone: once vitest has
-// timed a file (node_modules/.vite/vitest/), its own figure is used.
+// Seconds each file took in a run of each half on two busy cores. Only for a fresh clone: once
+// vitest has timed a file (node_modules/.vite/vitest/), its own figure is used.
 const EXPECTED_SECONDS: Record<string, number> = {
   "tests/startup.pglite.test.ts": 52,
   "tests/many-users.test.ts": 43,
