@@ -1,5 +1,5 @@
 import { invalidFields } from "../errors/app-error.js";
-import { SORT_COLUMNS, type Ordering, type SortField, type SortKey } from "./catalogue-sql.js";
+import { isSerialId, SORT_COLUMNS, type Ordering, type SortField, type SortKey } from "./catalogue-sql.js";
 import type { ProductFilter } from "./catalogue-sql.js";
 
 /**
@@ -59,7 +59,7 @@ const cursorError = (code: string, message: string) => invalidFields([{ field: [
 
 /** Each sort column's accepted key values (what the database writes as text for that column). */
 const KEY_VALUE: Record<string, (value: unknown) => boolean> = {
-  int: (v) => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 2_147_483_647,
+  int: (v) => typeof v === "number" && isSerialId(v),
   numeric: (v) => typeof v === "string" && /^\d{1,7}(\.\d{1,3})?$/.test(v),
   timestamptz: (v) => typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v)),
   text: (v) => typeof v === "string" && v.length <= 400 && !/[\p{Cc}\p{Cs}]/u.test(v),

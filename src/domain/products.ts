@@ -4,7 +4,7 @@ import type { SqlRunner } from "../db/client.js";
 import { uniqueViolationAs } from "../db/errors.js";
 import { AppError, nameTaken } from "../errors/app-error.js";
 import { coalescedReads } from "./coalesced-reads.js";
-import { countProducts, productKeysetPage, productsByIds, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
+import { countProducts, isSerialId, productKeysetPage, productsByIds, productPage, type Ordering, type ProductFilter } from "./catalogue-sql.js";
 import type { MoneyText } from "./money.js";
 import type { NormalizedName } from "./names.js";
 import { sortKeyOf, type CatalogueCursor } from "./product-cursor.js";
@@ -254,10 +254,6 @@ export class ProductsRepository {
     throw new Error(`product ${id}: a conditional write kept missing a row that matches its conditions`);
   }
 }
-
-/** PostgreSQL's `integer`, the type of `products.id`. */
-const MAX_INTEGER = 2_147_483_647;
-const isSerialId = (id: number) => Number.isInteger(id) && id >= 1 && id <= MAX_INTEGER;
 
 /** The WHERE condition for an expected version (If-Match): none, any existing row, or one of these. */
 function versionCondition(expected?: ExpectedVersion): Prisma.Sql[] {
