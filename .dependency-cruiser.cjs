@@ -1,12 +1,18 @@
-// The allowed import directions (README, "Layers"), checked by `make lint`:
-//   server.ts / cluster.ts -> app.ts -> plugins/ -> handlers/ -> domain/ -> db/
-//   http/ is the transport layer (problem documents, validation, authentication) for app, plugins
-//   and handlers; domain/ and db/ never import it. observability/, jobs/, errors/ and
-//   spec-limits.ts are leaves beside db/.
+// The allowed import directions (docs/reference/architecture.md), checked by `make lint`:
+//   server.ts / cluster.ts -> app.ts -> features -> shared/, platform/, infra/, errors/
+//   A feature is any other folder of src/ (accounts/, catalogue/, orders/, operations/, ...): its
+//   handlers, repository, statements and wire mapping. Features meet only through each other's
+//   index.ts. platform/ wraps ecosystem plugins; infra/ is what the service runs on (database,
+//   coordination, jobs, the HTTP error funnel, configuration). Neither knows any feature.
+//   shared/ holds the pure values several features use (names, money).
 //   src/ imports nothing from tests/, bench/, scripts/, support/ or client/ (the callers' typed
 //   client), nor a devDependency; bench/ and scripts/ take their shared helpers from support/,
 //   never from tests/.
 // tests/unit/layering.test.ts proves that a wrong import fails this check.
+const BASE = "infra|platform|shared|errors|types";
+const ENTRY = "^src/(app|server|cluster)\\.ts$";
+const UNIT_TEST = "\\.test\\.ts$";
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -18,45 +24,46 @@ module.exports = {
       to: { circular: true },
     },
     {
-      name: "domain-is-transport-free",
+      name: "features-meet-through-index",
       severity: "error",
-      comment: "The domain knows records and rules, not HTTP: no http/, handlers/, plugins/ or the app.",
-      from: { path: "^src/domain/" },
-      to: { path: "^src/(http|handlers|plugins|jobs)/|^src/(app|server|cluster)\\.ts$" },
+      comment: "A feature uses another only through what that feature's index.ts exports (or not at all).",
+      from: { path: "^src/([^/]+)/", pathNot: `^src/(${BASE})/` },
+      to: { path: "^src/[^/]+/", pathNot: ["^src/$1/", `^src/(${BASE})/`, "^src/[^/]+/index\\.ts$"] },
     },
     {
-      name: "db-is-the-bottom",
+      name: "features-below-app",
       severity: "error",
-      comment: "db/ is below the domain: it imports nothing above it.",
-      from: { path: "^src/db/" },
-      to: { path: "^src/(domain|http|handlers|plugins|jobs)/|^src/(app|server|cluster)\\.ts$" },
+      comment: "Features get what they need from the app's plugins; they never import the app or the server.",
+      from: { path: "^src/[^/]+/" },
+      to: { path: ENTRY },
     },
     {
-      name: "handlers-below-plugins",
+      name: "infra-knows-no-feature",
       severity: "error",
-      comment: "Handlers get what they need passed in by the app; they never reach up into plugins/ or the app.",
-      from: { path: "^src/handlers/" },
-      to: { path: "^src/(plugins|jobs)/|^src/(app|server|cluster)\\.ts$" },
+      comment: "infra/ is what every feature runs on: it imports no feature, no platform plugin, nothing of shared/.",
+      from: { path: "^src/infra/", pathNot: UNIT_TEST },
+      to: { path: "^src/", pathNot: ["^src/(infra|errors|types)/"] },
     },
     {
-      name: "http-below-app",
+      name: "platform-knows-no-feature",
       severity: "error",
-      comment: "The transport layer serves handlers and plugins; it does not import them or the app.",
-      from: { path: "^src/http/" },
-      to: { path: "^src/(handlers|plugins|jobs)/|^src/(app|server|cluster)\\.ts$" },
+      comment: "platform/ wraps ecosystem plugins for every feature: it imports only infra/ and errors/.",
+      from: { path: "^src/platform/" },
+      to: { path: "^src/", pathNot: ["^src/(platform|infra|errors|types)/"] },
     },
     {
-      name: "leaves-stay-leaves",
+      name: "shared-is-pure",
       severity: "error",
-      comment: "observability/, jobs/, errors/ and spec-limits.ts are used by everyone above db/, so they import nothing above it.",
-      from: { path: "^src/(observability|jobs|errors)/|^src/spec-limits\\.ts$" },
-      to: { path: "^src/(domain|http|handlers|plugins)/|^src/(app|server|cluster)\\.ts$" },
+      comment: "shared/ holds values several features use: no feature, no plugin, no database.",
+      from: { path: "^src/shared/" },
+      to: { path: "^src/", pathNot: ["^src/(shared|errors)/", "^src/infra/spec-limits\\.ts$", "^src/infra/spec\\.ts$", "^src/infra/project-root\\.ts$"] },
     },
     {
-      name: "plugins-below-app",
+      name: "errors-are-a-leaf",
       severity: "error",
-      from: { path: "^src/plugins/" },
-      to: { path: "^src/(app|server|cluster)\\.ts$" },
+      comment: "Every layer throws the error module's errors, so it imports nothing of src/ (its unit test may).",
+      from: { path: "^src/errors/", pathNot: UNIT_TEST },
+      to: { path: "^src/", pathNot: "^src/errors/" },
     },
     {
       name: "app-below-server",
@@ -68,14 +75,14 @@ module.exports = {
       name: "src-is-shipped-alone",
       severity: "error",
       comment: "The build ships src/: it must not need test, benchmark or script code.",
-      from: { path: "^src/" },
+      from: { path: "^src/", pathNot: UNIT_TEST },
       to: { path: "^(tests|bench|scripts|support|client)/" },
     },
     {
       name: "src-needs-no-dev-dependency",
       severity: "error",
       comment: "The production image installs dependencies only: what src/ runs must be one (type-only imports are erased).",
-      from: { path: "^src/" },
+      from: { path: "^src/", pathNot: UNIT_TEST },
       to: { dependencyTypes: ["npm-dev"], dependencyTypesNot: ["type-only"] },
     },
     {

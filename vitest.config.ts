@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 import LongestFirstSequencer from "./tests/sequencer.js";
 
 // Two tiers. `unit`: the pure modules (money, pagination, names, passwords, errors and their
-// mapping, configuration, generated code), no database, no server: tests/unit/. `integration`: the
+// mapping, configuration), tested beside them in src/, and the project's own checks (generated
+// code, layering) in tests/unit/: no database, no server. `integration`: the
 // service over HTTP on a real database (TEST_DB=pglite|postgres), every other file under tests/.
 //
 // *.postgres.test.ts need a real PostgreSQL server of their own (they stop and start it), so they
@@ -37,7 +38,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["tests/unit/**/*.test.ts"],
+          include: ["src/**/*.test.ts", "tests/unit/**/*.test.ts"],
           testTimeout: 10_000,
         },
       },

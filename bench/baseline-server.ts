@@ -1,13 +1,13 @@
 // The floor to compare the service with: node:http + a pg Pool running the SQL the service runs
-// for the catalogue (the same statements, from src/domain/catalogue-sql.ts; a filter's count
+// for the catalogue (the same statements, from src/catalogue/statements.ts; a filter's count
 // reused for 5 s like the service's count cache, the page read in parallel; one statement per
 // product read by id, where the service lets concurrent reads share one), prepared under a
 // name per connection as the service prepares them (DB_PREPARED_STATEMENTS=false: unnamed), JSON
 // out, no auth, no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX.
 import { createServer, type ServerResponse } from "node:http";
 import pg from "pg";
-import { queryConfigs, type Statement } from "../src/db/client.js";
-import { countProducts, productPage, productsByIds } from "../src/domain/catalogue-sql.js";
+import { queryConfigs, type Statement } from "../src/infra/db/client.js";
+import { countProducts, productPage, productsByIds } from "../src/catalogue/statements.js";
 import { filterOf } from "./lib/catalogue-scripts.js";
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 20) });

@@ -9,10 +9,10 @@ import { benchDatabases, createBenchDatabase, type DatabaseKind } from "./lib/da
 import { main, onCleanup, step } from "./lib/main.js";
 import { seedProducts, withClient } from "./lib/postgres.js";
 import { printChecks, printTable, summarize, type Check } from "./lib/report.js";
-import { countProducts, productKeysetPage, productPage, SORT_COLUMNS, type Ordering } from "../src/domain/catalogue-sql.js";
-import { parseOrdering } from "../src/domain/product-cursor.js";
-import type { ProductFilter } from "../src/domain/products.js";
-import { Decimal } from "../src/domain/money.js";
+import { countProducts, productKeysetPage, productPage, SORT_COLUMNS, type Ordering } from "../src/catalogue/statements.js";
+import { parseOrdering } from "../src/catalogue/cursor.js";
+import type { ProductFilter } from "../src/catalogue/products-repository.js";
+import { Decimal } from "../src/shared/money.js";
 
 const size = Number(process.env.BENCH_PRODUCTS ?? 1_000_000);
 const embeddedSize = Number(process.env.BENCH_EMBEDDED_PRODUCTS ?? size);

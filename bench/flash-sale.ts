@@ -1,7 +1,7 @@
 // npm run bench:flash-sale — a flash sale: many distinct buyers over TCP each ordering one unit of
 // one product whose stock does not run out during the run. Prints the service's orders/s and
 // latency beside pgbench running the same transaction on the same database (BEGIN; the order's
-// two statements from src/domain/order-sql.ts; COMMIT) as the ceiling, and the service's share of
+// two statements from src/orders/statements.ts; COMMIT) as the ceiling, and the service's share of
 // it; then checks the stock ledger. On PostgreSQL and on the embedded database (pgbench reaches
 // PGlite through the same loopback server the service uses, opened by this process while the
 // service is stopped).
@@ -14,7 +14,7 @@ import { main, onCleanup, step } from "./lib/main.js";
 import { findPgbench, runPgbench, type PgbenchResult } from "./lib/pgbench.js";
 import { sql, waitForQuiet } from "./lib/postgres.js";
 import { printChecks, printTable, type Check, type Row } from "./lib/report.js";
-import { TAKE_STOCK, WRITE_ORDER } from "../src/domain/order-sql.js";
+import { TAKE_STOCK, WRITE_ORDER } from "../src/orders/statements.js";
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const userCount = Number(process.env.BENCH_USERS ?? 64);

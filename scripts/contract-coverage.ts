@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { createContractChecker, type OpenApiDocument } from "../support/contract-checker.js";
-import { loadSpec } from "../src/spec.js";
+import { loadSpec } from "../src/infra/spec.js";
 
 const dir = process.env.CONTRACT_COVERAGE_DIR ?? "artifacts/contract-coverage";
 const exceptionsFile = "tests/contract-coverage-exceptions.yaml";

@@ -1,11 +1,11 @@
 import { join } from "node:path";
-import { loadConfig } from "../src/config.js";
-import { createDatabaseClient } from "../src/db/client.js";
-import { resolveDatabase } from "../src/db/database-url.js";
-import { DEFAULT_ADMIN_NAME, ensureDefaultAdmin } from "../src/domain/default-admin.js";
-import { UsersRepository } from "../src/domain/users.js";
-import { checkDatabaseReachable, embeddedFailure } from "../src/startup-checks.js";
-import { exitWithStartupFailure } from "../src/startup-failure.js";
+import { loadConfig } from "../src/infra/config.js";
+import { createDatabaseClient } from "../src/infra/db/client.js";
+import { resolveDatabase } from "../src/infra/db/database-url.js";
+import { DEFAULT_ADMIN_NAME, ensureDefaultAdmin } from "../src/accounts/default-admin.js";
+import { UsersRepository } from "../src/accounts/users-repository.js";
+import { checkDatabaseReachable, embeddedFailure } from "../src/infra/startup/checks.js";
+import { exitWithStartupFailure } from "../src/infra/startup/failure.js";
 
 // Development: admin/12345 as in the reference. Production: only when ADMIN_PASSWORD is set.
 // A failure ends in one line saying what to do, and exit code 1.

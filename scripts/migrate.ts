@@ -2,10 +2,10 @@
 // Applies prisma/migrations to DATABASE_URL, or to the embedded database in $DATA_DIR/pglite
 // (.data/pglite by default). A failure ends in one line saying what to do, and exit code 1.
 import { join } from "node:path";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/db/embedded.js";
-import { applyMigrations } from "../src/db/migrations.js";
-import { checkDatabaseReachable, embeddedFailure } from "../src/startup-checks.js";
-import { exitWithStartupFailure } from "../src/startup-failure.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/infra/db/embedded.js";
+import { applyMigrations } from "../src/infra/db/migrations.js";
+import { checkDatabaseReachable, embeddedFailure } from "../src/infra/startup/checks.js";
+import { exitWithStartupFailure } from "../src/infra/startup/failure.js";
 
 const url = process.env.DATABASE_URL || undefined;
 const dataDir = join(process.env.DATA_DIR || ".data", "pglite");

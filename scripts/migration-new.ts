@@ -3,7 +3,7 @@
 // migrations produce (prisma/migrations/schema.prisma.snapshot) and prisma/schema.prisma,
 // then updates the snapshot.
 import { join, relative } from "node:path";
-import { createMigration, MIGRATIONS_DIR } from "../src/db/migrations.js";
+import { createMigration, MIGRATIONS_DIR } from "../src/infra/db/migrations.js";
 
 const name = process.argv[2];
 if (!name || process.argv.length > 3) {

@@ -1,45 +1,44 @@
-import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from "fastify";
+import type { Server } from "node:http";
+import { errorCodes, type FastifyHttpOptions, type FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
 import openapiGlue from "fastify-openapi-glue";
-import type { Config } from "./config.js";
-import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
-import { authHandlers } from "./handlers/auth.js";
-import { healthHandlers, type Lifecycle, notReadyReason } from "./handlers/health.js";
-import { operationsHandlers } from "./handlers/operations.js";
-import { orderHandlers } from "./handlers/orders.js";
-import { productHandlers } from "./handlers/products.js";
-import { userHandlers } from "./handlers/users.js";
-import { validatorCompiler } from "./http/ajv.js";
-import { authenticateBeforeValidation, createSecurityHandlers } from "./http/authentication.js";
-import { answerClientError, registerProblemHandlers, sendProblem } from "./http/error-handler.js";
-import type { OperationHandlers } from "./http/operation-types.js";
-import { registerLinkBase } from "./http/pagination.js";
-import { echoRequestIds, requestId } from "./http/request-id.js";
-import { RequestLogController } from "./http/request-logging.js";
-import { loggerOptions } from "./observability/logger.js";
-import { configPlugin } from "./plugins/config.js";
-import { type CoordinationOptions, coordinationPlugin } from "./plugins/coordination.js";
-import { corsPlugin } from "./plugins/cors.js";
-import { databasePlugin, type ProvidedDatabase } from "./plugins/database.js";
-import { docsPlugin } from "./plugins/docs.js";
-import { inFlightPlugin } from "./plugins/in-flight.js";
-import { jwtPlugin } from "./plugins/jwt.js";
-import { metricsPlugin } from "./plugins/metrics.js";
-import { periodicJobsPlugin } from "./plugins/periodic-jobs.js";
-import { rateLimitsPlugin } from "./plugins/rate-limits.js";
-import { repositoriesPlugin } from "./plugins/repositories.js";
-import { securityHeadersPlugin } from "./plugins/security-headers.js";
-import { type PressureLimits, underPressurePlugin } from "./plugins/under-pressure.js";
 import { stringify } from "yaml";
-import { loadSpec, SPEC_TEXT } from "./spec.js";
+import { accounts, authenticateBeforeValidation, createSecurityHandlers } from "./accounts/index.js";
+import { catalogue } from "./catalogue/index.js";
+import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
+import type { Config } from "./infra/config.js";
+import { type CoordinationOptions, coordinationPlugin } from "./infra/coordination/plugin.js";
+import { databasePlugin, type ProvidedDatabase } from "./infra/db/plugin.js";
+import type { Feature } from "./infra/feature.js";
+import { validatorCompiler } from "./infra/http/ajv.js";
+import { answerClientError, problemHandlersPlugin, sendProblem } from "./infra/http/error-handler.js";
+import type { OperationHandlers } from "./infra/http/operation-types.js";
+import { linkBasePlugin } from "./infra/http/pagination.js";
+import { echoRequestIds, requestId } from "./infra/http/request-id.js";
+import { RequestLogController } from "./infra/http/request-logging.js";
+import { periodicJobsPlugin } from "./infra/jobs/plugin.js";
+import { loggerOptions } from "./infra/logger.js";
+import { loadSpec, SPEC_TEXT } from "./infra/spec.js";
+import { type Lifecycle, notReadyReason, operations, type ServedSpecification } from "./operations/index.js";
+import { orders } from "./orders/index.js";
+import { configPlugin } from "./platform/config.js";
+import { corsPlugin } from "./platform/cors.js";
+import { docsPlugin } from "./platform/docs.js";
+import { inFlightPlugin } from "./platform/in-flight.js";
+import { jwtPlugin } from "./platform/jwt.js";
+import { metricsPlugin } from "./platform/metrics.js";
+import { securityHeadersPlugin } from "./platform/security-headers.js";
+import { type PressureLimits, underPressurePlugin } from "./platform/under-pressure.js";
 
-/** What a test (or a benchmark) changes in the app that src/server.ts builds from the configuration alone. */
-export interface AppOverrides {
-  logger?: FastifyServerOptions["logger"];
+/** The API's resources, each a folder of src/: adding one is a folder and a line here. */
+export const FEATURES: readonly Feature[] = [accounts, catalogue, orders, operations];
+
+/** What the app is registered with: the configuration, and what a test or benchmark steers. */
+export interface AppOptions {
+  config: Config;
   pressure?: PressureLimits;
   /** The OpenAPI document to route and serve; openapi.yaml unless a test swaps in a changed copy. */
   specification?: Record<string, unknown>;
-  /** Told of every route as it is added (tests check that routes come only from the spec). */
-  observeRoute?: (route: RouteOptions) => void;
   /** A database made elsewhere, instead of DATABASE_URL or the embedded one; closed with the app. */
   database?: ProvidedDatabase;
   /**
@@ -47,14 +46,15 @@ export interface AppOverrides {
    * one process running the periodic jobs). By default on when DATABASE_URL is set, through
    * COORDINATION_DATABASE_URL or DATABASE_URL; tests sharing a database between apps set it.
    */
-  coordination?: CoordinationOptions;
-  /** How often the idempotency keys are purged (hourly); tests shorten it. */
-  purgeIntervalMs?: number;
+  coordination?: Omit<CoordinationOptions, "channels">;
+  /** Every periodic job's interval instead of its own (hourly for the idempotency purge); tests shorten it. */
+  jobIntervalMs?: number;
 }
 
 declare module "fastify" {
   interface FastifyInstance {
     lifecycle: Lifecycle;
+    specification: ServedSpecification;
   }
 }
 
@@ -63,14 +63,10 @@ const DEFAULT_PRESSURE: PressureLimits = { maxEventLoopDelayMs: 1_000, retryAfte
 /** How long closing waits for requests still in flight once the server has stopped (within server.ts's 10 s grace). */
 const IN_FLIGHT_DRAIN_MS = 5_000;
 
-/**
- * The one assembly of the service: the app owns everything it opens (database, embedded server,
- * Redis, coordination connection, timers) and `app.close()` releases all of it. server.ts decides
- * where it listens; tests inject requests or listen on a free port.
- */
-export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: overrides.logger ?? loggerOptions(config),
+/** The Fastify server options of the service: src/server.ts and the tests create their instance with them. */
+export function serverOptions(config: Config): FastifyHttpOptions<Server> {
+  return {
+    logger: loggerOptions(config),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
@@ -100,21 +96,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           ? invalidFields([{ field: [], source: "params", message: "must be valid percent-encoded UTF-8 of at most 100 characters" }])
           : internalError(error),
       ),
-  });
-  try {
-    await assemble(app, config, overrides);
-    await app.ready();
-  } catch (error) {
-    // Whatever was opened before the failure (an embedded server, a pool) is closed again.
-    await app.close().catch(() => {});
-    throw error;
-  }
-  return app;
+  };
 }
 
-async function assemble(app: FastifyInstance, config: Config, overrides: AppOverrides): Promise<void> {
+/**
+ * The service, as one plugin: it owns everything it opens (database, embedded server, Redis,
+ * coordination connection, timers), and closing the instance it is registered on releases all of
+ * it. src/server.ts registers it and listens; tests register it on an instance of their own.
+ */
+async function orderService(app: FastifyInstance, options: AppOptions): Promise<void> {
+  const { config } = options;
   app.server.headersTimeout = 5_000;
-  if (overrides.observeRoute) app.addHook("onRoute", overrides.observeRoute);
   echoRequestIds(app);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation. The
@@ -124,50 +116,40 @@ async function assemble(app: FastifyInstance, config: Config, overrides: AppOver
   app.addContentTypeParser(["text/plain", "application/yaml", "application/problem+json"], (request, _body, done) =>
     done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers["content-type"]), undefined),
   );
-  const specification = overrides.specification ?? loadSpec();
-  registerProblemHandlers(app, specification);
-  registerLinkBase(app, { publicUrl: config.PUBLIC_URL, allowedHosts: config.ALLOWED_HOSTS });
-
-  const lifecycle: Lifecycle = { shuttingDown: false };
-  app.decorate("lifecycle", lifecycle);
+  const document = options.specification ?? loadSpec();
+  // openapi.yaml is served as written; a swapped-in document as the YAML of what the app routes.
+  app.decorate("specification", { document, yaml: options.specification ? stringify(document) : SPEC_TEXT });
+  app.decorate("lifecycle", { shuttingDown: false });
 
   // First, so that its hooks see every request.
   await app.register(inFlightPlugin);
   await app.register(configPlugin, { config });
+  await app.register(problemHandlersPlugin, { specification: document });
+  await app.register(linkBasePlugin, { publicUrl: config.PUBLIC_URL, allowedHosts: config.ALLOWED_HOSTS });
   await app.register(securityHeadersPlugin);
   await app.register(corsPlugin);
-  await app.register(underPressurePlugin, overrides.pressure ?? DEFAULT_PRESSURE);
+  await app.register(underPressurePlugin, options.pressure ?? DEFAULT_PRESSURE);
   await app.register(metricsPlugin);
-  await app.register(databasePlugin, { provided: overrides.database });
-  await app.register(rateLimitsPlugin);
+  await app.register(databasePlugin, { provided: options.database });
   await app.register(jwtPlugin);
-  await app.register(repositoriesPlugin);
-  const shared = !overrides.database && config.DATABASE_URL ? { url: config.COORDINATION_DATABASE_URL ?? config.DATABASE_URL } : {};
-  await app.register(coordinationPlugin, overrides.coordination ?? shared);
-  await app.register(periodicJobsPlugin, { purgeIntervalMs: overrides.purgeIntervalMs });
+  const shared = !options.database && config.DATABASE_URL ? { url: config.COORDINATION_DATABASE_URL ?? config.DATABASE_URL } : {};
+  await app.register(coordinationPlugin, { ...(options.coordination ?? shared), channels: FEATURES.flatMap((feature) => feature.channels ?? []) });
+  for (const feature of FEATURES) if (feature.plugin) await app.register(feature.plugin);
+  await app.register(periodicJobsPlugin, { jobs: FEATURES.flatMap((feature) => feature.jobs?.(app) ?? []), intervalMs: options.jobIntervalMs });
 
-  const { database, serviceMetrics: metrics, repositories, authLimits: limits } = app;
-  const { users, products, orders, tokens } = repositories;
-  metrics.watchReadiness(async () => (await notReadyReason({ database, lifecycle })) === undefined);
+  const { database, lifecycle, accounts } = app;
+  app.serviceMetrics.watchReadiness(async () => (await notReadyReason({ database, lifecycle })) === undefined);
 
-  const handlers: OperationHandlers = {
-    ...authHandlers({ users, tokens, limits }),
-    ...userHandlers({ users, tokens, limits }),
-    ...productHandlers({ products }),
-    ...orderHandlers({ orders, events: metrics.orderEvents }),
-    ...healthHandlers({ database, lifecycle }),
-    // openapi.yaml is served as written; a swapped-in document as the YAML of what the app routes.
-    ...operationsHandlers({ metrics, specification: { document: specification, yaml: overrides.specification ? stringify(specification) : SPEC_TEXT } }),
-  };
-
+  // The spec's every operation must have its handler: a missing one is a type error here.
+  const handlers = Object.assign({}, ...FEATURES.map((feature) => feature.handlers(app))) as OperationHandlers;
   app.addHook("onRoute", authenticateBeforeValidation);
   await app.register(openapiGlue, {
-    specification: withConfiguredSecurity(specification, config),
+    specification: withConfiguredSecurity(document, config),
     serviceHandlers: handlers,
-    securityHandlers: createSecurityHandlers(tokens, users, config.METRICS_TOKEN),
+    securityHandlers: createSecurityHandlers(accounts.tokens, accounts.users, config.METRICS_TOKEN),
   });
   // The docs serve the document the app was built with (a swapped-in one too).
-  await app.register(docsPlugin, { specification });
+  await app.register(docsPlugin, { specification: document });
 
   // Added last, so it runs first when the app closes (onClose hooks run last-in, first-out),
   // just after the server has stopped: requests whose clients have gone are finished before the
@@ -181,6 +163,8 @@ async function assemble(app: FastifyInstance, config: Config, overrides: AppOver
     }
   });
 }
+
+export const app = fp(orderService, { name: "order-service", fastify: "5.x" });
 
 /**
  * The spec makes the metrics token optional (`security: [{}, {metricsToken: []}]`) because it is

@@ -1,20 +1,28 @@
 import { join } from "node:path";
 import closeWithGrace from "close-with-grace";
-import type { FastifyInstance } from "fastify";
-import { buildApp } from "./app.js";
+import Fastify, { type FastifyInstance } from "fastify";
+import { DEFAULT_ADMIN_NAME } from "./accounts/index.js";
+import { app as orderService, serverOptions } from "./app.js";
 import { runWorkers } from "./cluster.js";
-import { type Config, loadConfig } from "./config.js";
-import { DEFAULT_ADMIN_NAME } from "./domain/default-admin.js";
-import { checkDatabase, checkPortFree, describeDatabaseUrl, listenFailure } from "./startup-checks.js";
-import { StartupError } from "./startup-error.js";
-import { exitWithStartupFailure } from "./startup-failure.js";
+import { type Config, loadConfig } from "./infra/config.js";
+import { checkDatabase, checkPortFree, describeDatabaseUrl, listenFailure } from "./infra/startup/checks.js";
+import { StartupError } from "./infra/startup/error.js";
+import { exitWithStartupFailure } from "./infra/startup/failure.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function serve(config: Config): Promise<void> {
   // The app opens (and on failure closes) the database: the embedded one, started and migrated
   // here, or DATABASE_URL, migrated beforehand by `npm run migrate`.
-  const app = await buildApp(config);
+  const app = Fastify(serverOptions(config));
+  try {
+    await app.register(orderService, { config });
+    await app.ready();
+  } catch (error) {
+    // Whatever was opened before the failure (an embedded server, a pool) is closed again.
+    await app.close().catch(() => {});
+    throw error;
+  }
   await app.listen({ host: config.HOST, port: config.PORT }).catch(async (error: NodeJS.ErrnoException) => {
     await app.close();
     throw listenFailure(error, config.HOST, config.PORT);

@@ -4,7 +4,7 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../src/project-root.js";
+import { PROJECT_ROOT } from "../src/infra/project-root.js";
 import { freePort } from "./postgres-cluster.js";
 import { startServiceProcess, type ServiceProcess } from "./service-process.js";
 

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Fastify from "fastify";
-import { loadConfig } from "../src/config.js";
-import { configPlugin } from "../src/plugins/config.js";
-import { metricsPlugin } from "../src/plugins/metrics.js";
-import { rateLimitsPlugin } from "../src/plugins/rate-limits.js";
+import { loadConfig } from "../src/infra/config.js";
+import { configPlugin } from "../src/platform/config.js";
+import { metricsPlugin } from "../src/platform/metrics.js";
+import { rateLimitsPlugin } from "../src/accounts/login-limits.js";
 import { ADMIN, startTestApp, type TestApp } from "./helpers/app.js";
 
 const login = (t: TestApp, name: string, password: string, remoteAddress = "203.0.113.1") =>

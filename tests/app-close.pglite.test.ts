@@ -6,8 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { buildApp } from "./helpers/app.js";
+import { loadConfig } from "../src/infra/config.js";
 import { accepts, openedSince, openResources } from "./helpers/open-resources.js";
 import { testFilesRunInThisProcess } from "./helpers/process-sharing.js";
 

@@ -3,8 +3,8 @@
 // `app.close()` nothing of ours keeps the process alive, and the database shows no session of ours.
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { buildApp } from "./helpers/app.js";
+import { loadConfig } from "../src/infra/config.js";
 import { type RedisServer, startRedisServer } from "../support/redis-server.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { openedSince, openResources } from "./helpers/open-resources.js";

@@ -1,11 +1,11 @@
-// Concurrent reads of products by id share one statement (src/domain/coalesced-reads.ts). Each
+// Concurrent reads of products by id share one statement (src/catalogue/coalesced-reads.ts). Each
 // read still gets exactly its own product (an unknown id a 404), a read never joins a statement
 // sent before it was asked for (so a write that finished before it is always seen), and a failed
 // statement fails every read it served and nothing after it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SqlRunner } from "../src/db/client.js";
-import { MAX_COALESCED_KEYS } from "../src/domain/coalesced-reads.js";
-import { ProductsRepository } from "../src/domain/products.js";
+import type { SqlRunner } from "../src/infra/db/client.js";
+import { MAX_COALESCED_KEYS } from "../src/catalogue/coalesced-reads.js";
+import { ProductsRepository } from "../src/catalogue/products-repository.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { send } from "./helpers/http-client.js";
@@ -45,7 +45,7 @@ async function coalescing(): Promise<{ statements: number; reads: number }> {
 
 describe("product reads by id", () => {
   it("asked for at once share one statement per hundred, each with its own row", async () => {
-    const products = t.app.repositories.products;
+    const products = t.app.catalogue.products;
     // Every product, one twice, an id that does not exist and two that no row can have (which
     // must not fail the statement the others share): 124 reads, asked in one go.
     const ids = [...rows.map((r) => r.id), rows[7]!.id, missingId, 2 ** 31, 1.5];

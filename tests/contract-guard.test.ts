@@ -2,7 +2,7 @@
 // service really answers no longer passes. (The suite runs against the real spec, so the same
 // checks fail CI when a handler drifts from openapi.yaml.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadSpec } from "../src/spec.js";
+import { loadSpec } from "../src/infra/spec.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { ContractViolation, createContractChecker, type OpenApiDocument } from "./helpers/contract.js";
 

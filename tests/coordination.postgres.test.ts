@@ -5,8 +5,8 @@
 import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { buildApp } from "./helpers/app.js";
+import { loadConfig } from "../src/infra/config.js";
 import { ADMIN } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
@@ -30,7 +30,7 @@ async function startProcess(coordinationUrl = db.url) {
     logger: false,
     pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
     coordination: { url: coordinationUrl, checkIntervalMs: 200 },
-    purgeIntervalMs: 300,
+    jobIntervalMs: 300,
   });
   let open = true;
   const close = async () => {

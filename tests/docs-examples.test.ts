@@ -1,7 +1,7 @@
 // The docs page's "Try it out" sends the spec's examples as they stand: on a new database, the
 // product example then the order example must work, and the order twice in a row.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadSpec } from "../src/spec.js";
+import { loadSpec } from "../src/infra/spec.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { specOperations } from "./helpers/spec-operations.js";
 

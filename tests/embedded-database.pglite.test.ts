@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EmbeddedDatabaseError, startEmbeddedPostgres, type EmbeddedPostgres } from "../src/db/embedded.js";
+import { EmbeddedDatabaseError, startEmbeddedPostgres, type EmbeddedPostgres } from "../src/infra/db/embedded.js";
 import { startServerProcess } from "./helpers/server-process.js";
 
 let scratch: string;

@@ -2,7 +2,7 @@
 // checked is a 5xx, never a 401, and a read that fails is an error, never "not found".
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PRINCIPAL_TTL_MS } from "../src/http/authentication.js";
+import { PRINCIPAL_TTL_MS } from "../src/accounts/authentication.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
 

@@ -3,8 +3,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { buildApp } from "./helpers/app.js";
+import { loadConfig } from "../src/infra/config.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { craftToken } from "./helpers/jwt.js";

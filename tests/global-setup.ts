@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres } from "../src/db/embedded.js";
-import { applyMigrations } from "../src/db/migrations.js";
+import { startEmbeddedPostgres } from "../src/infra/db/embedded.js";
+import { applyMigrations } from "../src/infra/db/migrations.js";
 import { createDatabase, databaseUrl, dropDatabase, onServer, testDatabaseKind } from "./helpers/database-setup.js";
 import { startPostgresCluster } from "../support/postgres-cluster.js";
 

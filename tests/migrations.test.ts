@@ -3,8 +3,8 @@
 import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyMigrations, diffSchemas, isEmptyMigration, readMigrations, SCHEMA_FILE, SNAPSHOT_FILE } from "../src/db/migrations.js";
-import { describeSchema } from "../src/db/schema-description.js";
+import { applyMigrations, diffSchemas, isEmptyMigration, readMigrations, SCHEMA_FILE, SNAPSHOT_FILE } from "../src/infra/db/migrations.js";
+import { describeSchema } from "../src/infra/db/schema-description.js";
 import { createEmptyDatabase, type TestDatabase } from "./helpers/database.js";
 
 describe("migrations", () => {

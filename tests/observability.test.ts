@@ -1,8 +1,8 @@
 // What an operator gets from a request: an id that is unique across processes, sent back in
 // X-Request-Id and in every problem body, and one log line per problem saying why.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { buildApp } from "./helpers/app.js";
+import { loadConfig } from "../src/infra/config.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

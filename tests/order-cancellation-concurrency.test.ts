@@ -3,7 +3,7 @@
 // initial − sold + returned. On both databases (PostgreSQL is the real proof of the row locks).
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SPEC_LIMITS } from "../src/spec-limits.js";
+import { SPEC_LIMITS } from "../src/infra/spec-limits.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { send, type Call, type HttpAnswer } from "./helpers/http-client.js";

@@ -2,7 +2,7 @@
 // The concurrent cases over TCP are in order-cancellation-concurrency.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "./helpers/app.js";
-import { SPEC_LIMITS } from "../src/spec-limits.js";
+import { SPEC_LIMITS } from "../src/infra/spec-limits.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
 
 let t: TestApp;

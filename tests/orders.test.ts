@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrdersRepository } from "../src/domain/orders.js";
+import { OrdersRepository } from "../src/orders/orders-repository.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
 

@@ -2,7 +2,7 @@
 // checks live next to the features (auth, abuse, faults, routes, contract-sweep tests).
 // Not applicable: API7 SSRF and API10 unsafe consumption (the service calls no other API).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/infra/config.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 import { createProduct, viaApp } from "./helpers/factories.js";
 import { craftToken } from "./helpers/jwt.js";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SqlRunner } from "../src/db/client.js";
-import { Decimal } from "../src/domain/money.js";
-import { ProductsRepository } from "../src/domain/products.js";
-import { normalizeName } from "../src/domain/names.js";
+import type { SqlRunner } from "../src/infra/db/client.js";
+import { Decimal } from "../src/shared/money.js";
+import { ProductsRepository } from "../src/catalogue/products-repository.js";
+import { normalizeName } from "../src/shared/names.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 let t: TestApp;

@@ -3,8 +3,8 @@
 // per process), and a metric and one log line say so until Redis is back.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/app.js";
-import { ConfigError, loadConfig, type Config } from "../src/config.js";
+import { buildApp } from "./helpers/app.js";
+import { ConfigError, loadConfig, type Config } from "../src/infra/config.js";
 import { ADMIN } from "./helpers/app.js";
 import { assertMatchesSpec } from "./helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";

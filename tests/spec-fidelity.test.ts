@@ -4,8 +4,8 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { loadSpec } from "../src/spec.js";
-import { isAllowedHost } from "../src/http/pagination.js";
+import { loadSpec } from "../src/infra/spec.js";
+import { isAllowedHost } from "../src/infra/http/pagination.js";
 import { startTestApp, type TestApp } from "./helpers/app.js";
 
 type Json = Record<string, any>;

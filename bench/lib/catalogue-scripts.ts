@@ -1,7 +1,7 @@
 // pgbench transactions with the exact SQL of the service's catalogue reads (built by the
-// service's own src/domain/catalogue-sql.ts), so the ceiling and the service run the same statements.
-import { countProducts, productPage, productsByIds } from "../../src/domain/catalogue-sql.js";
-import type { ProductFilter } from "../../src/domain/products.js";
+// service's own src/catalogue/statements.ts), so the ceiling and the service run the same statements.
+import { countProducts, productPage, productsByIds } from "../../src/catalogue/statements.js";
+import type { ProductFilter } from "../../src/catalogue/products-repository.js";
 
 export interface PgbenchScript {
   script: string;

@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedPostgres } from "../../src/db/embedded.js";
-import { applyMigrations } from "../../src/db/migrations.js";
+import { startEmbeddedPostgres } from "../../src/infra/db/embedded.js";
+import { applyMigrations } from "../../src/infra/db/migrations.js";
 import { onCleanup, startCluster } from "./main.js";
 import { createMigratedDatabase, type PostgresCluster } from "./postgres.js";
 import { startEmbeddedService, startService, type RunningServer } from "./service.js";

@@ -1,6 +1,6 @@
 // A throwaway PostgreSQL cluster (the tests' helper), a migrated database on it, and direct SQL.
 import pg from "pg";
-import { applyMigrations } from "../../src/db/migrations.js";
+import { applyMigrations } from "../../src/infra/db/migrations.js";
 import { startPostgresCluster, type PostgresCluster } from "../../support/postgres-cluster.js";
 
 export type { PostgresCluster };

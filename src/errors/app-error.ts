@@ -1,7 +1,7 @@
 /**
  * The service's errors, without HTTP: a code from ERROR_CODES, a detail for people, and, for
  * failures of particular fields, each field's path in the input (["products", 0, "quantity"]).
- * src/http/problem.ts turns them into RFC 9457 problem documents; openapi.yaml's Problem.code
+ * src/infra/http/problem.ts turns them into RFC 9457 problem documents; openapi.yaml's Problem.code
  * enum lists the same codes (a unit test keeps the two equal).
  */
 

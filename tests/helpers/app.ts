@@ -1,10 +1,34 @@
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
-import { type AppOverrides, buildApp } from "../../src/app.js";
-import { type Config, loadConfig } from "../../src/config.js";
-import type { Database } from "../../src/plugins/database.js";
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions, type LightMyRequestResponse, type RouteOptions } from "fastify";
+import { type AppOptions, app as orderService, serverOptions } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/infra/config.js";
+import type { Database } from "../../src/infra/db/plugin.js";
 import { assertMatchesSpec } from "./contract.js";
 import { createTestDatabase } from "./database.js";
 import { registerUser, viaApp } from "./factories.js";
+
+/** What a test steers beyond the app's options: its logger, and a look at every route as it is added. */
+export type AppOverrides = Omit<AppOptions, "config"> & {
+  logger?: FastifyServerOptions["logger"];
+  /** Told of every route as it is added (tests check that routes come only from the spec). */
+  observeRoute?: (route: RouteOptions) => void;
+};
+
+/**
+ * The service registered on a Fastify instance of the test's own, as src/server.ts registers it,
+ * ready; whatever was opened is closed again when it fails to start.
+ */
+export async function buildApp(config: Config, { logger, observeRoute, ...options }: AppOverrides = {}): Promise<FastifyInstance> {
+  const app = Fastify({ ...serverOptions(config), ...(logger === undefined ? {} : { logger }) });
+  if (observeRoute) app.addHook("onRoute", observeRoute);
+  try {
+    await app.register(orderService, { config, ...options });
+    await app.ready();
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw error;
+  }
+  return app;
+}
 
 // The reference's development admin, so the seed client flow is tested with its own credentials.
 export const ADMIN = { name: "admin", password: "12345" };

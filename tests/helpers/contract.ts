@@ -1,5 +1,5 @@
 import { appendFileSync, mkdirSync } from "node:fs";
-import { loadSpec } from "../../src/spec.js";
+import { loadSpec } from "../../src/infra/spec.js";
 import { type Answer, createContractChecker, type OpenApiDocument } from "../../support/contract-checker.js";
 
 export * from "../../support/contract-checker.js";

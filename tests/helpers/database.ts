@@ -6,9 +6,9 @@
 import { readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
-import type { DatabaseWaits } from "../../src/db/client.js";
-import { EMBEDDED_WAITS } from "../../src/db/database-url.js";
-import { startEmbeddedPostgres } from "../../src/db/embedded.js";
+import type { DatabaseWaits } from "../../src/infra/db/client.js";
+import { EMBEDDED_WAITS } from "../../src/infra/db/database-url.js";
+import { startEmbeddedPostgres } from "../../src/infra/db/embedded.js";
 import { createDatabase, databaseUrl, dropDatabase } from "./database-setup.js";
 
 export interface TestDatabase {

@@ -1,4 +1,4 @@
-import type { DatabaseClient } from "../../src/db/client.js";
+import type { DatabaseClient } from "../../src/infra/db/client.js";
 
 const TABLES = ["users", "products", "orders", "order_items", "refresh_tokens", "idempotency_keys"];
 

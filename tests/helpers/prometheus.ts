@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../../src/project-root.js";
+import { PROJECT_ROOT } from "../../src/infra/project-root.js";
 import { freePort } from "../../support/postgres-cluster.js";
 import { startServiceProcess } from "../../support/service-process.js";
 

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { loadSpec } from "../../src/spec.js";
+import { loadSpec } from "../../src/infra/spec.js";
 
 // fast-check arbitraries built from openapi.yaml's JSON Schemas: values the schema accepts, and
 // values it must refuse.

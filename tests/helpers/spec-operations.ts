@@ -1,4 +1,4 @@
-import { loadSpec } from "../../src/spec.js";
+import { loadSpec } from "../../src/infra/spec.js";
 
 /** The operations of openapi.yaml with what a generic test needs to call them. */
 export interface SpecOperation {

@@ -7,22 +7,27 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../src/project-root.js";
+import { PROJECT_ROOT } from "../../src/infra/project-root.js";
 
 const run = promisify(execFile);
 const DEPCRUISE = join(PROJECT_ROOT, "node_modules", ".bin", "depcruise");
 const ARGS = ["src", "client", "bench", "scripts", "support", "tests", "--config", ".dependency-cruiser.cjs", "--output-type", "err"];
 
-/** Every layer, importing only downward. */
+/** Every layer, importing only downward; one feature using another through its index.ts. */
 const LAWFUL: Record<string, string> = {
-  "src/server.ts": `import { buildApp } from "./app.js";\nexport const start = buildApp;`,
-  "src/app.ts": `import { database } from "./plugins/database.js";\nimport { handlers } from "./handlers/orders.js";\nexport const buildApp = () => [database, handlers];`,
-  "src/plugins/database.ts": `import { open } from "../db/client.js";\nexport const database = open;`,
-  "src/handlers/orders.ts": `import { place } from "../domain/orders.js";\nimport { problem } from "../http/problem.js";\nexport const handlers = [place, problem];`,
-  "src/http/problem.ts": `import { type Failure } from "../domain/errors.js";\nexport const problem = (f: Failure) => f;`,
-  "src/domain/errors.ts": `export type Failure = { code: string };`,
-  "src/domain/orders.ts": `import { open } from "../db/client.js";\nexport const place = open;`,
-  "src/db/client.ts": `import { connect } from "runtime-lib";\nexport const open = connect;`,
+  "src/server.ts": `import { app } from "./app.js";\nexport const start = app;`,
+  "src/app.ts": `import { database } from "./infra/db/plugin.js";\nimport { orders } from "./orders/index.js";\nimport { cors } from "./platform/cors.js";\nexport const app = [database, orders, cors];`,
+  "src/infra/db/plugin.ts": `import { open } from "./client.js";\nexport const database = open;`,
+  "src/infra/db/client.ts": `import { connect } from "runtime-lib";\nimport { failure } from "../../errors/app-error.js";\nexport const open = [connect, failure];`,
+  "src/infra/http/problem.ts": `import { failure } from "../../errors/app-error.js";\nexport const problem = failure;`,
+  "src/errors/app-error.ts": `export const failure = { code: "x" };`,
+  "src/platform/cors.ts": `import { problem } from "../infra/http/problem.js";\nexport const cors = problem;`,
+  "src/shared/money.ts": `import { failure } from "../errors/app-error.js";\nexport const money = failure;`,
+  "src/accounts/index.ts": `import { owner } from "./authentication.js";\nexport { owner };`,
+  "src/accounts/authentication.ts": `export const owner = () => true;`,
+  "src/orders/index.ts": `import { handlers } from "./handlers.js";\nexport const orders = handlers;`,
+  "src/orders/handlers.ts": `import { owner } from "../accounts/index.js";\nimport { place } from "./repository.js";\nimport { problem } from "../infra/http/problem.js";\nimport { money } from "../shared/money.js";\nexport const handlers = [owner, place, problem, money];`,
+  "src/orders/repository.ts": `import { open } from "../infra/db/client.js";\nexport const place = open;`,
   "package.json": JSON.stringify({ name: "fixture", type: "module", dependencies: { "runtime-lib": "1.0.0" }, devDependencies: { "dev-only": "1.0.0" } }),
   "node_modules/runtime-lib/package.json": JSON.stringify({ name: "runtime-lib", version: "1.0.0", main: "index.js" }),
   "node_modules/runtime-lib/index.js": "exports.connect = () => 1;",
@@ -32,91 +37,105 @@ const LAWFUL: Record<string, string> = {
   "client/index.ts": `export const c = 1;`,
   "bench/orders.ts": `import { cluster } from "../support/cluster.js";\nexport const bench = cluster;`,
   "scripts/coverage.ts": `import { cluster } from "../support/cluster.js";\nexport const coverage = cluster;`,
-  "tests/helpers/app.ts": `import { buildApp } from "../../src/app.js";\nimport { cluster } from "../../support/cluster.js";\nexport const app = [buildApp, cluster];`,
+  "tests/helpers/app.ts": `import { app } from "../../src/app.js";\nimport { cluster } from "../../support/cluster.js";\nexport const t = [app, cluster];`,
 };
 
 /** Each wrong import, and the rule that must name it. */
 const WRONG: { file: string; source: string; rule: string; from: string; to: string }[] = [
   {
-    file: "src/domain/stock.ts",
-    source: `import { problem } from "../http/problem.js";\nexport const s = problem;`,
-    rule: "domain-is-transport-free",
-    from: "src/domain/stock.ts",
-    to: "src/http/problem.ts",
+    file: "src/catalogue/handlers.ts",
+    source: `import { owner } from "../accounts/authentication.js";\nexport const h = owner;`,
+    rule: "features-meet-through-index",
+    from: "src/catalogue/handlers.ts",
+    to: "src/accounts/authentication.ts",
   },
   {
-    file: "src/domain/pricing.ts",
-    source: `import { database } from "../plugins/database.js";\nexport const p = database;`,
-    rule: "domain-is-transport-free",
-    from: "src/domain/pricing.ts",
-    to: "src/plugins/database.ts",
+    file: "src/catalogue/repository.ts",
+    source: `import { app } from "../app.js";\nexport const r = app;`,
+    rule: "features-below-app",
+    from: "src/catalogue/repository.ts",
+    to: "src/app.ts",
   },
   {
-    file: "src/domain/a.ts",
+    file: "src/infra/db/rows.ts",
+    source: `import { place } from "../../orders/repository.js";\nexport const r = place;`,
+    rule: "infra-knows-no-feature",
+    from: "src/infra/db/rows.ts",
+    to: "src/orders/repository.ts",
+  },
+  {
+    file: "src/infra/http/links.ts",
+    source: `import { cors } from "../../platform/cors.js";\nexport const l = cors;`,
+    rule: "infra-knows-no-feature",
+    from: "src/infra/http/links.ts",
+    to: "src/platform/cors.ts",
+  },
+  {
+    file: "src/platform/docs.ts",
+    source: `import { orders } from "../orders/index.js";\nexport const d = orders;`,
+    rule: "platform-knows-no-feature",
+    from: "src/platform/docs.ts",
+    to: "src/orders/index.ts",
+  },
+  {
+    file: "src/shared/names.ts",
+    source: `import { open } from "../infra/db/client.js";\nexport const n = open;`,
+    rule: "shared-is-pure",
+    from: "src/shared/names.ts",
+    to: "src/infra/db/client.ts",
+  },
+  {
+    file: "src/errors/codes.ts",
+    source: `import { problem } from "../infra/http/problem.js";\nexport const c = problem;`,
+    rule: "errors-are-a-leaf",
+    from: "src/errors/codes.ts",
+    to: "src/infra/http/problem.ts",
+  },
+  {
+    file: "src/orders/a.ts",
     source: `import { b } from "./b.js";\nexport const a = () => b;`,
     rule: "no-circular",
-    from: "src/domain/a.ts",
-    to: "src/domain/b.ts",
+    from: "src/orders/a.ts",
+    to: "src/orders/b.ts",
   },
   {
-    file: "src/domain/b.ts",
+    file: "src/orders/b.ts",
     source: `import { a } from "./a.js";\nexport const b = () => a;`,
     rule: "no-circular",
-    from: "src/domain/b.ts",
-    to: "src/domain/a.ts",
+    from: "src/orders/b.ts",
+    to: "src/orders/a.ts",
   },
   {
-    file: "src/handlers/users.ts",
-    source: `import { database } from "../plugins/database.js";\nexport const u = database;`,
-    rule: "handlers-below-plugins",
-    from: "src/handlers/users.ts",
-    to: "src/plugins/database.ts",
-  },
-  {
-    file: "src/db/rows.ts",
-    source: `import { place } from "../domain/orders.js";\nexport const r = place;`,
-    rule: "db-is-the-bottom",
-    from: "src/db/rows.ts",
-    to: "src/domain/orders.ts",
-  },
-  {
-    file: "src/http/auth.ts",
-    source: `import { handlers } from "../handlers/orders.js";\nexport const h = handlers;`,
-    rule: "http-below-app",
-    from: "src/http/auth.ts",
-    to: "src/handlers/orders.ts",
-  },
-  {
-    file: "src/http/client.ts",
+    file: "src/infra/http/client.ts",
     source: `import { fetcher } from "dev-only";\nexport const f = fetcher;`,
     rule: "src-needs-no-dev-dependency",
-    from: "src/http/client.ts",
+    from: "src/infra/http/client.ts",
     to: "node_modules/dev-only/index.js",
   },
   {
-    file: "src/config.ts",
-    source: `import { app } from "../tests/helpers/app.js";\nexport const c = app;`,
+    file: "src/infra/config.ts",
+    source: `import { t } from "../../tests/helpers/app.js";\nexport const c = t;`,
     rule: "src-is-shipped-alone",
-    from: "src/config.ts",
+    from: "src/infra/config.ts",
     to: "tests/helpers/app.ts",
   },
   {
-    file: "src/handlers/docs.ts",
+    file: "src/operations/docs.ts",
     source: `import { c } from "../../client/index.js";\nexport const d = c;`,
     rule: "src-is-shipped-alone",
-    from: "src/handlers/docs.ts",
+    from: "src/operations/docs.ts",
     to: "client/index.ts",
   },
   {
     file: "bench/login.ts",
-    source: `import { app } from "../tests/helpers/app.js";\nexport const l = app;`,
+    source: `import { t } from "../tests/helpers/app.js";\nexport const l = t;`,
     rule: "tools-do-not-import-tests",
     from: "bench/login.ts",
     to: "tests/helpers/app.ts",
   },
   {
     file: "scripts/summary.ts",
-    source: `import { app } from "../tests/helpers/app.js";\nexport const s = app;`,
+    source: `import { t } from "../tests/helpers/app.js";\nexport const s = t;`,
     rule: "tools-do-not-import-tests",
     from: "scripts/summary.ts",
     to: "tests/helpers/app.ts",
@@ -165,7 +184,7 @@ describe("the layering check", () => {
     expect(code).not.toBe(0);
     for (const wrong of WRONG) {
       // A cycle is reported once, from whichever of its modules is met first.
-      if (wrong.rule === "no-circular") expect(output).toMatch(/error no-circular: src\/domain\/[ab]\.ts → \n\s+src\/domain\/[ab]\.ts →/);
+      if (wrong.rule === "no-circular") expect(output).toMatch(/error no-circular: src\/orders\/[ab]\.ts → \n\s+src\/orders\/[ab]\.ts →/);
       else expect(output).toContain(`error ${wrong.rule}: ${wrong.from} → ${wrong.to}`);
     }
     // Nothing lawful is reported: only the wrong imports.

@@ -1,0 +1,38 @@
+import type { TokenService } from "./tokens.js";
+import type { UsersRepository } from "./users-repository.js";
+import { verifyAgainstDummy, verifyPassword } from "./passwords.js";
+import { normalizeName } from "../shared/names.js";
+import { invalidCredentials } from "../errors/app-error.js";
+import type { AuthLimits } from "./auth-limits.js";
+import type { HandlersFor } from "../infra/http/operation-types.js";
+
+export function authHandlers(deps: {
+  users: UsersRepository;
+  tokens: TokenService;
+  limits: AuthLimits;
+}): HandlersFor<"obtainToken" | "refreshToken" | "revokeToken"> {
+  const { users, tokens, limits } = deps;
+  return {
+    async obtainToken(request) {
+      await limits.beforeLogin(request);
+      const { key } = normalizeName(request.body.name);
+      const account = await users.findCredentials(key);
+      // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
+      const valid = account ? await verifyPassword(account.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password);
+      if (!account || !valid) {
+        await limits.loginFailed(request);
+        throw invalidCredentials();
+      }
+      return tokens.issue(account.id, account.tokensValidAfter);
+    },
+
+    async refreshToken(request) {
+      return tokens.rotate(request.body.refresh);
+    },
+
+    async revokeToken(request, reply) {
+      await tokens.revoke(request.body.refresh);
+      reply.code(204);
+    },
+  };
+}

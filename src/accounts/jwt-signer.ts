@@ -1,0 +1,11 @@
+import type { JWT } from "@fastify/jwt";
+import type { TokenSigner } from "./tokens.js";
+
+/** The domain's TokenSigner on @fastify/jwt (registered by plugins/jwt.ts with its algorithm and secret). */
+export function jwtSigner(jwt: JWT): TokenSigner {
+  return {
+    sign: (claims, expiresInSeconds) => jwt.sign(claims, { expiresIn: `${expiresInSeconds}s` }),
+    // Without options @fastify/jwt reuses its one verifier (and its cache); with options it builds a new one.
+    verify: (token, options) => (options?.ignoreExpiration ? jwt.verify(token, { ignoreExpiration: true }) : jwt.verify(token)),
+  };
+}

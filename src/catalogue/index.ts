@@ -1,0 +1,29 @@
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import type { Feature } from "../infra/feature.js";
+import { productHandlers } from "./handlers.js";
+import { PRODUCTS_CHANGED_CHANNEL, ProductsRepository } from "./products-repository.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    catalogue: { products: ProductsRepository };
+  }
+}
+
+/** The products on the app's database; a product write in another process drops this one's cached counts. */
+const cataloguePlugin = fp(
+  async (app: FastifyInstance) => {
+    const { database, serviceMetrics } = app;
+    const products = new ProductsRepository(database.prisma, database.query, { onCoalescedRead: serviceMetrics.coalescedReads });
+    app.decorate("catalogue", { products });
+    app.coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
+  },
+  { name: "catalogue", dependencies: ["database", "metrics", "coordination"], fastify: "5.x" },
+);
+
+export const catalogue: Feature = {
+  name: "catalogue",
+  plugin: cataloguePlugin,
+  handlers: (app) => productHandlers(app.catalogue),
+  channels: [PRODUCTS_CHANGED_CHANNEL],
+};

@@ -1,0 +1,100 @@
+import { Prisma } from "../../../generated/prisma/client.js";
+import { serviceUnavailable, type AppError } from "../../errors/app-error.js";
+
+// The one place that reads Prisma's and pg's errors: what they mean for a request.
+
+/** Error codes that mean "the database cannot be reached right now", not "the query is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "08000", // connection_exception
+  "08001", // sqlclient_unable_to_establish_sqlconnection
+  "08003", // connection_does_not_exist
+  "08006", // connection_failure
+  "P1001", // Prisma: can't reach database server
+  "P1017", // Prisma: server closed the connection
+  "P2024", // Prisma: timed out fetching a connection from the pool
+  // A stall: a row held longer than lock_timeout, a statement longer than statement_timeout.
+  "55P03", // lock_not_available
+  "57014", // query_canceled
+]);
+const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout"]);
+const UNAVAILABLE_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|timeout exceeded when trying to connect|Query read timeout/i;
+/** P2028 is every transaction-manager error; only these two mean "the database is too slow now". */
+const TRANSACTION_STALLED = /Unable to start a transaction in the given time|cannot be executed on an expired transaction/i;
+
+/** PostgreSQL serialization failure and deadlock, and Prisma's name for them: safe to retry. */
+const TRANSIENT_CODES = new Set(["40001", "40P01", "P2034"]);
+
+interface ErrorLike {
+  code?: unknown;
+  originalCode?: unknown;
+  kind?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: unknown };
+}
+
+/** The error and what it wraps: `cause` chains and Prisma's `meta.driverAdapterError`. */
+function* errorChain(error: unknown, depth = 0): Generator<ErrorLike> {
+  if (!error || typeof error !== "object" || depth > 5) return;
+  const e = error as ErrorLike;
+  yield e;
+  yield* errorChain(e.cause, depth + 1);
+  yield* errorChain(e.meta?.driverAdapterError, depth + 1);
+}
+
+const codesOf = (e: ErrorLike) => [e.code, e.originalCode].filter((code): code is string => typeof code === "string");
+
+/** True when an error (or one it wraps) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    if (codesOf(e).some((code) => UNAVAILABLE_CODES.has(code))) return true;
+    if (typeof e.kind === "string" && UNAVAILABLE_KINDS.has(e.kind)) return true;
+    if (typeof e.message === "string" && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    if (codesOf(e).includes("P2028") && typeof e.message === "string" && TRANSACTION_STALLED.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** True for serialization failures and deadlocks, which a transaction may simply run again. */
+export function isTransientConflict(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    if (codesOf(e).some((code) => TRANSIENT_CODES.has(code)) || e.kind === "TransactionWriteConflict") return true;
+  }
+  return false;
+}
+
+/** A unique constraint refused the write (Prisma's P2002, or PostgreSQL's 23505 through raw SQL). */
+export function isUniqueViolation(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return true;
+  for (const e of errorChain(error)) if (codesOf(e).includes("23505")) return true;
+  return false;
+}
+
+/** An update or delete found no row (Prisma's P2025). */
+export function isRecordMissing(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025";
+}
+
+/**
+ * The error a database failure is for the client: unreachable, stalled on a lock or a statement
+ * timeout → service unavailable (try again shortly). Serialization failures and deadlocks are
+ * retried where transactions run (isTransientConflict); one still failing after its retries, like
+ * any other database error, is ours (undefined here: an internal error).
+ */
+export function fromDatabaseError(error: unknown): AppError | undefined {
+  if (isDatabaseUnavailable(error)) return serviceUnavailable("The database is unavailable; try again shortly.");
+  return undefined;
+}
+
+/** For a repository's catch: `unique` when a unique constraint refused the write, else the error as it was. */
+export function uniqueViolationAs(error: unknown, unique: () => AppError): unknown {
+  return isUniqueViolation(error) ? unique() : error;
+}

@@ -1,0 +1,48 @@
+import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import type { AppError } from "../../errors/app-error.js";
+import { toProblemDocument } from "./problem.js";
+
+/** Probes poll every few seconds: their requests are logged at debug (a failing probe's problem still at warn). */
+const PROBE_PATHS = new Set(["/healthz", "/readyz"]);
+
+const isProbe = (request: FastifyRequest) => PROBE_PATHS.has((request.routeOptions.url ?? "").replace(/\/$/, ""));
+
+/** Fastify's per-request lines, logged under `request_id`, at debug for probes. */
+export class RequestLogController extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: "request_id" });
+  }
+
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (!isProbe(request)) {
+      super.incomingRequest(request, reply, metadata);
+      return;
+    }
+    request.log.debug({ req: request }, "incoming request");
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error || !isProbe(request)) {
+      super.requestCompleted(error, request, reply, metadata);
+      return;
+    }
+    reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, "request completed");
+  }
+}
+
+/**
+ * One line per problem answer, saying why: a client's mistake at info with its code and detail,
+ * an unavailable dependency at warn and a failure of ours at error, each with the error behind it.
+ */
+export function logProblem(request: FastifyRequest, problem: AppError, cause?: unknown): void {
+  const behind = problem.cause ?? (cause === problem ? undefined : cause);
+  const errors = problem.fieldErrors ? toProblemDocument(problem, "").errors : undefined;
+  const fields = {
+    problem: { status: problem.status, code: problem.code, detail: problem.detail, ...(errors ? { errors } : {}) },
+    ...(problem.status >= 500 && behind !== undefined ? { err: behind } : {}),
+  };
+  const message = `${problem.status} ${problem.code}: ${problem.detail}`;
+  if (problem.status < 500) request.log.info(fields, message);
+  else if (problem.status === 503) request.log.warn(fields, message);
+  else request.log.error(fields, message);
+}

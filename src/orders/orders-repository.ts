@@ -1,0 +1,246 @@
+import { createHash } from "node:crypto";
+import { stringify as canonicalJson } from "safe-stable-stringify";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
+import { isTransientConflict } from "../infra/db/errors.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, unknownProducts } from "../errors/app-error.js";
+import { SPEC_LIMITS } from "../infra/spec-limits.js";
+import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
+
+export interface OrderLine {
+  id: number;
+  quantity: number;
+}
+
+const orderWithItems = { items: { orderBy: { id: "asc" } } } as const;
+/** An order with its lines, in line order. */
+export type OrderRecord = Prisma.OrderGetPayload<{ include: typeof orderWithItems }>;
+
+export type PlacedOrder =
+  | { replayed: false; order: OrderRecord; unitsSold: number }
+  /** An Idempotency-Key matched an earlier order: nothing new was written; `answer` is what was answered then. */
+  | { replayed: true; answer: unknown };
+
+/** What a cancel found: the order cancelled now, an order cancelled before, or none the caller may see. */
+export type CancelOutcome =
+  | { outcome: "cancelled"; order: OrderRecord /** Units put back (lines of deleted products are not restocked). */; unitsReturned: number }
+  | { outcome: "already-cancelled"; order: OrderRecord }
+  | { outcome: "not-found" };
+
+interface StockRow {
+  id: number;
+  name: string;
+  price: string;
+  stock: number;
+  taken: number;
+  order_id: number | null;
+  item_ids: number[] | null;
+  created_at: Date | null;
+}
+
+/** What CANCEL_ORDER answers for an order it found cancellable. */
+interface CancelRow {
+  id: number;
+  cancelled: boolean;
+  units_returned: number;
+  /** The products without room for their line (then nothing changed), in id order. */
+  no_room: { id: number; name: string; stock: number; quantity: number }[];
+}
+
+export interface Idempotency {
+  key: string;
+  requestHash: string;
+  /** What a replay of this key answers (stored with the key, in the order's transaction). */
+  answerFor(order: OrderRecord): unknown;
+}
+
+const MAX_ATTEMPTS = 4;
+const IDEMPOTENCY_WINDOW = "24 hours";
+
+/** A conflict this module detects itself and resolves by running the transaction again. */
+class RetryableConflict extends Error {}
+
+/**
+ * What an Idempotency-Key is bound to: the body as canonical JSON (keys sorted), so the same
+ * order sent with its fields in another order is the same request. Bodies written in the usual
+ * order (`{"id","quantity"}`) hash as before.
+ */
+export function requestHash(body: unknown): string {
+  return createHash("sha256")
+    .update(canonicalJson(body) ?? "")
+    .digest("hex");
+}
+
+export class OrdersRepository {
+  constructor(private readonly db: PrismaClient) {}
+
+  /**
+   * Takes the stock of every line or of none, in one transaction of two statements while the
+   * product rows are locked (order-sql.ts: lock in id order, check and take the stock, draw the
+   * order's ids; then write the order, its lines and the idempotent answer), so a hot product's
+   * row is held for two round trips and the commit. Transient conflicts are retried.
+   */
+  async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
+    // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
+    // the timeout is above the statement and lock timeouts (src/infra/db/client.ts), so those fail first.
+    return withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
+  }
+
+  private async placeWithin(tx: Prisma.TransactionClient, userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
+    if (idempotency) {
+      const earlier = await claimIdempotencyKey(tx, userId, idempotency);
+      if (earlier) return { replayed: true, answer: earlier.answer };
+    }
+
+    // Ids ascending: the lock order (see order-sql.ts); quantities follow their ids.
+    const byId = [...lines].sort((a, b) => a.id - b.id);
+    const products = await tx.$queryRawUnsafe<StockRow[]>(
+      TAKE_STOCK,
+      byId.map((l) => l.id),
+      byId.map((l) => l.quantity),
+    );
+    const found = new Map(products.map((p) => [p.id, p]));
+
+    const unknown = lines.filter((line) => !found.has(line.id));
+    if (unknown.length > 0) {
+      throw unknownProducts(unknown.map((line) => ({ index: lines.indexOf(line), productId: line.id })));
+    }
+    const short = lines.filter((line) => found.get(line.id)!.stock < line.quantity);
+    if (short.length > 0) {
+      throw insufficientStock(
+        short.map((line) => {
+          const product = found.get(line.id)!;
+          return { index: lines.indexOf(line), productId: line.id, name: product.name, requested: line.quantity, available: product.stock };
+        }),
+      );
+    }
+    // Every product exists and had enough, so the statement took them all and drew the ids.
+    const drawn = products[0]!;
+    if (drawn.taken !== lines.length || drawn.order_id === null || drawn.created_at === null || drawn.item_ids?.length !== lines.length) {
+      throw new Error(`took stock of ${drawn.taken} of ${lines.length} products`);
+    }
+    const orderId = drawn.order_id;
+    const itemIds = [...drawn.item_ids].sort((a, b) => a - b);
+    const items = lines.map((line, index) => {
+      const product = found.get(line.id)!;
+      const unitPrice = new Prisma.Decimal(product.price);
+      return {
+        id: itemIds[index]!,
+        orderId,
+        productId: line.id,
+        productName: product.name,
+        unitPrice,
+        quantity: line.quantity,
+        lineTotal: unitPrice.mul(line.quantity),
+      };
+    });
+    const order: OrderRecord = {
+      id: orderId,
+      userId,
+      status: "created",
+      total: items.reduce((sum, item) => sum.add(item.lineTotal), new Prisma.Decimal(0)),
+      createdAt: drawn.created_at,
+      updatedAt: drawn.created_at,
+      cancelledAt: null,
+      items,
+    };
+    await tx.$queryRawUnsafe(
+      WRITE_ORDER,
+      order.id,
+      userId,
+      order.total.toString(),
+      order.createdAt,
+      items.map((item) => item.id),
+      items.map((item) => item.productId),
+      items.map((item) => item.productName),
+      items.map((item) => item.unitPrice.toString()),
+      items.map((item) => item.quantity),
+      items.map((item) => item.lineTotal.toString()),
+      idempotency ? JSON.stringify(idempotency.answerFor(order)) : null,
+      idempotency?.key ?? null,
+    );
+    return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
+  }
+
+  /**
+   * Cancels the order if it is still `created` (and, with `ownerId`, placed by that user; without,
+   * any order: an admin) and puts its lines back in stock, once: of concurrent cancels of one
+   * order exactly one finds it `created`.
+   */
+  async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
+    const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock));
+    if (cancelled && !cancelled.cancelled) {
+      // Putting a line back would overflow its product's stock: nothing was written, the order is still created.
+      if (cancelled.no_room.length > 0) throw noRoomToRestock(id, cancelled.no_room, SPEC_LIMITS.maxStock);
+      throw new Error(`order ${id} was cancellable but the cancel wrote nothing`);
+    }
+    const order = await this.find(id);
+    if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
+    return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };
+  }
+
+  async page(userId: string, limit: number, offset: number): Promise<{ count: number; rows: OrderRecord[] }> {
+    const [count, rows] = await Promise.all([
+      this.db.order.count({ where: { userId } }),
+      limit === 0 ? [] : this.db.order.findMany({ where: { userId }, include: orderWithItems, orderBy: { id: "desc" }, take: limit, skip: offset }),
+    ]);
+    return { count, rows };
+  }
+
+  find(id: number): Promise<OrderRecord | null> {
+    return this.db.order.findFirst({ where: { id }, include: orderWithItems });
+  }
+
+  /** Forgets idempotency keys older than the window (expired keys are also replaced when reused). */
+  async purgeIdempotencyKeys(): Promise<number> {
+    return this.db.$executeRawUnsafe(`DELETE FROM idempotency_keys WHERE created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`);
+  }
+}
+
+/** Runs `work` again after a transient conflict (deadlock, serialization failure), a few times. */
+async function withRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const retryable = error instanceof RetryableConflict || isTransientConflict(error);
+      if (attempt >= MAX_ATTEMPTS || !retryable) throw error;
+      await sleep(10 * attempt + Math.random() * 20);
+    }
+  }
+}
+
+/** Each product may appear once in an order: throws naming every repeated line. */
+export function assertDistinctProducts(lines: OrderLine[]): void {
+  const seen = new Set<number>();
+  const repeated: { index: number; productId: number }[] = [];
+  lines.forEach((line, index) => {
+    if (seen.has(line.id)) repeated.push({ index, productId: line.id });
+    seen.add(line.id);
+  });
+  if (repeated.length > 0) throw duplicateProducts(repeated);
+}
+
+/**
+ * Claims the key for this request. A concurrent request with the same key blocks on the
+ * primary key until the first commits, then sees its answer. Returns the earlier answer, if any.
+ */
+async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string, idem: Idempotency): Promise<{ answer: unknown } | null> {
+  await tx.$executeRawUnsafe(
+    `DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 AND created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
+    userId,
+    idem.key,
+  );
+  const claimed = await tx.$executeRaw`
+    INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, body)
+    VALUES (${userId}::uuid, ${idem.key}, ${idem.requestHash}, 0, '{}'::jsonb)
+    ON CONFLICT DO NOTHING`;
+  if (claimed === 1) return null;
+  const earlier = await tx.idempotencyKey.findUnique({ where: { userId_key: { userId, key: idem.key } } });
+  // Expired and deleted by a concurrent request between our insert and this read: start over.
+  if (!earlier) throw new RetryableConflict("idempotency key vanished");
+  if (earlier.requestHash !== idem.requestHash) {
+    throw idempotencyKeyReused();
+  }
+  return { answer: earlier.body };
+}
