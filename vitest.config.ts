@@ -12,10 +12,10 @@ import LongestFirstSequencer from "./tests/sequencer.js";
 // So do the files below: what they test is the HTTP layer, the spec or the docs pages, and the
 // database only stands behind the app they start (no query of theirs depends on which one it is).
 const DATABASE_INCIDENTAL = [
-  "tests/routes.test.ts", // the route table against the spec's operations
-  "tests/contract-guard.test.ts", // the contract checker fails a drifted spec
-  "tests/spec-fidelity.test.ts", // malformed HTTP, wrong methods, link building, servers, Redoc
-  "tests/docs.browser.test.ts", // the docs pages in Chromium (Try it out calls /healthz)
+  "tests/contract/routes.test.ts", // the route table against the spec's operations
+  "tests/contract/contract-guard.test.ts", // the contract checker fails a drifted spec
+  "tests/contract/spec-fidelity.test.ts", // malformed HTTP, wrong methods, link building, servers, Redoc
+  "tests/contract/docs.browser.test.ts", // the docs pages in Chromium (Try it out calls /healthz)
 ];
 const otherHalf = process.env.TEST_DB === "postgres" ? ["tests/**/*.pglite.test.ts", ...DATABASE_INCIDENTAL] : ["tests/**/*.postgres.test.ts"];
 

@@ -2,4 +2,4 @@
 // must be the first file of their worker process (tests/sequencer.ts starts them first, and each
 // checks testFilesRunInThisProcess()), so that nothing another file left behind can close during
 // the test and hide a resource the app failed to release.
-export const OWN_PROCESS = ["tests/app-close.pglite.test.ts", "tests/app-close.postgres.test.ts"];
+export const OWN_PROCESS = ["tests/resilience/app-close.pglite.test.ts", "tests/resilience/app-close.postgres.test.ts"];

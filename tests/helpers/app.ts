@@ -59,7 +59,7 @@ const GENEROUS_LIMITS = {
 export async function startTestApp(overrides: Partial<Config> = {}, options: AppOverrides = {}): Promise<TestApp> {
   const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ADMIN_PASSWORD: ADMIN.password }), ...GENEROUS_LIMITS, ...overrides };
   // PGlite runs in this process and blocks the event loop while it works, so the overload guard
-  // is off here; tests/abuse.test.ts switches it on.
+  // is off here; tests/accounts/login-limits.test.ts switches it on.
   const pressure = { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 };
   const app = await buildApp(config, { database: await createTestDatabase(), pressure, logger: false, ...options });
 

@@ -1,0 +1,160 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PRINCIPAL_TTL_MS } from "../../src/accounts/authentication.js";
+import { ADMIN, startTestApp, type TestApp } from "../helpers/app.js";
+import { craftToken, decodePayload } from "../helpers/jwt.js";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.close());
+
+describe("a client of the reference service", () => {
+  it("logs in as admin, registers a user and uses both tokens unchanged", async () => {
+    const login = await t.request({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } });
+    expect(login.statusCode).toBe(200);
+    const { access, refresh } = login.json();
+    const register = await t.request({ method: "POST", url: "/api/register/", payload: { name: "user1", password: "123abc#$%" } });
+    expect(register.statusCode).toBe(201);
+    const refreshed = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh } });
+    expect(refreshed.statusCode).toBe(200);
+    expect(typeof refreshed.json().access).toBe("string");
+    for (const token of [access, refreshed.json().access]) {
+      const products = await t.request({ url: "/api/product/", token });
+      expect(products.statusCode).toBe(200);
+    }
+    const userLogin = await t.request({ method: "POST", url: "/api/token/", payload: { name: "user1", password: "123abc#$%" } });
+    expect(userLogin.statusCode).toBe(200);
+  });
+});
+
+describe("tokens", () => {
+  it("carry the reference's claims and lifetimes", async () => {
+    const { access, refresh } = await t.login(ADMIN.name, ADMIN.password);
+    const a = decodePayload(access);
+    const r = decodePayload(refresh);
+    expect(a).toMatchObject({ token_type: "access", user_id: expect.stringMatching(/^[0-9a-f-]{36}$/), jti: expect.any(String) });
+    expect(Number(a.exp) - Number(a.iat)).toBe(50 * 60);
+    expect(r.token_type).toBe("refresh");
+    expect(Number(r.exp) - Number(r.iat)).toBe(24 * 60 * 60);
+    expect(JSON.parse(Buffer.from(access.split(".")[0]!, "base64url").toString()).alg).toBe("HS256");
+  });
+
+  it("refuses wrong names and wrong passwords with the same answer", async () => {
+    const wrongPassword = await t.request({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "nope" } });
+    const unknownName = await t.request({ method: "POST", url: "/api/token/", payload: { name: "nobody-at-all", password: "nope" } });
+    expect(wrongPassword.statusCode).toBe(401);
+    expect(unknownName.statusCode).toBe(401);
+    // The same answer, but for the request id each answer carries.
+    expect({ ...unknownName.json(), request_id: "" }).toEqual({ ...wrongPassword.json(), request_id: "" });
+    expect(wrongPassword.json().detail).toBe("No active account found with the given credentials");
+    expect(wrongPassword.headers["www-authenticate"]).toBe('Bearer realm="api"');
+  });
+
+  it("rotates refresh tokens and revokes the family when a retired one is reused", async () => {
+    const first = await t.login(ADMIN.name, ADMIN.password);
+    const second = (await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: first.refresh } })).json();
+    expect(second.refresh).not.toBe(first.refresh);
+    const reuse = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: first.refresh } });
+    expect(reuse.statusCode).toBe(401);
+    expect(reuse.json().code).toBe("token-not-valid");
+    // The thief's reuse also retired the legitimate successor.
+    const successor = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: second.refresh } });
+    expect(successor.statusCode).toBe(401);
+  });
+
+  it("retires a refresh token on logout", async () => {
+    // Not the admin: logout also ends the user's access tokens, and later tests use the admin's.
+    const { refresh } = await t.createUser();
+    const revoke = await t.request({ method: "POST", url: "/api/token/revoke/", payload: { refresh } });
+    expect(revoke.statusCode).toBe(204);
+    const after = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh } });
+    expect(after.statusCode).toBe(401);
+    const forged = await t.request({ method: "POST", url: "/api/token/revoke/", payload: { refresh: `${refresh}x` } });
+    expect(forged.statusCode).toBe(401);
+  });
+
+  describe("attacks", () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    let userId: string;
+    beforeAll(async () => {
+      userId = String(decodePayload(await t.adminToken()).user_id);
+    });
+    const claims = (extra: Record<string, unknown> = {}) => ({
+      token_type: "access",
+      user_id: userId,
+      jti: "j",
+      iat: now(),
+      exp: now() + 600,
+      ...extra,
+    });
+    const expectRefused = async (token: string) => {
+      const response = await t.request({ url: "/api/product/", token });
+      expect(response.statusCode).toBe(401);
+      expect(response.json().code).toBe("token-not-valid");
+    };
+
+    it("accepts a well-formed token signed with the secret (control)", async () => {
+      const token = craftToken({ alg: "HS256", typ: "JWT" }, claims(), t.config.JWT_SECRET);
+      expect((await t.request({ url: "/api/product/", token })).statusCode).toBe(200);
+    });
+    it("refuses an expired token", () => expectRefused(craftToken({ alg: "HS256" }, claims({ iat: now() - 7200, exp: now() - 3600 }), t.config.JWT_SECRET)));
+    it("refuses a token it accepted (and remembers as verified) once the token expires", async () => {
+      const exp = now() + 1;
+      const token = craftToken({ alg: "HS256" }, claims({ exp }), t.config.JWT_SECRET);
+      for (let i = 0; i < 3; i++) expect((await t.request({ url: "/api/product/", token })).statusCode).toBe(200);
+      await sleep(exp * 1000 - Date.now() + 50);
+      await expectRefused(token);
+    });
+    it("refuses a tampered token", async () => {
+      const [head, , signature] = (await t.adminToken()).split(".");
+      const forged = Buffer.from(JSON.stringify(claims({ user_id: "00000000-0000-0000-0000-000000000000" }))).toString("base64url");
+      await expectRefused(`${head}.${forged}.${signature}`);
+    });
+    it("refuses alg none", () => expectRefused(craftToken({ alg: "none", typ: "JWT" }, claims())));
+    it("refuses another algorithm", () => expectRefused(craftToken({ alg: "HS512", typ: "JWT" }, claims(), t.config.JWT_SECRET)));
+    it("refuses a token signed with another secret", () => expectRefused(craftToken({ alg: "HS256" }, claims(), "x".repeat(40))));
+    it("refuses a refresh token where an access token is expected", async () => {
+      const { refresh } = await t.login(ADMIN.name, ADMIN.password);
+      await expectRefused(refresh);
+    });
+    it("refuses an access token where a refresh token is expected", async () => {
+      const response = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: await t.adminToken() } });
+      expect(response.statusCode).toBe(401);
+    });
+    it("refuses garbage and answers a missing token with 401", async () => {
+      await expectRefused("not-a-jwt");
+      const none = await t.request({ url: "/api/product/" });
+      expect(none.statusCode).toBe(401);
+      expect(none.json()).toMatchObject({ code: "unauthorized", detail: "Authentication credentials were not provided." });
+      expect(none.headers["www-authenticate"]).toBe('Bearer realm="api"');
+    });
+    it("checks the token before looking at the body", async () => {
+      const response = await t.request({ method: "POST", url: "/api/order/", payload: { nonsense: true } });
+      expect(response.statusCode).toBe(401);
+    });
+  });
+
+  it("stops honouring a deleted user's tokens within seconds", async () => {
+    const user = await t.createUser();
+    expect((await t.request({ url: "/api/product/", token: user.access })).statusCode).toBe(200);
+    const deleted = await t.request({ method: "DELETE", url: `/api/user/${user.id}`, token: await t.adminToken() });
+    expect(deleted.statusCode).toBe(204);
+    await sleep(PRINCIPAL_TTL_MS + 100);
+    expect((await t.request({ url: "/api/product/", token: user.access })).statusCode).toBe(401);
+    const refresh = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: user.refresh } });
+    expect(refresh.statusCode).toBe(401);
+  });
+
+  it("stops honouring revoked admin rights within seconds", async () => {
+    const admin = await t.adminToken();
+    const user = await t.createUser();
+    await t.request({ method: "PATCH", url: `/api/user/${user.id}`, token: admin, payload: { is_admin: true } });
+    await sleep(PRINCIPAL_TTL_MS + 100);
+    expect((await t.request({ url: "/api/user/", token: user.access })).statusCode).toBe(200);
+    await t.request({ method: "PATCH", url: `/api/user/${user.id}`, token: admin, payload: { is_admin: false } });
+    await sleep(PRINCIPAL_TTL_MS + 100);
+    expect((await t.request({ url: "/api/user/", token: user.access })).statusCode).toBe(403);
+  });
+});

@@ -1,0 +1,189 @@
+// The embedded database (PGlite behind the service's own loopback server): only the process that
+// started it can connect, concurrent connections never see each other's statements, and a data
+// directory that does not open is never replaced by a new database.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EmbeddedDatabaseError, startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/infra/db/embedded.js";
+import { startServerProcess } from "../helpers/server-process.js";
+
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "order-service-embedded-"));
+});
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+async function connectError(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => {});
+  return client.connect().then(
+    async () => {
+      await client.end();
+      return "connected";
+    },
+    (error: { code?: string }) => error.code ?? "error",
+  );
+}
+
+describe("who can connect", () => {
+  let db: EmbeddedPostgres;
+  beforeAll(async () => {
+    db = await startEmbeddedPostgres({});
+  });
+  afterAll(() => db.close());
+
+  it("refuses any user name without this start's password", async () => {
+    const port = new URL(db.url).port;
+    expect(await connectError(`postgres://nobody@127.0.0.1:${port}/x`)).toBe("28P01");
+    expect(await connectError(`postgres://postgres@127.0.0.1:${port}/postgres`)).toBe("28P01");
+    expect(await connectError(`postgres://postgres:guess@127.0.0.1:${port}/postgres`)).toBe("28P01");
+    expect(await connectError(db.url)).toBe("connected");
+  });
+
+  it("makes a new password at every start", async () => {
+    const other = await startEmbeddedPostgres({});
+    try {
+      expect(new URL(other.url).password).not.toBe(new URL(db.url).password);
+      expect(new URL(other.url).password.length).toBeGreaterThanOrEqual(32);
+    } finally {
+      await other.close();
+    }
+  }, 120_000);
+});
+
+describe("many connections on the one session", () => {
+  let db: EmbeddedPostgres;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    db = await startEmbeddedPostgres({});
+    pool = new pg.Pool({ connectionString: db.url, max: 20 });
+    await pool.query("CREATE TABLE numbers (n int PRIMARY KEY, word text NOT NULL)");
+    await pool.query("INSERT INTO numbers SELECT g, 'n' || g FROM generate_series(1, 500) g");
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.close();
+  });
+
+  it("gives every extended-protocol query its own answer", async () => {
+    // Different statements with different parameter types, so any interleaving of two
+    // connections' Parse/Bind/Execute would fail or answer another query's rows.
+    const answers = await Promise.all(
+      Array.from({ length: 600 }, (_, i) =>
+        i % 3 === 0
+          ? pool.query("SELECT word FROM numbers WHERE n = $1", [1 + (i % 500)]).then((r) => r.rows[0]?.word === `n${1 + (i % 500)}`)
+          : i % 3 === 1
+            ? pool.query("SELECT count(*)::int AS c FROM numbers WHERE word LIKE $1", [`n${i % 10}%`]).then((r) => typeof r.rows[0]?.c === "number")
+            : pool.query("SELECT $1::text || $2::int AS echo", ["q", i]).then((r) => r.rows[0]?.echo === `q${i}`),
+      ),
+    );
+    expect(answers.filter((ok) => !ok)).toEqual([]);
+  });
+
+  it("keeps a transaction's statements to itself and goes on after errors", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          await client.query("UPDATE numbers SET word = $1 WHERE n = $2", [`t${i}`, i + 1]);
+          if (i % 4 === 0) await client.query("SELECT 1/0").catch(() => {}); // aborts this transaction only
+          const seen = await client.query("SELECT word FROM numbers WHERE n = $1", [i + 1]).then(
+            (r) => r.rows[0]?.word,
+            () => "aborted",
+          );
+          await client.query(i % 4 === 0 ? "ROLLBACK" : "COMMIT");
+          return seen === (i % 4 === 0 ? "aborted" : `t${i}`);
+        } finally {
+          client.release();
+        }
+      }),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    const { rows } = await pool.query("SELECT n, word FROM numbers WHERE n <= 40 ORDER BY n");
+    expect(rows.map((r) => r.word)).toEqual(rows.map((r) => ((r.n - 1) % 4 === 0 ? `n${r.n}` : `t${r.n - 1}`)));
+  });
+
+  it("keeps every connection's named statements to itself, and closes them when it ends", async () => {
+    // Twenty connections each prepare the same two names over their own SQL, as pg's named
+    // statements do; on a shared session the second Parse of a name would fail (42P05) or
+    // one connection would run another's text.
+    const prepared = async () => (await pool.query("SELECT count(*)::int AS c FROM pg_prepared_statements")).rows[0].c as number;
+    const before = await prepared();
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const client = new pg.Client({ connectionString: db.url });
+        client.on("error", () => {});
+        await client.connect();
+        return client;
+      }),
+    );
+    const answers = await Promise.all(
+      clients.flatMap((client, c) =>
+        Array.from({ length: 10 }, async (_, i) => {
+          const n = 101 + c * 10 + i; // rows the other tests leave as they were
+          const word = await client.query({ name: "lookup", text: `SELECT word || '/${c}' AS w FROM numbers WHERE n = $1`, values: [n] });
+          const echo = await client.query({ name: "echo", text: `SELECT $1::int + ${c} AS e`, values: [i] });
+          return word.rows[0]?.w === `n${n}/${c}` && echo.rows[0]?.e === i + c;
+        }),
+      ),
+    );
+    expect(answers.filter((ok) => !ok)).toHaveLength(0);
+    expect(answers).toHaveLength(200);
+    expect(await prepared()).toBe(before + 40);
+    await Promise.all(clients.map((client) => client.end()));
+    await expect.poll(prepared, { timeout: 10_000 }).toBe(before);
+  });
+
+  it("rolls back what a vanished connection left open, and the others go on", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    client.on("error", () => {});
+    await client.connect();
+    await client.query("BEGIN");
+    await client.query("UPDATE numbers SET word = 'vanished' WHERE n = 500");
+    const waiting = pool.query("SELECT word FROM numbers WHERE n = 500"); // waits for the session
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    expect((await waiting).rows[0].word).toBe("n500");
+  });
+});
+
+describe("a data directory that does not open", () => {
+  it("is refused, not replaced, when it holds files but no database", async () => {
+    const dir = join(scratch, "foreign");
+    await startEmbeddedPostgres({ dataDir: dir }).then((db) => db.close());
+    await rm(join(dir, "PG_VERSION"));
+    await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(EmbeddedDatabaseError);
+    await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(/PG_VERSION is missing.*make clean/);
+    await expect(readFile(join(dir, "PG_VERSION"))).rejects.toThrow(); // nothing was initialised over it
+  }, 60_000);
+
+  it("is refused when its control file is damaged", async () => {
+    const dir = join(scratch, "damaged");
+    const db = await startEmbeddedPostgres({ dataDir: dir });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query("CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)");
+    await client.end();
+    await db.close();
+    await writeFile(join(dir, "global", "pg_control"), Buffer.alloc(8192, 7));
+    await expect(startEmbeddedPostgres({ dataDir: dir })).rejects.toThrow(/exists but does not open.*make clean/);
+    expect((await readFile(join(dir, "global", "pg_control")))[0]).toBe(7);
+  }, 60_000);
+
+  it("stops the service with one line saying what to do", async () => {
+    const dir = join(scratch, "service");
+    await startEmbeddedPostgres({ dataDir: join(dir, "pglite") }).then((db) => db.close());
+    await rm(join(dir, "pglite", "PG_VERSION"));
+    const failed = startServerProcess({ DATABASE_URL: "", DATA_DIR: dir });
+    const error = await failed.then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(error).toMatch(/server exited early/);
+    const lines = error!.split("\n").filter((line) => line.trim() && !/server exited early/.test(line));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/PG_VERSION is missing.*make clean/);
+  }, 120_000);
+});
