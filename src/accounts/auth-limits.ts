@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 
-/** The abuse limits of the credential endpoints, as the handlers use them (made by plugins/rate-limits.ts). */
+/** The abuse limits of the credential endpoints, as the handlers use them (made by ./login-limits.ts). */
 export interface AuthLimits {
   /** Counts a login attempt from this address; throws 429 when over a limit. */
   beforeLogin(request: FastifyRequest): Promise<void>;

@@ -1,7 +1,7 @@
 import type { JWT } from "@fastify/jwt";
 import type { TokenSigner } from "./tokens.js";
 
-/** The domain's TokenSigner on @fastify/jwt (registered by plugins/jwt.ts with its algorithm and secret). */
+/** The accounts' TokenSigner on @fastify/jwt (registered by src/platform/jwt.ts with its algorithm and secret). */
 export function jwtSigner(jwt: JWT): TokenSigner {
   return {
     sign: (claims, expiresInSeconds) => jwt.sign(claims, { expiresIn: `${expiresInSeconds}s` }),

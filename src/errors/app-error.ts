@@ -63,7 +63,7 @@ export interface AppErrorOptions {
   retryAfterSeconds?: number;
   /** A credentials error about the token itself (RFC 6750's `invalid_token`), not about its absence. */
   invalidToken?: boolean;
-  /** Only for a client error of a kind this table does not list (see http/error-handler.ts). */
+  /** Only for a client error of a kind this table does not list (see src/infra/http/error-handler.ts). */
   status?: number;
   cause?: unknown;
 }
