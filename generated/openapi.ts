@@ -245,7 +245,9 @@ export interface paths {
          *     position in the list plus the filter it belongs to), so a page costs the same however deep
          *     it is and a walk never repeats or skips an order, even while orders are placed. Send
          *     `cursor=` (empty) to start from the newest order without any filter. `count` is how many
-         *     orders match the filter in all.
+         *     orders match the filter in all; counting is the costly part of a page over many orders, so a
+         *     count is reused for up to 5 seconds (it may lag behind changes made through another
+         *     replica of the service for that long).
          *
          *     * `user_id`: only this customer's orders. A caller who is not an admin may send their own
          *       id (the same as not sending it); anyone else's id answers `403` (`forbidden`).

@@ -36,6 +36,16 @@ export function toOrderBody(order: OrderRecord): Wire<"Order"> {
 
 const orderNotFound = (id: number) => notFound("Order", id);
 
+/**
+ * The answer an Idempotency-Key replays, as it was kept. Answers kept before orders had
+ * `fulfilled_at` (or by a replica of that version during a rolling deploy) lack it; a new order
+ * had none, so it is null.
+ */
+function replayedOrder(answer: unknown): Wire<"Order"> {
+  const order = answer as Partial<Wire<"Order">>;
+  return { ...order, fulfilled_at: order.fulfilled_at ?? null } as Wire<"Order">;
+}
+
 export function orderHandlers(deps: {
   orders: OrdersRepository;
   events?: OrderEventCounters;
@@ -77,7 +87,7 @@ export function orderHandlers(deps: {
         if (error instanceof AppError) events?.declined(error.code);
         throw error;
       }
-      const body = result.replayed ? (result.answer as Wire<"Order">) : toOrderBody(result.order);
+      const body = result.replayed ? replayedOrder(result.answer) : toOrderBody(result.order);
       if (result.replayed) reply.header("idempotent-replayed", "true");
       else events?.placed(result);
       reply.code(201).header("location", `/api/order/${body.id}`);

@@ -129,6 +129,25 @@ describe("fulfilling an order", () => {
   });
 });
 
+describe("fulfilled_at in answers kept before it existed", () => {
+  it("is null in an Idempotency-Key replay of an answer kept without it; a replay still answers the order as first placed", async () => {
+    const tart = await product("Replay Tart", 10);
+    const headers = { "idempotency-key": "before-fulfilled-at" };
+    const first = await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: tart, quantity: 1 }] }, headers });
+    expect(first.statusCode).toBe(201);
+    const placed = first.json();
+    // As a version without fulfilled_at kept it.
+    const { fulfilled_at: _, ...oldShape } = placed;
+    await t.database.pool.query("UPDATE idempotency_keys SET body = $2::jsonb WHERE key = $1", [headers["idempotency-key"], JSON.stringify(oldShape)]);
+    expect((await fulfil(admin, placed.id)).statusCode).toBe(200);
+    const replay = await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: tart, quantity: 1 }] }, headers });
+    expect(replay.statusCode).toBe(201);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect(replay.json()).toEqual(placed);
+    expect(await stockOf(tart)).toBe(9);
+  });
+});
+
 describe("fulfils racing cancels of the same orders over TCP", () => {
   const USERS = 12;
   const ORDERS_EACH = 4;
