@@ -20,7 +20,7 @@ import { specOperations } from "../helpers/spec-operations.js";
 const require = createRequire(import.meta.url);
 const newman = require("newman") as { run(options: object, done: (error: Error | null, summary: NewmanSummary) => void): void };
 const versionOf = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
-const CONFIG = "tests/third-party/portman-config.json";
+const CONFIG = "tests/contract/portman-config.json";
 const OUT = "artifacts/third-party";
 const DB = process.env.TEST_DB ?? "pglite";
 
