@@ -233,7 +233,38 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the caller's orders, newest first */
+        /**
+         * List the caller's orders, newest first; admins list and filter every order
+         * @description **Without `user_id`, `status`, `created_after`, `created_before` and `cursor`** the answer is
+         *     the caller's own orders, admins included, newest id first, in pages chosen by `limit` and
+         *     `offset` whose `next`/`previous` links carry offsets: exactly as the reference's clients expect.
+         *
+         *     **With any of them** the list is the back office's: for an admin every customer's orders,
+         *     for anyone else their own orders only. It is sorted newest first (`created_at`, then `id`,
+         *     both descending) and paged by cursor: `next`/`previous` links carry an opaque `cursor` (a
+         *     position in the list plus the filter it belongs to), so a page costs the same however deep
+         *     it is and a walk never repeats or skips an order, even while orders are placed. Send
+         *     `cursor=` (empty) to start from the newest order without any filter. `count` is how many
+         *     orders match the filter in all; counting is the costly part of a page over many orders, so a
+         *     count is reused for up to 5 seconds (it may lag behind changes made through another
+         *     replica of the service for that long).
+         *
+         *     * `user_id`: only this customer's orders. A caller who is not an admin may send their own
+         *       id (the same as not sending it); anyone else's id answers `403` (`forbidden`).
+         *     * `status`: only orders in one of these states; repeat it for several
+         *       (`?status=created&status=fulfilled`).
+         *     * `created_after` / `created_before`: RFC 3339 date-times with a time zone; orders placed at
+         *       or after `created_after` and strictly before `created_before` (so consecutive ranges tile).
+         *       `created_before` must be later than `created_after`.
+         *
+         *     Bad values are `400` problems naming the parameter: an id that is not a UUID, an unknown
+         *     status, a date-time that does not exist (`2024-02-30T00:00:00Z`), is before year 1 or has a
+         *     leap second; an empty range; `offset` together with any of these parameters
+         *     (`offset-with-cursor`: follow the links instead). A cursor is only valid with the filter it
+         *     was made for: changing a filter while following one answers `400` (`errors[0].code`
+         *     `cursor-mismatch`), and a cursor that is not one this service wrote answers `400`
+         *     (`invalid-cursor`).
+         */
         get: operations["listOrders"];
         put?: never;
         /**
@@ -285,7 +316,9 @@ export interface paths {
          *     In one transaction the order becomes `cancelled` (with `cancelled_at`) and each line's
          *     quantity goes back to its product's stock, locking the products in id order as placing an
          *     order does. It happens once: a repeated or concurrent cancel of the same order changes
-         *     nothing and answers `409` (`order-already-cancelled`). A line whose product has been deleted
+         *     nothing and answers `409` (`order-already-cancelled`). A fulfilled order cannot be cancelled
+         *     (its goods have left): `409` (`order-already-fulfilled`); of a cancel and a fulfilment of the
+         *     same order at the same time exactly one happens, the other answers `409`. A line whose product has been deleted
          *     since is not restocked (there is no product to put it back on); the line stays in the order.
          *     When a product's stock has been raised since so far that putting a line back would take it
          *     above 2147483647 (the most `stock` holds), the cancel answers `409` (`stock-out-of-range`,
@@ -295,6 +328,32 @@ export interface paths {
          *     original order still answers the order as first placed.
          */
         post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/order/{id}/fulfil": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark an order fulfilled (admins only)
+         * @description Moves an order from `created` to `fulfilled` and sets `fulfilled_at`; stock is not touched
+         *     (it was taken when the order was placed). Send no body. A fulfilled order cannot be
+         *     cancelled any more. It happens once: fulfilling an order again answers `409`
+         *     (`order-already-fulfilled`), and a cancelled order cannot be fulfilled (`409`,
+         *     `order-already-cancelled`). Of a fulfilment and a cancel of the same order at the same time
+         *     exactly one happens; the other answers `409`, and stock goes back only if the cancel won.
+         *     A caller who is not an admin gets `403`; an unknown order `404`.
+         */
+        post: operations["fulfilOrder"];
         delete?: never;
         options?: never;
         head?: never;
@@ -406,7 +465,7 @@ export interface components {
              *     more specific kind (its `status` may be any 4xx the others do not cover).
              * @enum {string}
              */
-            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "stock-out-of-range" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;
@@ -581,19 +640,27 @@ export interface components {
             unit_price: components["schemas"]["Money"];
             line_total: components["schemas"]["Money"];
         };
+        /**
+         * @description `created` when placed; then either `cancelled` (its lines went back to stock) or
+         *     `fulfilled` (an admin marked it sent). Both are final.
+         * @example created
+         * @enum {string}
+         */
+        OrderStatus: "created" | "cancelled" | "fulfilled";
         Order: {
             id: number;
-            /**
-             * @description `created` when placed; `cancelled` once cancelled (its lines went back to stock).
-             * @enum {string}
-             */
-            status: "created" | "cancelled";
+            status: components["schemas"]["OrderStatus"];
             created_at: components["schemas"]["Timestamp"];
             /**
              * Format: date-time
              * @description When the order was cancelled; null while it is not.
              */
             cancelled_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the order was fulfilled; null while it is not.
+             */
+            fulfilled_at: string | null;
             items: components["schemas"]["OrderItem"][];
             total: components["schemas"]["Money"];
         };
@@ -821,9 +888,10 @@ export interface components {
             };
         };
         /**
-         * @description Nothing changed, for one of two reasons (`code`): the order was cancelled before, by this
-         *     request's twin or earlier (`order-already-cancelled`); or putting a line back would take its
-         *     product's stock above 2147483647 (`stock-out-of-range`), and the order is still `created`.
+         * @description Nothing changed, for one of three reasons (`code`): the order was cancelled before, by this
+         *     request's twin or earlier (`order-already-cancelled`); it was fulfilled
+         *     (`order-already-fulfilled`); or putting a line back would take its product's stock above
+         *     2147483647 (`stock-out-of-range`), and the order is still `created`.
          */
         CancelRefused: {
             headers: {
@@ -832,7 +900,22 @@ export interface components {
             content: {
                 "application/problem+json": components["schemas"]["Problem"] & {
                     /** @enum {string} */
-                    code?: "order-already-cancelled" | "stock-out-of-range";
+                    code?: "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range";
+                };
+            };
+        };
+        /**
+         * @description Nothing changed: the order was fulfilled before, by a concurrent request or earlier
+         *     (`order-already-fulfilled`), or it was cancelled (`order-already-cancelled`).
+         */
+        FulfilRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {string} */
+                    code?: "order-already-fulfilled" | "order-already-cancelled";
                 };
             };
         };
@@ -1743,6 +1826,19 @@ export interface operations {
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
+                /** @description Only this customer's orders (admins; others may send only their own id). */
+                user_id?: string;
+                /** @description Only orders in one of these states; repeat the parameter for several. */
+                status?: components["schemas"]["OrderStatus"][];
+                /** @description Only orders placed at or after this instant (RFC 3339, with a time zone). */
+                created_after?: string;
+                /** @description Only orders placed strictly before this instant (RFC 3339, with a time zone). */
+                created_before?: string;
+                /**
+                 * @description Empty to start cursor paging, else the `cursor` of a `next` or `previous` link, sent back
+                 *     unchanged with the same filter.
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1750,7 +1846,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of the caller's orders. */
+            /** @description A page of orders (the caller's own, unless an admin asked for the back-office list). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1767,6 +1863,7 @@ export interface operations {
                      *           "status": "created",
                      *           "created_at": "2026-01-01T12:00:00.000Z",
                      *           "cancelled_at": null,
+                     *           "fulfilled_at": null,
                      *           "items": [
                      *             {
                      *               "product_id": 1,
@@ -1786,6 +1883,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1837,6 +1935,7 @@ export interface operations {
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "cancelled_at": null,
+                     *       "fulfilled_at": null,
                      *       "items": [
                      *         {
                      *           "product_id": 1,
@@ -1888,6 +1987,7 @@ export interface operations {
                      *       "status": "created",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "cancelled_at": null,
+                     *       "fulfilled_at": null,
                      *       "items": [
                      *         {
                      *           "product_id": 1,
@@ -1937,6 +2037,7 @@ export interface operations {
                      *       "status": "cancelled",
                      *       "created_at": "2026-01-01T12:00:00.000Z",
                      *       "cancelled_at": "2026-01-01T12:05:00.000Z",
+                     *       "fulfilled_at": null,
                      *       "items": [
                      *         {
                      *           "product_id": 1,
@@ -1956,6 +2057,58 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["CancelRefused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    fulfilOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The order's id.
+                 * @example 1
+                 */
+                id: components["schemas"]["SerialId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order, now fulfilled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "status": "fulfilled",
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "cancelled_at": null,
+                     *       "fulfilled_at": "2026-01-01T13:00:00.000Z",
+                     *       "items": [
+                     *         {
+                     *           "product_id": 1,
+                     *           "name": "RedBull",
+                     *           "quantity": 15,
+                     *           "unit_price": "2.200",
+                     *           "line_total": "33.000"
+                     *         }
+                     *       ],
+                     *       "total": "33.000"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["FulfilRefused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -1,4 +1,5 @@
 import { invalidFields } from "../errors/app-error.js";
+import { isIsoMillisecondTimestamp } from "../shared/timestamps.js";
 import { isSerialId, SORT_COLUMNS, type Ordering, type SortField, type SortKey } from "./statements.js";
 import type { ProductFilter } from "./statements.js";
 
@@ -61,7 +62,8 @@ const cursorError = (code: string, message: string) => invalidFields([{ field: [
 const KEY_VALUE: Record<string, (value: unknown) => boolean> = {
   int: (v) => typeof v === "number" && isSerialId(v),
   numeric: (v) => typeof v === "string" && /^\d{1,7}(\.\d{1,3})?$/.test(v),
-  timestamptz: (v) => typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  // Date.parse alone reads 2024-02-30 as March 1st, which PostgreSQL then refuses.
+  timestamptz: isIsoMillisecondTimestamp,
   text: (v) => typeof v === "string" && v.length <= 400 && !/[\p{Cc}\p{Cs}]/u.test(v),
 };
 

@@ -13,8 +13,7 @@ export interface ProductFilter {
 
 const COLUMNS = `id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-/** A value `products.id` (PostgreSQL's `integer`, from 1) can hold. */
-export const isSerialId = (id: number) => Number.isInteger(id) && id >= 1 && id <= 2_147_483_647;
+export { isSerialId } from "../shared/ids.js";
 
 /** The products of several concurrent reads by id, in one statement (src/catalogue/coalesced-reads.ts). */
 export const productsByIds: Statement = {

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   "method-not-allowed": { status: 405, title: "Method Not Allowed" },
   "request-timeout": { status: 408, title: "Request Timeout" },
   "order-already-cancelled": { status: 409, title: "Order already cancelled" },
+  "order-already-fulfilled": { status: 409, title: "Order already fulfilled" },
   "stock-out-of-range": { status: 409, title: "Stock out of range" },
   "precondition-failed": { status: 412, title: "Precondition Failed" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
@@ -158,6 +159,18 @@ export const duplicateProducts = (lines: OrderLineRef[]): AppError =>
 /** A cancel of an order that was cancelled before (also by a concurrent request). */
 export const orderAlreadyCancelled = (id: number, at: Date | null): AppError =>
   new AppError("order-already-cancelled", `Order ${id} was already cancelled${at ? ` at ${at.toISOString()}` : ""}; nothing changed.`);
+
+/** A fulfilment of an order that was cancelled (also by a concurrent request). */
+export const cancelledOrderNotFulfillable = (id: number, at: Date | null): AppError =>
+  new AppError("order-already-cancelled", `Order ${id} was cancelled${at ? ` at ${at.toISOString()}` : ""} and cannot be fulfilled; nothing changed.`);
+
+/** A fulfilment of an order fulfilled before (also by a concurrent request). */
+export const orderAlreadyFulfilled = (id: number, at: Date | null): AppError =>
+  new AppError("order-already-fulfilled", `Order ${id} was already fulfilled${at ? ` at ${at.toISOString()}` : ""}; nothing changed.`);
+
+/** A cancel of an order that was fulfilled (also by a concurrent request): its goods have left. */
+export const fulfilledOrderNotCancellable = (id: number, at: Date | null): AppError =>
+  new AppError("order-already-fulfilled", `Order ${id} was fulfilled${at ? ` at ${at.toISOString()}` : ""} and cannot be cancelled; nothing changed.`);
 
 /**
  * A cancel that would put a line back on a product whose stock has since been raised so far that

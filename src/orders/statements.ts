@@ -1,4 +1,4 @@
-// The statements that place and cancel orders. Kept as text with numbered parameters so that
+// The statements that place, cancel and fulfil orders. Kept as text with numbered parameters so that
 // the repository runs them (tx.$queryRawUnsafe, bound values) and the flash-sale benchmark's
 // pgbench script runs exactly the same SQL as its ceiling.
 //
@@ -92,3 +92,14 @@ SELECT t.id, EXISTS (SELECT 1 FROM cancelled) AS cancelled,
   (SELECT coalesce(sum(quantity), 0) FROM restocked)::int AS units_returned,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'stock', stock, 'quantity', quantity) ORDER BY id), '[]'::json) FROM no_room) AS no_room
 FROM target t`;
+
+/**
+ * Fulfils an order that is still `created`: the UPDATE locks the row, and under READ COMMITTED an
+ * UPDATE that waited for a concurrent cancel or fulfil re-reads the row as committed and skips it
+ * when it is no longer `created`. Stock is not touched (it was taken when the order was placed).
+ * $1: order id. Returns the order's id when it was fulfilled now; no row otherwise.
+ */
+export const FULFIL_ORDER = `
+UPDATE orders SET status = 'fulfilled', fulfilled_at = now(), updated_at = now()
+WHERE id = $1::int AND status = 'created'
+RETURNING id`;

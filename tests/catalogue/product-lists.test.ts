@@ -276,6 +276,13 @@ describe("cursor pages", () => {
       expect(response.statusCode, cursor).toBe(400);
       expect(response.json().errors[0], cursor).toMatchObject({ path: "/query/cursor", code: "invalid-cursor" });
     }
+    // Dates JavaScript's Date.parse reads (2024-02-30 as March 1st) but PostgreSQL refuses: a 400, never a 500.
+    for (const at of ["2024-02-30T00:00:00.000Z", "2023-02-29T00:00:00.000Z", "0000-01-01T00:00:00.000Z"]) {
+      const cursor = b64({ ...good, o: "created_at", k: [at, 1] });
+      const response = await t.request({ url: `/api/product/?ordering=created_at&limit=2&cursor=${cursor}`, token });
+      expect(response.statusCode, at).toBe(400);
+      expect(response.json().errors[0], at).toMatchObject({ path: "/query/cursor", code: "invalid-cursor" });
+    }
     for (const bad of ["%2B%2F", "a.b", "x".repeat(1025)]) {
       const response = await t.request({ url: `/api/product/?cursor=${bad}`, token });
       expect(response.statusCode, bad).toBe(400);
