@@ -1,5 +1,6 @@
 import type { Statement } from "../infra/db/client.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { INT4_MAX } from "../shared/int4.js";
 
 // The catalogue's hot reads as plain SQL on the pool Prisma's adapter uses. Measured with
 // `npm run bench:catalogue`: Prisma's per-query work was a third of the service's CPU on these
@@ -14,7 +15,7 @@ export interface ProductFilter {
 const COLUMNS = `id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /** A value `products.id` (PostgreSQL's `integer`, from 1) can hold. */
-export const isSerialId = (id: number) => Number.isInteger(id) && id >= 1 && id <= 2_147_483_647;
+export const isSerialId = (id: number) => Number.isInteger(id) && id >= 1 && id <= INT4_MAX;
 
 /** The products of several concurrent reads by id, in one statement (src/catalogue/coalesced-reads.ts). */
 export const productsByIds: Statement = {

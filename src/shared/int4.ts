@@ -1,0 +1,5 @@
+/**
+ * The largest value of PostgreSQL's `integer` (int4), the type of every id, version and stock
+ * column; openapi.yaml states it as StockInput's maximum (SPEC_LIMITS.maxStock).
+ */
+export const INT4_MAX = 2_147_483_647;
