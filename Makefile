@@ -50,7 +50,7 @@ test:
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
 
-# The import directions of README "Layers" (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
+# The import rules of docs/reference/architecture.md (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
 lint: lint-spec lint-imports lint-style lint-deploy
 lint-spec: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
