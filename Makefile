@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy lint-docs format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -50,7 +50,7 @@ test:
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
 
-# The import directions of README "Layers" (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
+# The import rules of docs/reference/architecture.md (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
 lint: lint-spec lint-imports lint-style lint-deploy
 lint-spec: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
@@ -60,6 +60,9 @@ lint-style: node_modules/.installed
 	npx biome ci --error-on-warnings .
 lint-deploy: node_modules/.installed
 	bash scripts/validate-deploy.sh
+# The relative links and #anchors of README.md, docs/ and deploy/README.md.
+lint-docs: node_modules/.installed
+	npx tsx scripts/check-doc-links.ts
 
 # Rewrites every file in Biome's style (biome.json).
 format: node_modules/.installed

@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
+import { resolveRef } from "./spec-refs.js";
 
 /**
  * Checks an HTTP answer against an OpenAPI document: the status must be documented for the
@@ -49,16 +50,7 @@ export function createContractChecker(spec: OpenApiDocument) {
     item,
   }));
 
-  function deref<T>(value: T | { $ref: string }): T {
-    if (value && typeof value === "object" && "$ref" in value) {
-      const path = value.$ref
-        .replace(/^#\//, "")
-        .split("/")
-        .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
-      return deref(path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], spec) as T);
-    }
-    return value as T;
-  }
+  const deref = <T>(value: T | { $ref: string }): T => resolveRef<T>(spec, value);
 
   function findOperation(method: string, url: string): { template: string; operation: Operation } | undefined {
     const path = url.split("?")[0] ?? url;

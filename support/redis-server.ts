@@ -21,7 +21,7 @@ export async function startRedisServer(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     start,
-    kill: async () => server?.stop("SIGKILL"),
-    stop: async () => server?.stop("SIGTERM"),
+    kill: async () => void (await server?.stop("SIGKILL")),
+    stop: async () => void (await server?.stop("SIGTERM")),
   };
 }

@@ -1,18 +1,93 @@
-// Real service processes (Redis, nginx, Prometheus) for tests: started on loopback from the
-// Debian packages' binaries, output kept for error messages, stopped by the test.
+// Child processes for tests, benchmarks and scripts: the service itself (src/server.ts, or another
+// Node entry point) and the Redis, nginx and Prometheus it runs beside, on loopback, stopped by
+// whoever started them. The one spawner: output kept for error messages, readiness polled, a
+// stop that waits for the exit.
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "./postgres-cluster.js";
+
+export interface Stopped {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  seconds: number;
+}
 
 export interface ServiceProcess {
   child: ChildProcess;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  /** What it wrote to stdout and stderr, interleaved (the last `keepOutputChars`); empty when its output is inherited. */
   output(): string;
-  /** Sends `signal` and waits for the process to end. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** What it wrote to one of them (the last `keepOutputChars`). */
+  outputOf(stream: "stdout" | "stderr"): string;
+  /** Sends `signal`, then SIGKILL after `killAfterMs`, and resolves once the process has ended. */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<Stopped>;
 }
 
-const KEEP_OUTPUT_CHARS = 64_000;
+export interface SpawnOptions {
+  cwd?: string;
+  /** The whole environment; a key set to undefined is left out. Default: this process's. */
+  env?: Record<string, string | undefined>;
+  /** "inherit": the child writes to this process's stdout and stderr (benchmarks). Default "keep". */
+  output?: "keep" | "inherit";
+  keepOutputChars?: number;
+}
+
+export function spawnProcess(command: string, args: string[], options: SpawnOptions = {}): ServiceProcess {
+  const inherit = options.output === "inherit";
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"] });
+  const keepChars = options.keepOutputChars ?? 64_000;
+  const kept = { all: "", stdout: "", stderr: "" };
+  const keep = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+    kept.all = (kept.all + chunk.toString()).slice(-keepChars);
+    kept[stream] = (kept[stream] + chunk.toString()).slice(-keepChars);
+  };
+  child.stdout?.on("data", keep("stdout"));
+  child.stderr?.on("data", keep("stderr"));
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  let ended = false;
+  void exited.then(() => (ended = true));
+  return {
+    child,
+    exited,
+    output: () => kept.all,
+    outputOf: (stream) => kept[stream],
+    async stop(signal = "SIGTERM", killAfterMs = 15_000) {
+      if (ended) return { code: child.exitCode, signal: child.signalCode, seconds: 0 };
+      const started = performance.now();
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+      await exited;
+      clearTimeout(timer);
+      return { code: child.exitCode, signal: child.signalCode, seconds: (performance.now() - started) / 1000 };
+    },
+  };
+}
+
+/**
+ * Polls `ready` until it is true. Throws (after a SIGKILL) when the process ends first or the
+ * time runs out, with its output.
+ */
+export async function waitUntilReady(
+  service: ServiceProcess,
+  what: string,
+  ready: () => Promise<boolean>,
+  { timeoutMs = 30_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  let ended = false;
+  void service.exited.then(() => (ended = true));
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (ended) throw new Error(`${what} exited early (code ${service.child.exitCode}), before it was ready:\n${service.output()}`);
+    if (Date.now() > deadline) {
+      await service.stop("SIGKILL");
+      throw new Error(`${what} was not ready within ${timeoutMs / 1000} s:\n${service.output()}`);
+    }
+    await sleep(intervalMs);
+  }
+}
 
 /** Spawns `command` and resolves once something accepts connections on 127.0.0.1:`port`. */
 export async function startServiceProcess(
@@ -21,38 +96,13 @@ export async function startServiceProcess(
   port: number,
   options: { cwd?: string; timeoutMs?: number } = {},
 ): Promise<ServiceProcess> {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-KEEP_OUTPUT_CHARS);
-  };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  const exited = once(child, "exit");
-  let ended = false;
-  void exited.then(() => (ended = true));
-  const service: ServiceProcess = {
-    child,
-    output: () => output,
-    async stop(signal = "SIGTERM") {
-      if (ended) return;
-      child.kill(signal);
-      await exited;
-    },
-  };
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  while (!(await accepts(port))) {
-    if (ended) throw new Error(`${command} exited before listening on ${port}:\n${output}`);
-    if (Date.now() > deadline) {
-      await service.stop("SIGKILL");
-      throw new Error(`${command} did not listen on ${port} in time:\n${output}`);
-    }
-    await sleep(50);
-  }
+  const service = spawnProcess(command, args, { cwd: options.cwd });
+  await waitUntilReady(service, `${command} on port ${port}`, () => acceptsConnections(port), { timeoutMs: options.timeoutMs });
   return service;
 }
 
-export function accepts(port: number, host = "127.0.0.1"): Promise<boolean> {
+/** Whether something accepts TCP connections on host:port. */
+export function acceptsConnections(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host });
     socket.once("connect", () => {
@@ -61,4 +111,37 @@ export function accepts(port: number, host = "127.0.0.1"): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
+}
+
+export interface NodeServer extends ServiceProcess {
+  baseUrl: string;
+}
+
+export interface NodeServerOptions extends Omit<SpawnOptions, "env"> {
+  /** Added to this process's environment (undefined removes a variable); HOST and PORT are set here. */
+  env?: Record<string, string | undefined>;
+  /** Flags for Node itself, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/**
+ * Runs `node [nodeArgs] --import tsx <script>` (src/server.ts, or another HTTP server) on a free
+ * loopback port and resolves once GET /readyz answers 200.
+ */
+export async function startNodeServer(script: string, options: NodeServerOptions = {}): Promise<NodeServer> {
+  const port = await freePort();
+  const service = spawnProcess(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", script], {
+    ...options,
+    env: { ...process.env, ...options.env, HOST: "127.0.0.1", PORT: String(port) },
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const ready = () =>
+    fetch(`${baseUrl}/readyz`).then(
+      (answer) => answer.status === 200,
+      () => false,
+    );
+  await waitUntilReady(service, script, ready, { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 100 });
+  return { ...service, baseUrl };
 }

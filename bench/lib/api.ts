@@ -1,6 +1,6 @@
 // A few calls to the service's API with fetch (setup, checks, sequential measurements).
 import { randomBytes } from "node:crypto";
-import { ADMIN } from "./service.js";
+import { ADMIN } from "../../support/admin.js";
 
 export interface ApiResponse<T = unknown> {
   status: number;

@@ -1,10 +1,9 @@
 // The order service (or the baseline server) as a child process on a free loopback port.
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../../support/postgres-cluster.js";
+import { ADMIN } from "../../support/admin.js";
+import { startNodeServer as startProcess, type Stopped } from "../../support/service-process.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -20,13 +19,13 @@ export interface RunningServer {
   stop(): Promise<Stopped>;
 }
 
-/** The service with the abuse limits raised so that a benchmark's logins are never refused. */
 /**
  * BENCH_SERVICE_DIR: run the service from another checkout (e.g. a `git worktree` of an older
  * commit, with its node_modules), measured by this checkout's benchmark beside the same baseline.
  */
 const SERVICE_SCRIPT = process.env.BENCH_SERVICE_DIR ? join(process.env.BENCH_SERVICE_DIR, "src/server.ts") : "src/server.ts";
 
+/** The service with the abuse limits raised so that a benchmark's logins are never refused. */
 export function startService(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
   return startNodeServer(
     SERVICE_SCRIPT,
@@ -57,70 +56,23 @@ export function startEmbeddedService(dataDir: string, env: Record<string, string
   );
 }
 
-export const ADMIN = { name: "admin", password: "bench-admin-password" };
-
-/**
- * Spawns `node [nodeArgs] --import tsx <script>` with HOST/PORT set and waits until GET /readyz
- * answers 200. `nodeArgs`: flags for Node itself, e.g. --cpu-prof (not allowed in NODE_OPTIONS).
- */
+/** `startNodeServer` with the benchmark's output inherited, resident memory and CPU time of the process. */
 export async function startNodeServer(
   script: string,
   env: Record<string, string>,
   unset: Record<string, undefined> = {},
   nodeArgs: string[] = [],
 ): Promise<RunningServer> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+  const server = await startProcess(script, {
     cwd: process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT,
-    env: { ...process.env, ...env, ...unset, HOST: "127.0.0.1", PORT: String(port) },
-    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...env, ...unset },
+    nodeArgs,
+    output: "inherit",
+    timeoutMs: READY_TIMEOUT_MS,
+    intervalMs: 200,
   });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const server: RunningServer = {
-    baseUrl,
-    pid: child.pid!,
-    rssBytes: () => rssOf(child.pid!),
-    cpuSeconds: () => cpuOf(child.pid!),
-    stop: () => stopChild(child),
-  };
-  try {
-    await waitReady(baseUrl, child);
-  } catch (error) {
-    await server.stop();
-    throw error;
-  }
-  return server;
-}
-
-async function waitReady(baseUrl: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before it was ready`);
-    const status = await fetch(`${baseUrl}/readyz`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    await sleep(200);
-  }
-  throw new Error(`${baseUrl}/readyz not 200 within ${READY_TIMEOUT_MS / 1000} s`);
-}
-
-export interface Stopped {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  seconds: number;
-}
-
-async function stopChild(child: ChildProcess): Promise<Stopped> {
-  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode, seconds: 0 };
-  const started = performance.now();
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  await exited;
-  clearTimeout(timer);
-  return { code: child.exitCode, signal: child.signalCode, seconds: (performance.now() - started) / 1000 };
+  const pid = server.child.pid!;
+  return { baseUrl: server.baseUrl, pid, rssBytes: () => rssOf(pid), cpuSeconds: () => cpuOf(pid), stop: () => server.stop() };
 }
 
 async function rssOf(pid: number): Promise<number | undefined> {

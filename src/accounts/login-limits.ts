@@ -22,7 +22,7 @@ const HOUR = 60 * MINUTE;
  * Authentication Cheat Sheet, failed logins never lock an account: they slow down the pair
  * (name, client address) that made them, so a stranger guessing a name makes only themself wait,
  * while the owner logs in from their own address. A budget per client address bounds how many
- * names one source can try. See README, "Login throttling".
+ * names one source can try. See docs/guides/authentication.md, "Login throttling".
  *
  * Counters live in this process's memory, or with REDIS_URL in Redis, shared by every process and
  * replica (./rate-limit-store.ts; the connection is closed with the app). Every limiter is made

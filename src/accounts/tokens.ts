@@ -56,8 +56,9 @@ export function issuedBeforeCutoff(iat: number, validAfter: Date | null): boolea
 export class TokenService {
   /**
    * Tokens whose signature checked out, by the token itself, until they expire: a client's
-   * repeated requests skip the HMAC and JSON work. (fast-jwt's own cache keys by a SHA-256 of
-   * the token, which cost most of what it saved.)
+   * repeated requests skip the HMAC and JSON work. This is the cache that answers repeated
+   * requests; fast-jwt's own (src/platform/jwt.ts), which hashes every token it is asked about
+   * with SHA-256 to find it, is still on beneath it and sees only this cache's misses.
    */
   private readonly verified = new LRUCache<string, Partial<TokenClaims>>({ max: 10_000 });
 

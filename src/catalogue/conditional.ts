@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import type { FastifyReply } from "fastify";
+import { INT4_MAX } from "../shared/ids.js";
+import type { ExpectedVersion } from "./products-repository.js";
 
 // Entity tags and the conditional headers that carry them (RFC 9110, section 13). A product's tag
 // is its id and version: the version is moved on by a database trigger at every change of the
 // row, so a tag changes at once for every replica. A list's tag digests what its body shows.
-
-/** What a conditional write expects: one of these versions, or any (the domain's ExpectedVersion). */
-export type ExpectedVersion = { versions: number[] } | "any";
 
 /** Clients may keep a product answer but must revalidate it; shared caches must not keep it. */
 export const REVALIDATE = "private, no-cache";
@@ -51,7 +50,7 @@ export function expectedVersion(header: string | undefined, id: number): Expecte
   const versions = tags
     .filter((tag) => !tag.weak)
     .map((tag) => /^(\d+)-([1-9]\d{0,9})$/.exec(tag.opaque))
-    .filter((m): m is RegExpExecArray => m !== null && m[1] === String(id) && Number(m[2]) <= 2_147_483_647)
+    .filter((m): m is RegExpExecArray => m !== null && m[1] === String(id) && Number(m[2]) <= INT4_MAX)
     .map((m) => Number(m[2]));
   return { versions };
 }

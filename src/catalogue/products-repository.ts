@@ -2,6 +2,7 @@ import { LRUCache } from "lru-cache";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import type { SqlRunner } from "../infra/db/client.js";
 import { uniqueViolationAs } from "../infra/db/errors.js";
+import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { AppError, nameTaken } from "../errors/app-error.js";
 import { coalescedReads } from "./coalesced-reads.js";
 import { countProducts, isSerialId, productKeysetPage, productsByIds, productPage, type Ordering, type ProductFilter } from "./statements.js";
@@ -48,7 +49,7 @@ export interface CursorPage {
   previous: CatalogueCursor | null;
 }
 
-export const MAX_STOCK = 2_147_483_647;
+export const MAX_STOCK = SPEC_LIMITS.maxStock;
 /** A write that missed its row only because the row changed in between is tried this often. */
 const MAX_WRITE_ATTEMPTS = 3;
 

@@ -8,8 +8,10 @@ export const jwtPlugin = fp(
     await app.register(fastifyJwt, {
       secret: app.config.JWT_SECRET,
       sign: { algorithm: "HS256" },
-      // `cache`: fast-jwt remembers verified tokens (until they expire), so a client's repeated
-      // requests skip the HMAC and JSON work.
+      // `cache`: fast-jwt keeps up to 1,000 verified tokens (until they expire), keyed by a SHA-256
+      // of the token. TokenService (src/accounts/tokens.ts) keeps its own cache of verified tokens
+      // in front of this verifier, so this one is asked only about tokens that cache does not
+      // hold: a token seen for the first time, or dropped from it after 10,000 others.
       // Tokens without `exp` are refused: a token must not live for ever.
       verify: { algorithms: ["HS256"], cache: true, requiredClaims: ["exp", "iat"] },
     });

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRINCIPAL_TTL_MS } from "../../src/accounts/authentication.js";
-import { ADMIN, startTestApp, type TestApp } from "../helpers/app.js";
+import { ADMIN } from "../../support/admin.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
 import { craftToken, decodePayload } from "../helpers/jwt.js";
 
 let t: TestApp;

@@ -5,7 +5,8 @@ import { loadConfig } from "../../src/infra/config.js";
 import { configPlugin } from "../../src/platform/config.js";
 import { metricsPlugin } from "../../src/platform/metrics.js";
 import { rateLimitsPlugin } from "../../src/accounts/login-limits.js";
-import { ADMIN, startTestApp, type TestApp } from "../helpers/app.js";
+import { ADMIN } from "../../support/admin.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
 
 const login = (t: TestApp, name: string, password: string, remoteAddress = "203.0.113.1") =>
   t.request({ method: "POST", url: "/api/token/", payload: { name, password }, remoteAddress });

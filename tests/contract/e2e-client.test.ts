@@ -2,7 +2,8 @@
 // change that breaks callers breaks this file's compilation and its assertions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOrderServiceClient, type OrderServiceClient } from "../../client/index.js";
-import { ADMIN, startTestApp, type TestApp } from "../helpers/app.js";
+import { ADMIN } from "../../support/admin.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
 import { assertMatchesSpec } from "../helpers/contract.js";
 
 let t: TestApp;

@@ -181,8 +181,8 @@ describe("a data directory that does not open", () => {
       () => undefined,
       (e: Error) => e.message,
     );
-    expect(error).toMatch(/server exited early/);
-    const lines = error!.split("\n").filter((line) => line.trim() && !/server exited early/.test(line));
+    expect(error).toMatch(/server\.ts exited early/);
+    const lines = error!.split("\n").filter((line) => line.trim() && !/server\.ts exited early/.test(line));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/PG_VERSION is missing.*make clean/);
   }, 120_000);

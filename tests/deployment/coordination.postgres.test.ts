@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../helpers/app.js";
 import { loadConfig } from "../../src/infra/config.js";
-import { ADMIN } from "../helpers/app.js";
+import { ADMIN } from "../../support/admin.js";
 import { assertMatchesSpec } from "../helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { freePort } from "../../support/postgres-cluster.js";

@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../helpers/app.js";
 import { ConfigError, loadConfig, type Config } from "../../src/infra/config.js";
-import { ADMIN } from "../helpers/app.js";
+import { ADMIN } from "../../support/admin.js";
 import { assertMatchesSpec } from "../helpers/contract.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { captureLogs } from "../helpers/log-capture.js";

@@ -1,3 +1,4 @@
+import { ADMIN } from "../../support/admin.js";
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions, type LightMyRequestResponse, type RouteOptions } from "fastify";
 import { type AppOptions, app as orderService, serverOptions } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/infra/config.js";
@@ -29,9 +30,6 @@ export async function buildApp(config: Config, { logger, observeRoute, ...option
   }
   return app;
 }
-
-// The reference's development admin, so the seed client flow is tested with its own credentials.
-export const ADMIN = { name: "admin", password: "12345" };
 
 export interface TestApp {
   app: FastifyInstance;

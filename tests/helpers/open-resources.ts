@@ -1,5 +1,3 @@
-import { connect } from "node:net";
-
 /** How many of each kind of resource keep this process's event loop alive now (sockets, servers, timers…). */
 export function openResources(): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -14,16 +12,4 @@ export function openedSince(before: Record<string, number>): Record<string, numb
     if (count > (before[kind] ?? 0)) extra[kind] = count - (before[kind] ?? 0);
   }
   return extra;
-}
-
-/** Whether something accepts TCP connections on host:port. */
-export function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }

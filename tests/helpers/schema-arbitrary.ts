@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { resolveRef } from "../../support/spec-refs.js";
 import { loadSpec } from "../../src/infra/spec.js";
 
 // fast-check arbitraries built from openapi.yaml's JSON Schemas: values the schema accepts, and
@@ -6,14 +7,9 @@ import { loadSpec } from "../../src/infra/spec.js";
 type Schema = Record<string, any>;
 const spec = loadSpec() as Schema;
 
-export function resolve(schema: Schema): Schema {
-  if (schema?.$ref)
-    return resolve(
-      schema.$ref
-        .replace(/^#\//, "")
-        .split("/")
-        .reduce((node: Schema, key: string) => node[key], spec),
-    );
+/** The schema behind a `$ref`, with an `allOf` merged into one. */
+export function resolve(raw: Schema): Schema {
+  const schema = resolveRef<Schema>(spec, raw);
   if (schema?.allOf)
     return schema.allOf.map(resolve).reduce(
       (merged: Schema, part: Schema) => ({

@@ -1,48 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../../support/postgres-cluster.js";
+import { spawnProcess, startNodeServer, type NodeServer } from "../../support/service-process.js";
 
-export interface ServerProcess {
-  child: ChildProcess;
-  baseUrl: string;
-  /** Resolves with the exit code once the process has ended. */
-  exited: Promise<number | null>;
-  output(): string;
-}
+export type ServerProcess = NodeServer;
 
 // A fresh embedded database (initdb and migrations) takes a while on a busy machine.
 const START_TIMEOUT_MS = 90_000;
+const TEST_ENV = { NODE_ENV: "test", LOG_LEVEL: "info" };
 
-/** Starts `src/server.ts` as a real process on a free port and waits until /readyz answers 200. */
-export async function startServerProcess(env: Record<string, string>, startTimeoutMs = START_TIMEOUT_MS): Promise<ServerProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
-    env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", ...env, HOST: "127.0.0.1", PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const collect = (chunk: Buffer) => void (output += chunk.toString());
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
-  const exited = once(child, "exit").then(([code]) => code as number | null);
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + startTimeoutMs;
-  for (;;) {
-    if (hasExited) throw new Error(`server exited early:\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`server did not start:\n${output}`);
-    }
-    const ready = await fetch(`${baseUrl}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) return { child, baseUrl, exited, output: () => output };
-    await sleep(100);
-  }
+/** Starts `src/server.ts` as a real process on a free port and waits until /readyz answers 200 (all its output kept). */
+export function startServerProcess(env: Record<string, string>, startTimeoutMs = START_TIMEOUT_MS): Promise<ServerProcess> {
+  return startNodeServer("src/server.ts", { env: { ...TEST_ENV, ...env }, timeoutMs: startTimeoutMs, keepOutputChars: Number.POSITIVE_INFINITY });
 }
 
 /** Runs `src/server.ts` (or another entry point) as a real process expected to stop by itself: its exit code and output. */
@@ -51,16 +17,12 @@ export async function runServerToExit(
   timeoutMs = 30_000,
   script = "src/server.ts",
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    env: { ...process.env, NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+  const server = spawnProcess(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, ...TEST_ENV, HOST: "127.0.0.1", PORT: "0", ...env },
+    keepOutputChars: Number.POSITIVE_INFINITY,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const [code] = (await once(child, "exit")) as [number | null];
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), timeoutMs);
+  const code = await server.exited;
   clearTimeout(timer);
-  return { code, stdout, stderr };
+  return { code, stdout: server.outputOf("stdout"), stderr: server.outputOf("stderr") };
 }

@@ -1,3 +1,4 @@
+import { resolveRef } from "../../support/spec-refs.js";
 import { loadSpec } from "../../src/infra/spec.js";
 
 /** The operations of openapi.yaml with what a generic test needs to call them. */
@@ -17,16 +18,7 @@ export interface SpecOperation {
 type Json = Record<string, any>;
 const spec = loadSpec() as Json;
 
-function deref(value: Json): Json {
-  if (value?.$ref)
-    return deref(
-      value.$ref
-        .replace(/^#\//, "")
-        .split("/")
-        .reduce((node: Json, key: string) => node[key], spec),
-    );
-  return value;
-}
+const deref = (value: Json): Json => resolveRef<Json>(spec, value);
 
 export const specOperations: SpecOperation[] = Object.entries(spec.paths as Json).flatMap(([path, item]) =>
   ["get", "post", "put", "patch", "delete"]

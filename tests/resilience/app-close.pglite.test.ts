@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { buildApp } from "../helpers/app.js";
 import { loadConfig } from "../../src/infra/config.js";
-import { accepts, openedSince, openResources } from "../helpers/open-resources.js";
+import { acceptsConnections } from "../../support/service-process.js";
+import { openedSince, openResources } from "../helpers/open-resources.js";
 import { testFilesRunInThisProcess } from "../helpers/process-sharing.js";
 
 const dataDir = await mkdtemp(join(tmpdir(), "app-close-"));
@@ -34,11 +35,11 @@ it("releases the embedded database, its server, the pool and every timer on clos
   });
   expect(login.status).toBe(200);
   expect((await fetch(`${base}/readyz`)).status).toBe(200);
-  expect(await accepts(database.hostname, Number(database.port))).toBe(true);
+  expect(await acceptsConnections(Number(database.port), database.hostname)).toBe(true);
   expect(Object.keys(openedSince(before))).toEqual(expect.arrayContaining(["TCPServerWrap", "TCPSocketWrap"]));
 
   await app.close();
-  expect(await accepts(database.hostname, Number(database.port))).toBe(false);
+  expect(await acceptsConnections(Number(database.port), database.hostname)).toBe(false);
   expect(app.database.pool.ended).toBe(true);
   await expect.poll(() => openedSince(before), { timeout: 5_000 }).toEqual({});
 }, 120_000);

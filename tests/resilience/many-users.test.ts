@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { runManyUsers } from "../../bench/lib/many-users.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { testDatabaseKind } from "../helpers/database-setup.js";
-import { ADMIN } from "../helpers/app.js";
+import { ADMIN } from "../../support/admin.js";
 import { startServerProcess } from "../helpers/server-process.js";
 
 const USERS = 150;

@@ -1,4 +1,4 @@
-// The layering check of `make lint` (.dependency-cruiser.cjs) run, exactly as
+// The layering check of `make lint` (.dependency-cruiser.cjs; docs/reference/architecture.md) run, exactly as
 // make runs it, on a small project made here: one that keeps every rule passes, and the same
 // project with wrong imports added fails, naming each broken rule and the import that broke it.
 import { execFile } from "node:child_process";

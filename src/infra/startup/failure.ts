@@ -11,7 +11,7 @@ export function startupFailureMessage(error: unknown, env: NodeJS.ProcessEnv = p
   if (error instanceof ConfigError) {
     // env-schema names variables "env/PORT"; the operator knows them as PORT.
     const message = error.message.replace(/\benv\//g, "").replace(/[.\s]+$/, "");
-    return `${message}. Fix the environment and start again (README, "Configuration").`;
+    return `${message}. Fix the environment and start again (docs/reference/configuration.md).`;
   }
   if (["debug", "trace"].includes(env.LOG_LEVEL ?? "")) {
     return `Start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
