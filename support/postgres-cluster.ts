@@ -27,7 +27,7 @@ function findBinDir(): string {
     : [];
   return join(root, versions[0] ?? "15", "bin");
 }
-const BIN_DIR = findBinDir();
+export const BIN_DIR = findBinDir();
 
 export interface PostgresCluster {
   /** URL of the `postgres` database, as a superuser. */
@@ -132,7 +132,7 @@ async function signalServer(dataDir: string, signal: NodeJS.Signals): Promise<vo
   for (const pid of signal === "SIGSTOP" ? pids.reverse() : pids) process.kill(pid, signal);
 }
 
-async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
+export async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
   const [uid, gid] = await Promise.all([run("id", ["-u", name]), run("id", ["-g", name])]);
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }

@@ -19,9 +19,10 @@ export async function startServiceProcess(
   command: string,
   args: string[],
   port: number,
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServiceProcess> {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const { cwd, uid, gid, env } = options;
+  const child = spawn(command, args, { cwd, uid, gid, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-KEEP_OUTPUT_CHARS);

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../../generated/prisma/client.js";
+import { retryConnectionLoss } from "./failover-retry.js";
 
 export interface DatabaseClient {
   prisma: PrismaClient;
@@ -85,10 +86,16 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
     statement_timeout: statementTimeout,
     lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     query_timeout: replyTimeout,
+    // A connection whose server vanished without closing it (a dead host) is found out by TCP.
+    keepAlive: true,
   });
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   // Without a listener the error would end the process.
   pool.on("error", (err) => options.onPoolError?.(err));
+  // A client in use has no listener of the pool's, and Prisma's adapter listens only inside its
+  // transactions: a connection ending while checked out (a failover's 57P01) would otherwise be an
+  // uncaught 'error' that ends the process. Its user sees the failure as the query's error anyway.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
@@ -96,7 +103,8 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
     const started = process.hrtime.bigint();
     try {
-      return (await pool.query<Row>(toQuery(statement, values))).rows;
+      // Reads only (the catalogue's): run again on a new connection when the first one was lost.
+      return (await retryConnectionLoss(() => pool.query<Row>(toQuery(statement, values)))).rows;
     } finally {
       observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
     }
