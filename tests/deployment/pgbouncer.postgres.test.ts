@@ -15,6 +15,8 @@ import * as factories from "../helpers/factories.js";
 import { runServerToExit, startServerProcess } from "../helpers/server-process.js";
 
 const USERS = 30;
+/** A server that does not refuse within this is killed (and the test fails on its exit code and output). */
+const START_CHECK_MS = 15_000;
 
 let db: TestDatabase;
 let bouncer: PgBouncer;
@@ -49,13 +51,13 @@ describe("PgBouncer in transaction mode", () => {
   });
 
   it("refuses to start with named statements through it, and says which setting to change", async () => {
-    const { code, stdout, stderr } = await runServerToExit({ DATABASE_URL: pooledUrl, COORDINATION_DATABASE_URL: db.url });
+    const { code, stdout, stderr } = await runServerToExit({ DATABASE_URL: pooledUrl, COORDINATION_DATABASE_URL: db.url }, START_CHECK_MS);
     expect(code).not.toBe(0);
     expect(stdout + stderr).toMatch(/does not keep named prepared statements.*DB_PREPARED_STATEMENTS=false/);
   });
 
   it("refuses to start with the coordination connection through it, and says which setting to change", async () => {
-    const { code, stdout, stderr } = await runServerToExit({ DATABASE_URL: pooledUrl, DB_PREPARED_STATEMENTS: "false" });
+    const { code, stdout, stderr } = await runServerToExit({ DATABASE_URL: pooledUrl, DB_PREPARED_STATEMENTS: "false" }, START_CHECK_MS);
     expect(code).not.toBe(0);
     expect(stdout + stderr).toMatch(/DATABASE_URL .* transaction-mode pooler.*Set COORDINATION_DATABASE_URL to PostgreSQL directly/);
   });

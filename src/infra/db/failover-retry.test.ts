@@ -45,13 +45,13 @@ describe("retryConnectionLoss", () => {
     expect({ value, calls }).toEqual({ value: "rows", calls: 2 });
   });
 
-  it("does not retry a stall, and gives up after three attempts", async () => {
+  it("does not retry a stall, and gives up after five attempts", async () => {
     let stalls = 0;
     await expect(retryConnectionLoss(() => Promise.reject(sqlError("57014", "timeout")).finally(() => stalls++))).rejects.toThrow("timeout");
     expect(stalls).toBe(1);
     let losses = 0;
     await expect(retryConnectionLoss(() => Promise.reject(terminated()).finally(() => losses++))).rejects.toThrow(/terminated/);
-    expect(losses).toBe(3);
+    expect(losses).toBe(5);
   });
 });
 

@@ -13,10 +13,13 @@ import { isConnectionLost } from "./errors.js";
 // answer at all already took the request's time, and a stall (lock or statement timeout) is never
 // retried, since running it again only adds load.
 
-/** Attempts in all, and how long after the first one began a retry may still start. */
-const ATTEMPTS = 3;
-const RETRY_WITHIN_MS = 1_500;
-const BACKOFF_MS = [100, 400];
+/**
+ * Attempts in all, and how long after the first one began a retry may still start: long enough to
+ * ride out a planned switchover (about 3 s), short enough that a longer outage answers 503 soon.
+ */
+const ATTEMPTS = 5;
+const RETRY_WITHIN_MS = 3_000;
+const BACKOFF_MS = [100, 300, 600, 1_000];
 
 /** Runs `work`, again when it fails quickly with a lost connection (a read, or work that wrote nothing). */
 export async function retryConnectionLoss<T>(work: () => Promise<T>): Promise<T> {
@@ -26,7 +29,7 @@ export async function retryConnectionLoss<T>(work: () => Promise<T>): Promise<T>
       return await work();
     } catch (error) {
       if (!retryable(error, attempt, started)) throw error;
-      await sleep(BACKOFF_MS[attempt - 1] ?? 400);
+      await sleep(BACKOFF_MS[attempt - 1] ?? 1_000);
     }
   }
 }
@@ -74,7 +77,7 @@ export async function runFailoverSafe<T>(transaction: FailoverSafeTransaction<T>
         throw error;
       }
       if (attempt >= ATTEMPTS) throw error;
-      await sleep(BACKOFF_MS[attempt - 1] ?? 400);
+      await sleep(BACKOFF_MS[attempt - 1] ?? 1_000);
     }
   }
 }
