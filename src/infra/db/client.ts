@@ -113,7 +113,7 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const toQuery = queryConfigs(options.preparedStatements ?? true);
-  const replica = options.replica ? startReplica(poolFor(options.replica.url), options.replica) : undefined;
+  const replica = options.replica ? startReplica(poolFor(options.replica.url), options.replica, options.onPoolError) : undefined;
   for (const each of [pool, replica?.pool]) {
     // A client in use has no listener of the pool's, and Prisma's adapter listens only inside its
     // transactions: a connection ending while checked out (a failover's 57P01) would otherwise be an
@@ -165,9 +165,10 @@ const REPLICA_CHECK_MS = 500;
  * The read replica's pool, checked every half second: reads go there while it answers, its lag
  * is within the bound and the request's client did not just write; otherwise to the primary.
  */
-function startReplica(pool: pg.Pool, options: ReplicaOptions) {
+function startReplica(pool: pg.Pool, options: ReplicaOptions, onPoolError?: (err: Error) => void) {
   let lagMs: number | undefined;
-  pool.on("error", () => {}); // an idle connection lost: the next check finds the replica down
+  // An idle connection lost: counted like the primary's; the next check finds out whether the replica is down.
+  pool.on("error", (err) => onPoolError?.(err));
   const check = async () => {
     try {
       const lag = (await pool.query<{ lag: number | null }>(LAG_QUERY)).rows[0]?.lag;
