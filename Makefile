@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy lint-docs format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-unit test-pglite test-postgres test-pooler lint lint-spec lint-imports lint-style lint-deploy lint-docs format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -93,6 +93,14 @@ test-postgres: node_modules/.installed generated/prisma/client.ts
 	else \
 		echo "NOTE: no PostgreSQL here (install postgresql, or set PG_BIN_DIR or TEST_DATABASE_URL): the PostgreSQL run was skipped"; \
 	fi
+
+# The orders and catalogue suites and the many-users test again, every app reaching PostgreSQL
+# through PgBouncer in transaction mode with the settings docs/guides/high-availability.md names
+# (not part of `make test`: tests/deployment/pgbouncer.postgres.test.ts is). The prepared-statement
+# test is left out on purpose: it checks named statements, which this configuration turns off.
+test-pooler: node_modules/.installed generated/prisma/client.ts
+	TEST_DB=postgres TEST_POOLER=pgbouncer npx vitest run --project integration tests/orders tests/catalogue tests/resilience/many-users.test.ts \
+		--exclude '**/prepared-statements.test.ts' --exclude '**/node_modules/**'
 
 contract-coverage: node_modules/.installed
 	CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx tsx scripts/contract-coverage.ts

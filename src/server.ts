@@ -7,6 +7,7 @@ import { runWorkers } from "./cluster.js";
 import { type Config, loadConfig } from "./infra/config.js";
 import { checkDatabase, checkPortFree, describeDatabaseUrl, listenFailure } from "./infra/startup/checks.js";
 import { StartupError } from "./infra/startup/error.js";
+import { checkPooling } from "./infra/startup/pooler-check.js";
 import { exitWithStartupFailure } from "./infra/startup/failure.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
   // Checked once, before anything is migrated or any worker starts.
   await checkPortFree(config.HOST, config.PORT);
   if (config.DATABASE_URL) await checkDatabase(config.DATABASE_URL);
+  await checkPooling(config);
   await runWorkers(config.WORKERS, () => serve(config));
 }
 

@@ -1,11 +1,12 @@
 // A throwaway PostgreSQL cluster for the test run: password auth, listening only on 127.0.0.1,
 // durability off, deleted when stopped.
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { access, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
+import pg from "pg";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 
@@ -27,7 +28,7 @@ function findBinDir(): string {
     : [];
   return join(root, versions[0] ?? "15", "bin");
 }
-const BIN_DIR = findBinDir();
+export const BIN_DIR = findBinDir();
 
 export interface PostgresCluster {
   /** URL of the `postgres` database, as a superuser. */
@@ -132,7 +133,7 @@ async function signalServer(dataDir: string, signal: NodeJS.Signals): Promise<vo
   for (const pid of signal === "SIGSTOP" ? pids.reverse() : pids) process.kill(pid, signal);
 }
 
-async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
+export async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
   const [uid, gid] = await Promise.all([run("id", ["-u", name]), run("id", ["-g", name])]);
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
@@ -147,4 +148,65 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
   });
+}
+
+export interface Standby {
+  /** The standby's own URL (same user and password as the primary's). */
+  url: string;
+  /** Runs `sql` on the standby as the superuser (e.g. pg_wal_replay_pause()). */
+  run(sql: string): Promise<void>;
+  /** Stops the standby (immediate shutdown), as when the replica goes down. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A hot standby streaming from the server at `primaryUrl` (a superuser's URL): pg_basebackup, then started on a port of its own. */
+export async function startStandby(primaryUrl: string): Promise<Standby> {
+  const pgCtl = join(BIN_DIR, "pg_ctl");
+  const basebackup = join(dirname(realpathSync(pgCtl)), "pg_basebackup");
+  const owner = process.getuid?.() === 0 ? await systemUser("postgres") : undefined;
+  const as = (command: string, args: string[]) => (owner ? run("runuser", ["-u", "postgres", "--", command, ...args]) : run(command, args));
+  const dir = await mkdtemp(join(tmpdir(), "order-service-standby-"));
+  if (owner) await chown(dir, owner.uid, owner.gid);
+  const dataDir = join(dir, "data");
+  const stopServer = async () => {
+    await as(pgCtl, ["-D", dataDir, "-m", "immediate", "-w", "stop"]).catch(() => {});
+  };
+  try {
+    await as(basebackup, ["-d", primaryUrl, "-D", dataDir, "-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+    const port = await freePort();
+    const settings = [
+      `-c listen_addresses=127.0.0.1`,
+      `-c port=${port}`,
+      `-c unix_socket_directories=${dir}`,
+      "-c hot_standby=on",
+      "-c fsync=off",
+      "-c max_connections=200",
+    ].join(" ");
+    await as(pgCtl, ["-D", dataDir, "-l", join(dir, "server.log"), "-o", settings, "-w", "-t", "60", "start"]);
+    const url = new URL(primaryUrl);
+    url.port = String(port);
+    return {
+      url: url.toString(),
+      async run(sql) {
+        const client = new pg.Client({ connectionString: url.toString() });
+        await client.connect();
+        try {
+          await client.query(sql);
+        } finally {
+          await client.end();
+        }
+      },
+      kill: stopServer,
+      async stop() {
+        await stopServer();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await stopServer();
+    const log = await readFile(join(dir, "server.log"), "utf8").catch(() => "");
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`Could not start a standby: ${(error as Error).message}\n${log.slice(-2_000)}`, { cause: error });
+  }
 }

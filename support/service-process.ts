@@ -33,11 +33,20 @@ export interface SpawnOptions {
   /** "inherit": the child writes to this process's stdout and stderr (benchmarks). Default "keep". */
   output?: "keep" | "inherit";
   keepOutputChars?: number;
+  /** Run as this user and group (Patroni and PostgreSQL refuse to run as root). */
+  uid?: number;
+  gid?: number;
 }
 
 export function spawnProcess(command: string, args: string[], options: SpawnOptions = {}): ServiceProcess {
   const inherit = options.output === "inherit";
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    uid: options.uid,
+    gid: options.gid,
+    stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
+  });
   const keepChars = options.keepOutputChars ?? 64_000;
   const kept = { all: "", stdout: "", stderr: "" };
   const keep = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
@@ -94,9 +103,10 @@ export async function startServiceProcess(
   command: string,
   args: string[],
   port: number,
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServiceProcess> {
-  const service = spawnProcess(command, args, { cwd: options.cwd });
+  const { cwd, uid, gid, env } = options;
+  const service = spawnProcess(command, args, { cwd, uid, gid, env });
   await waitUntilReady(service, `${command} on port ${port}`, () => acceptsConnections(port), { timeoutMs: options.timeoutMs });
   return service;
 }

@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from "../src/infra/db/embedded.js";
 import { applyMigrations } from "../src/infra/db/migrations.js";
 import { createDatabase, databaseUrl, dropDatabase, onServer, testDatabaseKind } from "./helpers/database-setup.js";
 import { startPostgresCluster } from "../support/postgres-cluster.js";
+import { startPgBouncer } from "../support/pgbouncer.js";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   return testDatabaseKind() === "pglite" ? setupPglite(project) : setupPostgres(project);
@@ -44,8 +45,19 @@ async function setupPostgres(project: TestProject) {
     const where = cluster ? "the throwaway cluster" : "TEST_DATABASE_URL";
     throw new Error(`TEST_DB=postgres: could not prepare a migrated template database on ${where}: ${(error as Error).message}`, { cause: error });
   }
-  project.provide("testDatabase", { kind: "postgres", serverUrl, template });
-  return cleanUp;
+  // TEST_POOLER=pgbouncer: the apps under test reach their databases through PgBouncer in transaction mode.
+  const pooler =
+    process.env.TEST_POOLER === "pgbouncer"
+      ? await startPgBouncer(serverUrl).catch(async (error: unknown) => {
+          await cleanUp();
+          throw error;
+        })
+      : undefined;
+  project.provide("testDatabase", { kind: "postgres", serverUrl, template, poolerUrl: pooler?.url });
+  return async () => {
+    await pooler?.stop();
+    await cleanUp();
+  };
 
   async function cleanUp() {
     if (cluster) return cluster.stop();

@@ -276,6 +276,64 @@ const KINDS = {
   // CRD, deliberately allowed: Prometheus Operator's ServiceMonitor (deploy/components/servicemonitor),
   // validated by @kubernetes-models/prometheus-operator; no kubernetes-types strict check.
   "monitoring.coreos.com/v1/ServiceMonitor": ["@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor", null, null],
+  // CRD, deliberately allowed: CloudNativePG's Cluster (deploy/overlays/ha-cloudnativepg), checked
+  // against CNPG_CLUSTER_SCHEMA below (the fields this project uses, from the CRD's v1 API).
+  "postgresql.cnpg.io/v1/Cluster": [null, null, null],
+};
+
+/** The part of CloudNativePG's Cluster v1 spec that deploy/ uses: unknown or mistyped fields fail. */
+const quantity = { type: ["string", "number"] };
+const CNPG_CLUSTER_SCHEMA = {
+  type: "object",
+  required: ["apiVersion", "kind", "metadata", "spec"],
+  properties: {
+    apiVersion: { const: "postgresql.cnpg.io/v1" },
+    kind: { const: "Cluster" },
+    metadata: { type: "object", required: ["name"], properties: { name: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" } } },
+    spec: {
+      type: "object",
+      additionalProperties: false,
+      required: ["instances", "storage"],
+      properties: {
+        instances: { type: "integer", minimum: 1 },
+        imageName: { type: "string", pattern: ":[0-9]" },
+        primaryUpdateStrategy: { enum: ["supervised", "unsupervised"] },
+        minSyncReplicas: { type: "integer", minimum: 0 },
+        maxSyncReplicas: { type: "integer", minimum: 0 },
+        postgresql: {
+          type: "object",
+          additionalProperties: false,
+          properties: { parameters: { type: "object", additionalProperties: { type: "string" } } },
+        },
+        bootstrap: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            initdb: {
+              type: "object",
+              additionalProperties: false,
+              properties: { database: { type: "string" }, owner: { type: "string" }, secret: { type: "object", properties: { name: { type: "string" } } } },
+            },
+          },
+        },
+        storage: {
+          type: "object",
+          additionalProperties: false,
+          required: ["size"],
+          properties: { size: { type: "string" }, storageClass: { type: "string" } },
+        },
+        resources: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            requests: { type: "object", additionalProperties: false, properties: { cpu: quantity, memory: quantity } },
+            limits: { type: "object", additionalProperties: false, properties: { cpu: quantity, memory: quantity } },
+          },
+        },
+        monitoring: { type: "object", additionalProperties: false, properties: { enablePodMonitor: { type: "boolean" } } },
+      },
+    },
+  },
 };
 
 async function checkK8s(pairs) {
@@ -296,6 +354,14 @@ async function checkK8s(pairs) {
       const entry = KINDS[key];
       if (!entry) {
         fail(`${id}: kind not allowed/unknown (add it to KINDS in check.mjs deliberately)`);
+        continue;
+      }
+      if (entry[0] === null) {
+        const { default: Ajv } = await import("ajv");
+        const validate = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true }).compile(CNPG_CLUSTER_SCHEMA);
+        if (!validate(obj)) for (const err of validate.errors) fail(`${id}: ${err.instancePath} ${err.message} ${JSON.stringify(err.params)}`);
+        if (obj.spec.instances < 2) fail(`${id}: a highly available Cluster needs at least 2 instances`);
+        if (!(obj.spec.minSyncReplicas >= 1)) fail(`${id}: minSyncReplicas must be at least 1, or a failover may lose acknowledged orders`);
         continue;
       }
       const mod = await import(entry[0]);
@@ -367,6 +433,13 @@ function overlayPolicy(name, objects) {
   const byKind = (k) => objects.filter((o) => o.kind === k);
   const problem = (m) => fail(`${name}: ${m}`);
   if (byKind("Secret").length) problem("a Secret is rendered: reference order-service-secrets, never commit it");
+  // A CloudNativePG Cluster's application Secret (made by the operator) may be referenced too.
+  const databases = byKind("Cluster").map((c) => c.metadata.name);
+  const allowedSecrets = new Set(["order-service-secrets", ...databases.map((name) => `${name}-app`)]);
+  /** A database URL built only from variables (secret references) and pointing at a Cluster's `-rw` or `-ro` service. */
+  const composedUrl = (value, service) =>
+    /^postgres(ql)?:\/\/\$\([A-Z_]+\):\$\([A-Z_]+\)@([a-z0-9-]+):\d+\/\w+(\?[\w=&]*)?$/.exec(value)?.[2] === service &&
+    databases.some((name) => service.startsWith(`${name}-`));
   const deploy = byKind("Deployment")[0];
   const job = byKind("Job")[0];
   if (!deploy) problem("no Deployment");
@@ -388,9 +461,13 @@ function overlayPolicy(name, objects) {
       if (!(c.volumeMounts ?? []).some((m) => m.mountPath === "/tmp")) problem(`${w.kind}/${c.name}: /tmp emptyDir`);
       if (/:latest$|^[^:]+$/.test(c.image) || /latest-build/.test(c.image)) problem(`${w.kind}/${c.name}: image ${c.image} needs a real tag`);
       for (const e of c.env ?? []) {
-        if (/SECRET|PASSWORD|TOKEN|DATABASE_URL/.test(e.name) && e.value !== undefined) problem(`${w.kind}/${c.name}: ${e.name} given as a literal value`);
-        if (e.valueFrom?.secretKeyRef && e.valueFrom.secretKeyRef.name !== "order-service-secrets")
-          problem(`${e.name}: secret ${e.valueFrom.secretKeyRef.name}`);
+        const composed = databases.length > 0 && (e.name === "DATABASE_URL" || e.name === "DATABASE_READ_URL");
+        if (composed) {
+          const service = `${databases[0]}-${e.name === "DATABASE_URL" ? "rw" : "ro"}`;
+          if (!composedUrl(e.value ?? "", service)) problem(`${w.kind}/${c.name}: ${e.name} must be built from secret variables and point at ${service}`);
+        } else if (/SECRET|PASSWORD|TOKEN|DATABASE_URL/.test(e.name) && e.value !== undefined)
+          problem(`${w.kind}/${c.name}: ${e.name} given as a literal value`);
+        if (e.valueFrom?.secretKeyRef && !allowedSecrets.has(e.valueFrom.secretKeyRef.name)) problem(`${e.name}: secret ${e.valueFrom.secretKeyRef.name}`);
       }
     }
   }
@@ -485,7 +562,14 @@ function overlayRelations(name, objects) {
       if (cred) refs.push({ where: `ServiceMonitor ${sm.metadata.name}`, name: cred.name, key: cred.key, optional: false });
     }
   }
+  // The Secret CloudNativePG makes for a rendered Cluster's application owner, with the keys it documents.
+  const operatorSecrets = new Set(byKind("Cluster").map((c) => `${c.metadata.name}-app`));
+  const OPERATOR_KEYS = new Set(["username", "password", "host", "port", "dbname", "uri", "jdbc-uri", "pgpass"]);
   for (const ref of refs) {
+    if (operatorSecrets.has(ref.name)) {
+      if (!OPERATOR_KEYS.has(ref.key)) problem(`${ref.where}: CloudNativePG's Secret ${ref.name} has no key ${ref.key}`);
+      continue;
+    }
     if (ref.name !== example?.metadata?.name) problem(`${ref.where}: Secret ${ref.name} is not the example's ${example?.metadata?.name}`);
     if (!exampleKeys.has(ref.key)) problem(`${ref.where}: key ${ref.key} is missing from deploy/secret.example.yaml`);
     if (!ref.optional && !commandKeys.has(ref.key)) problem(`${ref.where}: required key ${ref.key} is missing from the README's create secret command`);

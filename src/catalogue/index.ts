@@ -14,7 +14,10 @@ declare module "fastify" {
 const cataloguePlugin = fp(
   async (app: FastifyInstance) => {
     const { database, serviceMetrics } = app;
-    const products = new ProductsRepository(database.prisma, database.query, { onCoalescedRead: serviceMetrics.coalescedReads });
+    const products = new ProductsRepository(database.prisma, database.query, {
+      onCoalescedRead: serviceMetrics.coalescedReads,
+      readsFromPrimary: database.readsFromPrimary,
+    });
     app.decorate("catalogue", { products });
     app.coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
   },

@@ -88,18 +88,23 @@ export class ProductsRepository {
    * those still running) are never served after it. Old entries age out of the LRU.
    */
   private generation = 0;
-  private readonly byId: (id: number) => Promise<ProductRow | null>;
+  /** Reads by id shared by concurrent requests: those of clients who just wrote (read from the primary, see src/infra/db/read-routing.ts) apart. */
+  private readonly byId: Record<"replica" | "primary", (id: number) => Promise<ProductRow | null>>;
+  private readonly readsFromPrimary: () => boolean;
 
   constructor(
     private readonly db: PrismaClient,
     private readonly sql: SqlRunner,
-    options: { onCoalescedRead?: (reads: number) => void } = {},
+    options: { onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean } = {},
   ) {
-    this.byId = coalescedReads(async (ids: number[]) => {
-      // An id no row can have is not sent: it would fail the statement for every read sharing it.
-      const rows = await this.sql<ProductRow>(productsByIds, [ids.filter(isSerialId)]);
-      return new Map(rows.map((row) => [row.id, row]));
-    }, options.onCoalescedRead);
+    const byIds = () =>
+      coalescedReads(async (ids: number[]) => {
+        // An id no row can have is not sent: it would fail the statement for every read sharing it.
+        const rows = await this.sql<ProductRow>(productsByIds, [ids.filter(isSerialId)]);
+        return new Map(rows.map((row) => [row.id, row]));
+      }, options.onCoalescedRead);
+    this.byId = { replica: byIds(), primary: byIds() };
+    this.readsFromPrimary = options.readsFromPrimary ?? (() => false);
     this.counts = new LRUCache<string, number, CountQuery>({
       max: 10_000,
       ttl: COUNT_CACHE_TTL_MS,
@@ -155,13 +160,14 @@ export class ProductsRepository {
 
   private async count(filter: ProductFilter): Promise<number> {
     const query = countProducts(filter);
-    const count = await this.counts.fetch(`${this.generation}:${query.statement.text}:${JSON.stringify(query.values)}`, { context: query });
+    const source = this.readsFromPrimary() ? "primary" : "any";
+    const count = await this.counts.fetch(`${this.generation}:${source}:${query.statement.text}:${JSON.stringify(query.values)}`, { context: query });
     return count!;
   }
 
   /** Concurrent reads of products by id share one statement. */
   findById(id: number): Promise<ProductRecord | null> {
-    return this.byId(id);
+    return this.byId[this.readsFromPrimary() ? "primary" : "replica"](id);
   }
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {

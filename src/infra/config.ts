@@ -89,6 +89,26 @@ const schema = {
       default: true,
       description: "Prepare the catalogue reads under names on each connection; false behind a pooler that cannot keep named statements.",
     },
+    DATABASE_READ_URL: {
+      type: "string",
+      pattern: "^postgres(ql)?://",
+      description:
+        "A read replica (or a pooler's or HAProxy's replica endpoint) for the catalogue's reads; writes, orders, authentication and transactions stay on DATABASE_URL. Unset: every read on DATABASE_URL.",
+    },
+    DB_READ_MAX_LAG_MS: {
+      type: "integer",
+      minimum: 0,
+      maximum: 600_000,
+      default: 1_000,
+      description: "Replica lag beyond which the catalogue's reads go to the primary until the replica catches up.",
+    },
+    DB_READ_YOUR_WRITES_MS: {
+      type: "integer",
+      minimum: 0,
+      maximum: 600_000,
+      default: 5_000,
+      description: "After a client's write, how long that client's reads go to the primary (so it reads its own write).",
+    },
     REDIS_URL: {
       type: "string",
       pattern: "^rediss?://",

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
 import { isTransientConflict } from "../infra/db/errors.js";
+import { runFailoverSafe } from "../infra/db/failover-retry.js";
 import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, unknownProducts } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
@@ -130,8 +131,12 @@ export class OrdersRepository {
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
     // the timeout is above the statement and lock timeouts (src/infra/db/client.ts), so those fail first.
+    // A lost connection: see src/infra/db/failover-retry.ts; a lost COMMIT is decided by the order's id.
     try {
-      return await withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
+      return await runFailoverSafe({
+        run: (body) => withRetries(() => this.db.$transaction((tx) => body(() => this.placeWithin(tx, userId, lines, idempotency)), { timeout: 15_000 })),
+        verify: async (placed) => placed.replayed || (await this.db.order.count({ where: { id: placed.order.id } })) === 1,
+      });
     } finally {
       this.generation++;
     }

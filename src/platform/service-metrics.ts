@@ -20,6 +20,10 @@ export interface Metrics {
   watchPool(pool: pg.Pool): void;
   /** An idle pool connection failed (its server went away). */
   poolError(): void;
+  /** A catalogue read was served by the primary or the read replica (DATABASE_READ_URL). */
+  readServed(target: "primary" | "replica"): void;
+  /** The read replica's lag in seconds, or undefined when it does not answer. */
+  replicaLag(seconds: number | undefined): void;
   /** Evaluated at each scrape: 1 when the process would answer /readyz with 200. */
   watchReadiness(check: () => Promise<boolean>): void;
   rateLimitStore: RateLimitStoreEvents;
@@ -141,6 +145,19 @@ export function createMetrics(): Metrics {
     help: "Idle database connections that failed (their server went away); the pool replaced them.",
     registers,
   });
+  const readsServed = new client.Counter({
+    name: "db_reads_total",
+    help: "Catalogue reads by where they were served: the primary, or the read replica (DATABASE_READ_URL).",
+    labelNames: ["target"],
+    registers,
+  });
+  const replicaLag = new client.Gauge({
+    name: "db_replica_lag_seconds",
+    help: "How far the read replica's replay is behind (seconds since the last replayed commit while WAL waits to be replayed); +Inf while it does not answer, 0 without DATABASE_READ_URL.",
+    registers,
+  });
+  replicaLag.set(0);
+  const replicaUp = new client.Gauge({ name: "db_replica_up", help: "1 while the read replica (DATABASE_READ_URL) answers.", registers });
   const jobRuns = new client.Counter({
     name: "periodic_job_runs_total",
     help: "Runs of periodic jobs, by job and outcome.",
@@ -174,6 +191,13 @@ export function createMetrics(): Metrics {
     },
     poolError() {
       poolErrors.inc();
+    },
+    readServed(target) {
+      readsServed.inc({ target });
+    },
+    replicaLag(seconds) {
+      replicaUp.set(seconds === undefined ? 0 : 1);
+      replicaLag.set(seconds ?? Number.POSITIVE_INFINITY);
     },
     watchReadiness(check) {
       readiness = check;

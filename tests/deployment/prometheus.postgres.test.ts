@@ -184,6 +184,7 @@ describe("Prometheus", () => {
         "OrderServiceRateLimitStoreDown",
         "OrderServiceOrdersDeclinedForStock",
         "OrderServiceHighCancellationRatio",
+        "OrderServiceReadReplicaLagging",
       ]),
     );
     const loaded = await prometheus.rules();

@@ -3,7 +3,15 @@
 import pg from "pg";
 import type {} from "vitest";
 
-export type TestDatabaseSetup = { kind: "pglite"; emptyDump: string; migratedDump: string } | { kind: "postgres"; serverUrl: string; template: string };
+export type TestDatabaseSetup =
+  | { kind: "pglite"; emptyDump: string; migratedDump: string }
+  | {
+      kind: "postgres";
+      serverUrl: string;
+      template: string;
+      /** The server through PgBouncer in transaction mode (TEST_POOLER=pgbouncer): apps connect there. */
+      poolerUrl?: string;
+    };
 
 declare module "vitest" {
   export interface ProvidedContext {

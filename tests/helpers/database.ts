@@ -15,6 +15,11 @@ export interface TestDatabase {
   url: string;
   /** The waits the service uses on this kind of database. */
   waits: DatabaseWaits;
+  /**
+   * What the service must be told to run on `url`: through a transaction-mode pooler
+   * (TEST_POOLER=pgbouncer), no named statements and the coordination connection direct.
+   */
+  env: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -34,10 +39,12 @@ async function copyDatabase(state: "empty" | "migrated"): Promise<TestDatabase> 
   if (setup.kind === "pglite") {
     const dump = await readFile(state === "migrated" ? setup.migratedDump : setup.emptyDump);
     const db = await startEmbeddedPostgres({ loadDataDir: new Blob([dump]) });
-    return { url: db.url, waits: EMBEDDED_WAITS, close: () => db.close() };
+    return { url: db.url, waits: EMBEDDED_WAITS, env: {}, close: () => db.close() };
   }
   const name = `test_${randomBytes(6).toString("hex")}`;
   await createDatabase(setup.serverUrl, name, state === "migrated" ? setup.template : "template0");
   const url = databaseUrl(setup.serverUrl, name);
-  return { url, waits: {}, close: () => dropDatabase(setup.serverUrl, name) };
+  const close = () => dropDatabase(setup.serverUrl, name);
+  if (!setup.poolerUrl) return { url, waits: {}, env: {}, close };
+  return { url: databaseUrl(setup.poolerUrl, name), waits: {}, env: { DB_PREPARED_STATEMENTS: "false", COORDINATION_DATABASE_URL: url }, close };
 }

@@ -30,7 +30,7 @@ describe(`${USERS} distinct users at once over TCP`, () => {
   it("get right answers, each only its own data, and the service then stops in time", async () => {
     const server = await startServerProcess({
       LOG_LEVEL: "warn",
-      ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: "", DATA_DIR: dataDir! }),
+      ...(db ? { DATABASE_URL: db.url, ...db.env } : { DATABASE_URL: "", DATA_DIR: dataDir! }),
     });
     onTestFinished(() => void server.child.kill("SIGKILL"));
     const login = await fetch(`${server.baseUrl}/api/token/`, {

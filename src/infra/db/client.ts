@@ -1,6 +1,8 @@
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../../generated/prisma/client.js";
+import { isDatabaseUnavailable } from "./errors.js";
+import { retryConnectionLoss } from "./failover-retry.js";
 
 export interface DatabaseClient {
   prisma: PrismaClient;
@@ -45,6 +47,20 @@ export interface DatabaseClientOptions extends DatabaseWaits {
   observeQuery?: (model: string, operation: string, seconds: number) => void;
   /** Told when an idle connection fails (its server went away); the pool drops it either way. */
   onPoolError?: (err: Error) => void;
+  /** A read replica for SqlRunner's reads (DATABASE_READ_URL), and when to use it. */
+  replica?: ReplicaOptions;
+}
+
+export interface ReplicaOptions {
+  url: string;
+  /** Lag beyond which reads go to the primary (DB_READ_MAX_LAG_MS). */
+  maxLagMs: number;
+  /** True when the current request must read from the primary (its client just wrote). */
+  readsFromPrimary(): boolean;
+  observeRead?(target: "primary" | "replica"): void;
+  /** The replica's lag in seconds at each check, or undefined when it did not answer. */
+  observeLag?(seconds: number | undefined): void;
+  checkIntervalMs?: number;
 }
 
 /** How long work may wait for a connection, and a transaction to begin, before it fails. */
@@ -77,15 +93,19 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   // A database whose queue is its load (the embedded one) may take as long to answer as to hand
   // out a connection; PostgreSQL gets statement_timeout plus a little.
   const replyTimeout = Math.max(statementTimeout + CLIENT_GRACE_MS, waits.acquireTimeoutMs);
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolMax,
-    connectionTimeoutMillis: waits.acquireTimeoutMs,
-    idleTimeoutMillis: 30_000,
-    statement_timeout: statementTimeout,
-    lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-    query_timeout: replyTimeout,
-  });
+  const poolFor = (connectionString: string) =>
+    new pg.Pool({
+      connectionString,
+      max: options.poolMax,
+      connectionTimeoutMillis: waits.acquireTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: statementTimeout,
+      lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      query_timeout: replyTimeout,
+      // A connection whose server vanished without closing it (a dead host) is found out by TCP.
+      keepAlive: true,
+    });
+  const pool = poolFor(url);
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   // Without a listener the error would end the process.
   pool.on("error", (err) => options.onPoolError?.(err));
@@ -93,10 +113,30 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const toQuery = queryConfigs(options.preparedStatements ?? true);
+  const replica = options.replica ? startReplica(poolFor(options.replica.url), options.replica, options.onPoolError) : undefined;
+  for (const each of [pool, replica?.pool]) {
+    // A client in use has no listener of the pool's, and Prisma's adapter listens only inside its
+    // transactions: a connection ending while checked out (a failover's 57P01) would otherwise be an
+    // uncaught 'error' that ends the process. Its user sees the failure as the query's error anyway.
+    each?.on("connect", (client) => client.on("error", () => {}));
+  }
   const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
     const started = process.hrtime.bigint();
     try {
-      return (await pool.query<Row>(toQuery(statement, values))).rows;
+      const config = toQuery(statement, values);
+      if (replica?.usable()) {
+        const rows = await replica.pool.query<Row>(config).then(
+          (result) => {
+            options.replica?.observeRead?.("replica");
+            return result.rows;
+          },
+          (error: unknown) => replica.failed(error),
+        );
+        if (rows) return rows;
+      }
+      options.replica?.observeRead?.("primary");
+      // Reads only (the catalogue's): run again on a new connection when the first one was lost.
+      return (await retryConnectionLoss(() => pool.query<Row>(config))).rows;
     } finally {
       observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -107,6 +147,51 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
     query,
     async close() {
       await prisma.$disconnect();
+      await Promise.all([pool.end().catch(() => {}), replica?.close()]);
+    },
+  };
+}
+
+/**
+ * The replica's lag: nothing when it has replayed all it received, else the time since the last
+ * commit it replayed (replay paused or slow while WAL keeps arriving). NULL on a primary.
+ */
+const LAG_QUERY = `SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL
+  WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+  ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp())) END::float8 AS lag`;
+const REPLICA_CHECK_MS = 500;
+
+/**
+ * The read replica's pool, checked every half second: reads go there while it answers, its lag
+ * is within the bound and the request's client did not just write; otherwise to the primary.
+ */
+function startReplica(pool: pg.Pool, options: ReplicaOptions, onPoolError?: (err: Error) => void) {
+  let lagMs: number | undefined;
+  // An idle connection lost: counted like the primary's; the next check finds out whether the replica is down.
+  pool.on("error", (err) => onPoolError?.(err));
+  const check = async () => {
+    try {
+      const lag = (await pool.query<{ lag: number | null }>(LAG_QUERY)).rows[0]?.lag;
+      // A promoted replica (NULL) is as current as a primary can be.
+      lagMs = (lag ?? 0) * 1000;
+    } catch {
+      lagMs = undefined;
+    }
+    options.observeLag?.(lagMs === undefined ? undefined : lagMs / 1000);
+  };
+  void check();
+  const timer = setInterval(() => void check(), options.checkIntervalMs ?? REPLICA_CHECK_MS).unref();
+  return {
+    pool,
+    usable: () => lagMs !== undefined && lagMs <= options.maxLagMs && !options.readsFromPrimary(),
+    /** A failed replica read: when the replica is away, undefined (read from the primary instead); else the error. */
+    failed(error: unknown): undefined {
+      if (!isDatabaseUnavailable(error)) throw error;
+      lagMs = undefined;
+      return undefined;
+    },
+    async close() {
+      clearInterval(timer);
       await pool.end().catch(() => {});
     },
   };

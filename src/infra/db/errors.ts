@@ -3,29 +3,44 @@ import { serviceUnavailable, type AppError } from "../../errors/app-error.js";
 
 // The one place that reads Prisma's and pg's errors: what they mean for a request.
 
-/** Error codes that mean "the database cannot be reached right now", not "the query is wrong". */
-const UNAVAILABLE_CODES = new Set([
+/**
+ * The connection is gone or reaches a server that cannot take this work now: what a failover
+ * looks like from here (docs/guides/high-availability.md). The statement did not run, or its
+ * connection died under it; another connection (to the new primary) may succeed.
+ */
+const CONNECTION_LOST_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "ETIMEDOUT",
   "EPIPE",
   "ENOTFOUND",
-  "57P01", // admin_shutdown
-  "57P02", // crash_shutdown
-  "57P03", // cannot_connect_now
+  "57P01", // admin_shutdown: a switchover, or a backend ended because its postmaster died
+  "57P02", // crash_shutdown: another backend crashed, the server resets
+  "57P03", // cannot_connect_now: starting up, shutting down, in recovery
+  "25006", // read_only_sql_transaction: a write reached a standby (a demoted or not yet promoted node)
   "08000", // connection_exception
   "08001", // sqlclient_unable_to_establish_sqlconnection
   "08003", // connection_does_not_exist
+  "08004", // sqlserver_rejected_establishment_of_sqlconnection
   "08006", // connection_failure
+  "08007", // transaction_resolution_unknown
+  "53300", // too_many_connections: every client reconnecting at once after a failover
   "P1001", // Prisma: can't reach database server
   "P1017", // Prisma: server closed the connection
+]);
+const CONNECTION_LOST_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed"]);
+const CONNECTION_LOST_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|not queryable|Connection closed/i;
+
+/** Error codes that mean "the database cannot be reached right now", not "the query is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  ...CONNECTION_LOST_CODES,
   "P2024", // Prisma: timed out fetching a connection from the pool
   // A stall: a row held longer than lock_timeout, a statement longer than statement_timeout.
   "55P03", // lock_not_available
   "57014", // query_canceled
 ]);
-const UNAVAILABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout"]);
-const UNAVAILABLE_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|timeout exceeded when trying to connect|Query read timeout/i;
+const UNAVAILABLE_KINDS = new Set([...CONNECTION_LOST_KINDS, "SocketTimeout"]);
+const UNAVAILABLE_MESSAGE = new RegExp(`${CONNECTION_LOST_MESSAGE.source}|timeout exceeded when trying to connect|Query read timeout`, "i");
 /** P2028 is every transaction-manager error; only these two mean "the database is too slow now". */
 const TRANSACTION_STALLED = /Unable to start a transaction in the given time|cannot be executed on an expired transaction/i;
 
@@ -51,6 +66,20 @@ function* errorChain(error: unknown, depth = 0): Generator<ErrorLike> {
 }
 
 const codesOf = (e: ErrorLike) => [e.code, e.originalCode].filter((code): code is string => typeof code === "string");
+
+/**
+ * True when the connection was lost or reached a server that cannot do the work (see
+ * CONNECTION_LOST_CODES): worth one more try on a new connection, unlike a stall (a lock or
+ * statement timeout, an exhausted pool), which a retry only makes worse.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    if (codesOf(e).some((code) => CONNECTION_LOST_CODES.has(code))) return true;
+    if (typeof e.kind === "string" && CONNECTION_LOST_KINDS.has(e.kind)) return true;
+    if (typeof e.message === "string" && CONNECTION_LOST_MESSAGE.test(e.message)) return true;
+  }
+  return false;
+}
 
 /** True when an error (or one it wraps) says the database is unreachable. */
 export function isDatabaseUnavailable(error: unknown): boolean {

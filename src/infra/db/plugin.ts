@@ -4,6 +4,7 @@ import fp from "fastify-plugin";
 import { createDatabaseClient, type DatabaseClient, type DatabaseWaits } from "./client.js";
 import { resolveDatabase, type DatabaseLocation } from "./database-url.js";
 import { applyMigrations } from "./migrations.js";
+import { ReadYourWrites, readYourWritesPlugin } from "./read-routing.js";
 import { embeddedFailure } from "../startup/checks.js";
 
 /** A database made elsewhere (the tests' copies of a migrated template): used as it is, closed with the app. */
@@ -18,6 +19,8 @@ export interface Database extends DatabaseClient {
   url: string;
   /** True when this process started the embedded PostgreSQL itself (no DATABASE_URL). */
   embedded: boolean;
+  /** True when the current request's reads go to the primary although there is a read replica (its client just wrote). */
+  readsFromPrimary(): boolean;
 }
 
 declare module "fastify" {
@@ -39,6 +42,8 @@ export const databasePlugin = fp(
     const location = options.provided ? provided(options.provided) : await open(app);
     app.addHook("onClose", () => location.close());
     if (location.embedded) await applyMigrations(location.url);
+    const routing = new ReadYourWrites(config.DB_READ_YOUR_WRITES_MS);
+    if (config.DATABASE_READ_URL) await app.register(readYourWritesPlugin, { routing });
     const client = createDatabaseClient(location.url, {
       poolMax: config.DB_POOL_MAX,
       statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
@@ -50,11 +55,20 @@ export const databasePlugin = fp(
         app.log.warn({ err, component: "database-pool" }, "idle database connection failed; the pool drops it and opens another when needed");
       },
       ...location.waits,
+      replica: config.DATABASE_READ_URL
+        ? {
+            url: config.DATABASE_READ_URL,
+            maxLagMs: config.DB_READ_MAX_LAG_MS,
+            readsFromPrimary: () => routing.readsFromPrimary(),
+            observeRead: metrics.readServed,
+            observeLag: metrics.replicaLag,
+          }
+        : undefined,
     });
     // Registered after the location's hook, so it runs before it (onClose hooks run last-in, first-out).
     app.addHook("onClose", () => client.close());
     metrics.watchPool(client.pool);
-    app.decorate("database", { ...client, url: location.url, embedded: location.embedded });
+    app.decorate("database", { ...client, url: location.url, embedded: location.embedded, readsFromPrimary: () => routing.readsFromPrimary() });
   },
   { name: "database", dependencies: ["config", "metrics"], fastify: "5.x" },
 );

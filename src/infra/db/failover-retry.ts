@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { serviceUnavailable } from "../../errors/app-error.js";
+import { isConnectionLost } from "./errors.js";
+
+// What is retried inside the service when a connection is lost (a failover, a switchover, a
+// restart; see docs/guides/high-availability.md, "Retry rules"):
+// - a read, or a transaction that failed before its COMMIT was sent: nothing was written, so it
+//   runs again on a new connection (which the pool opens to the new primary);
+// - a transaction whose COMMIT was sent and then lost: the outcome is unknown. It is run again
+//   only if `verify` shows that it did not commit (the order's id looked up); when that cannot be
+//   told, the answer is a 503 saying so, and the client's Idempotency-Key decides on its retry.
+// Only quick failures are retried (a cut connection fails at once): a database that does not
+// answer at all already took the request's time, and a stall (lock or statement timeout) is never
+// retried, since running it again only adds load.
+
+/**
+ * Attempts in all, and how long after the first one began a retry may still start: long enough to
+ * ride out a planned switchover (about 3 s), short enough that a longer outage answers 503 soon.
+ */
+const ATTEMPTS = 5;
+const RETRY_WITHIN_MS = 3_000;
+const BACKOFF_MS = [100, 300, 600, 1_000];
+
+/** Runs `work`, again when it fails quickly with a lost connection (a read, or work that wrote nothing). */
+export async function retryConnectionLoss<T>(work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!retryable(error, attempt, started)) throw error;
+      await sleep(BACKOFF_MS[attempt - 1] ?? 1_000);
+    }
+  }
+}
+
+const retryable = (error: unknown, attempt: number, started: number) => attempt < ATTEMPTS && Date.now() - started < RETRY_WITHIN_MS && isConnectionLost(error);
+
+export interface FailoverSafeTransaction<T> {
+  /** Runs the transaction: `body` inside it, then its COMMIT (e.g. `(body) => prisma.$transaction(body)`). */
+  run(body: <R>(inner: () => Promise<R>) => Promise<R>): Promise<T>;
+  /**
+   * After a lost COMMIT: whether the transaction that produced `result` committed (looked up on a
+   * new connection). Throws when that cannot be told now.
+   */
+  verify(result: T): Promise<boolean>;
+}
+
+/**
+ * Runs a transaction, again after a lost connection before its COMMIT, and after a lost COMMIT
+ * only once `verify` says it did not commit (then it is as if it never ran); a COMMIT it did make
+ * is answered as made.
+ */
+export async function runFailoverSafe<T>(transaction: FailoverSafeTransaction<T>): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    let result: { value: T } | undefined;
+    try {
+      return await transaction.run(async (inner) => {
+        result = undefined;
+        const value = await inner();
+        result = { value: value as unknown as T };
+        return value;
+      });
+    } catch (error) {
+      if (result !== undefined && isConnectionLost(error)) {
+        const committed = await retryConnectionLoss(() => transaction.verify(result!.value)).catch((cause: unknown) => {
+          throw serviceUnavailable(
+            "The database was lost while committing; whether this request took effect is not known yet. Retry it with the same Idempotency-Key, or look it up.",
+            {
+              cause: new AggregateError([error, cause]),
+            },
+          );
+        });
+        if (committed) return result.value;
+      } else if (!retryable(error, attempt, started)) {
+        throw error;
+      }
+      if (attempt >= ATTEMPTS) throw error;
+      await sleep(BACKOFF_MS[attempt - 1] ?? 1_000);
+    }
+  }
+}
