@@ -301,6 +301,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/event/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the event stream (admins only)
+         * @description Every `order.created`, `order.cancelled`, `order.fulfilled`, `product.created`,
+         *     `product.updated` and `product.deleted`, each written in the same transaction as its change
+         *     (a change that was rolled back, such as an order refused for stock, has none; a committed
+         *     one always has one), oldest first, for `EVENT_RETENTION_DAYS` (7 by default).
+         *
+         *     **Order.** Events come in a fixed order that never changes once an event is listed: no event
+         *     ever appears before one you have already read, so a reader that follows `next` sees each
+         *     event exactly once. Events of one resource (an order's `created` then its `cancelled`) come
+         *     in the order they happened. An event is listed once every transaction that started before
+         *     its own has ended (usually within milliseconds).
+         *
+         *     **Paging.** Follow `next` to continue; at the end of the stream `next` still points after
+         *     the last event, so polling it later returns what was added since (`has_more` is `false`).
+         *     Keep the last `cursor` to resume after a restart. Without `after` the stream starts at its
+         *     oldest retained event. `type` keeps only events of these types (repeat it for several); a
+         *     cursor is a position in the whole stream, valid with any `type` filter.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -599,6 +634,36 @@ export interface components {
         };
         OrderPage: components["schemas"]["PageLinks"] & {
             results: components["schemas"]["Order"][];
+        };
+        /**
+         * @description What happened; `data` is the resource after the change (for `product.deleted`, as it was when deleted).
+         * @example order.created
+         * @enum {string}
+         */
+        EventType: "order.created" | "order.cancelled" | "order.fulfilled" | "product.created" | "product.updated" | "product.deleted";
+        Event: {
+            /**
+             * Format: uuid
+             * @description A UUIDv7, unique per event; webhooks carry it as `webhook-id` (the same on every retry).
+             */
+            id: string;
+            type: components["schemas"]["EventType"];
+            /** @description When the change's transaction began (the order's `created_at` for `order.created`). */
+            occurred_at: components["schemas"]["Timestamp"];
+            /** @description The order (`order.*`) or the product (`product.*`), exactly as the API answers it. */
+            data: components["schemas"]["Order"] | components["schemas"]["Product"];
+        };
+        EventPage: {
+            /** @description The position after the last event of this page (the `after` sent when the page is empty; null at the start of an empty stream). */
+            cursor: string | null;
+            /**
+             * Format: uri-reference
+             * @description The URL of the events after this page, always present (poll it for new events at the end of the stream).
+             */
+            next: string;
+            /** @description `true` when more events follow already; `false` at the end of the stream for now. */
+            has_more: boolean;
+            results: components["schemas"]["Event"][];
         };
     };
     responses: {
@@ -1956,6 +2021,76 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["CancelRefused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The `cursor` of a page read before (or of its `next` link): the events after it. */
+                after?: string;
+                /**
+                 * @description Only events of these types; repeat for several.
+                 * @example [
+                 *       "order.created"
+                 *     ]
+                 */
+                type?: components["schemas"]["EventType"][];
+                /**
+                 * @description Page size (default 100).
+                 * @example 100
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The next events of the stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cursor": "MTIzNDU2LjAxOWFiY2RlLWYwMTItNzM0NS04Njc4LTlhYmNkZWYwMTIzNA",
+                     *       "next": "http://localhost:8000/api/event/?after=MTIzNDU2LjAxOWFiY2RlLWYwMTItNzM0NS04Njc4LTlhYmNkZWYwMTIzNA&limit=100",
+                     *       "has_more": false,
+                     *       "results": [
+                     *         {
+                     *           "id": "019abcde-f012-7345-8678-9abcdef01234",
+                     *           "type": "order.created",
+                     *           "occurred_at": "2026-01-01T12:00:00.000Z",
+                     *           "data": {
+                     *             "id": 1,
+                     *             "status": "created",
+                     *             "created_at": "2026-01-01T12:00:00.000Z",
+                     *             "cancelled_at": null,
+                     *             "items": [
+                     *               {
+                     *                 "product_id": 1,
+                     *                 "name": "RedBull",
+                     *                 "quantity": 15,
+                     *                 "unit_price": "2.200",
+                     *                 "line_total": "33.000"
+                     *               }
+                     *             ],
+                     *             "total": "33.000"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

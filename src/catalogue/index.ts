@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Feature } from "../infra/feature.js";
-import { productHandlers } from "./handlers.js";
+import { productHandlers, toProductBody } from "./handlers.js";
 import { PRODUCTS_CHANGED_CHANNEL, ProductsRepository } from "./products-repository.js";
 
 declare module "fastify" {
@@ -14,7 +14,7 @@ declare module "fastify" {
 const cataloguePlugin = fp(
   async (app: FastifyInstance) => {
     const { database, serviceMetrics } = app;
-    const products = new ProductsRepository(database.prisma, database.query, { onCoalescedRead: serviceMetrics.coalescedReads });
+    const products = new ProductsRepository(database.prisma, database.query, { wire: toProductBody, onCoalescedRead: serviceMetrics.coalescedReads });
     app.decorate("catalogue", { products });
     app.coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
   },

@@ -6,6 +6,8 @@ import { isTransientConflict } from "../infra/db/errors.js";
 import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, unknownProducts } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
+import { recordEvent } from "../events/index.js";
+import type { Wire } from "../infra/http/operation-types.js";
 
 export interface OrderLine {
   id: number;
@@ -71,8 +73,14 @@ export function requestHash(body: unknown): string {
     .digest("hex");
 }
 
+/** An order as the API describes it: what its events carry. */
+export type OrderWire = (order: OrderRecord) => Wire<"Order">;
+
 export class OrdersRepository {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly wire: OrderWire,
+  ) {}
 
   /**
    * Takes the stock of every line or of none, in one transaction of two statements while the
@@ -159,6 +167,7 @@ export class OrdersRepository {
       idempotency ? JSON.stringify(idempotency.answerFor(order)) : null,
       idempotency?.key ?? null,
     );
+    await recordEvent(tx, "order.created", this.wire(order));
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
   }
 
@@ -168,13 +177,23 @@ export class OrdersRepository {
    * order exactly one finds it `created`.
    */
   async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
-    const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock));
+    // The cancel and its event in one transaction; the order is read back there for the event.
+    const { cancelled, order } = await withRetries(() =>
+      this.db.$transaction(
+        async (tx) => {
+          const [row] = await tx.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock);
+          const found = await tx.order.findFirst({ where: { id }, include: orderWithItems });
+          if (row?.cancelled && found) await recordEvent(tx, "order.cancelled", this.wire(found));
+          return { cancelled: row, order: found };
+        },
+        { timeout: 15_000 },
+      ),
+    );
     if (cancelled && !cancelled.cancelled) {
       // Putting a line back would overflow its product's stock: nothing was written, the order is still created.
       if (cancelled.no_room.length > 0) throw noRoomToRestock(id, cancelled.no_room, SPEC_LIMITS.maxStock);
       throw new Error(`order ${id} was cancellable but the cancel wrote nothing`);
     }
-    const order = await this.find(id);
     if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
     return cancelled ? { outcome: "cancelled", order, unitsReturned: cancelled.units_returned } : { outcome: "already-cancelled", order };
   }

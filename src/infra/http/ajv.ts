@@ -2,7 +2,7 @@ import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { FastifySchemaCompiler } from "fastify";
 
-function createAjv(coerceTypes: boolean): Ajv2020 {
+function createAjv(coerceTypes: boolean | "array"): Ajv2020 {
   const ajv = new Ajv2020({
     coerceTypes,
     useDefaults: true,
@@ -22,8 +22,9 @@ function createAjv(coerceTypes: boolean): Ajv2020 {
 }
 
 // Query strings, path parameters and headers are text, so they are coerced to the schema's
-// types. JSON bodies are not: `"quantity": "5"` is an error, not 5.
-const textAjv = createAjv(true);
+// types (a query parameter sent once, where the schema takes a repeatable one, is a list of one).
+// JSON bodies are not: `"quantity": "5"` is an error, not 5.
+const textAjv = createAjv("array");
 const bodyAjv = createAjv(false);
 
 interface ObjectSchema {
