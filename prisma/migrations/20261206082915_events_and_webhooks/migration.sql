@@ -3,7 +3,7 @@ CREATE TABLE "events" (
     "id" UUID NOT NULL,
     "xid" BIGINT NOT NULL,
     "type" VARCHAR(40) NOT NULL,
-    "resource" VARCHAR(40) NOT NULL,
+    "resource" VARCHAR(64) NOT NULL,
     "occurred_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "data" JSONB NOT NULL,
 
@@ -33,7 +33,7 @@ CREATE TABLE "webhook_deliveries" (
     "endpoint_id" UUID NOT NULL,
     "event_id" UUID NOT NULL,
     "event_xid" BIGINT NOT NULL,
-    "resource" VARCHAR(40) NOT NULL,
+    "resource" VARCHAR(64) NOT NULL,
     "status" VARCHAR(20) NOT NULL DEFAULT 'pending',
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "next_attempt_at" TIMESTAMPTZ(3),
