@@ -184,6 +184,7 @@ describe("Prometheus", () => {
         "OrderServiceRateLimitStoreDown",
         "OrderServiceOrdersDeclinedForStock",
         "OrderServiceHighCancellationRatio",
+        "OrderServiceWebhookBacklogGrowing",
       ]),
     );
     const loaded = await prometheus.rules();

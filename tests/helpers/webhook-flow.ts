@@ -27,6 +27,17 @@ export async function streamEvents(baseUrl: string, token: string, types: string
   }
 }
 
+/** The stream once it lists `count` events: an event is listed once every older transaction has ended (within moments). */
+export async function streamEventsOnceListed(baseUrl: string, token: string, types: string[], count: number) {
+  let events = await streamEvents(baseUrl, token, types);
+  for (let i = 0; i < 100 && events.length < count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    events = await streamEvents(baseUrl, token, types);
+  }
+  expect(events).toHaveLength(count);
+  return events;
+}
+
 /**
  * At least once, same id for duplicates, order per resource: every event was delivered (a 2xx)
  * at least once; every copy of an event carries the same body; for each resource, no event was
