@@ -319,7 +319,8 @@ export interface paths {
          *     ever appears before one you have already read, so a reader that follows `next` sees each
          *     event exactly once. Events of one resource (an order's `created` then its `cancelled`) come
          *     in the order they happened. An event is listed once every transaction that started before
-         *     its own has ended (usually within milliseconds).
+         *     its own on the database server has ended (usually within milliseconds; a long transaction
+         *     delays the stream, it never reorders it).
          *
          *     **Paging.** Follow `next` to continue; at the end of the stream `next` still points after
          *     the last event, so polling it later returns what was added since (`has_more` is `false`).

@@ -4,6 +4,9 @@ import { nextDelayMs } from "./webhook-schedule.js";
 import { sendWebhook } from "./webhook-sender.js";
 import { signedHeaders } from "./webhook-signing.js";
 
+/** How long closing waits for attempts in flight (within the server's shutdown grace). */
+const STOP_GRACE_MS = 2_000;
+
 export type AttemptOutcome = "delivered" | "retrying" | "failed";
 
 export interface DispatcherOptions {
@@ -39,12 +42,18 @@ export class WebhookDispatcher {
     this.loop = this.run();
   }
 
-  /** Stops claiming and waits for the attempts in flight to be recorded. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming and waits a little for the attempts in flight to be recorded. One that takes
+   * longer (a slow endpoint) is left to its lease: another process, or this one restarted, sends
+   * it again once the lease has passed.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
-    await Promise.allSettled([...this.inFlight]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 
   /** Looks for due deliveries now instead of at the next poll (e.g. after a retry was asked for). */
