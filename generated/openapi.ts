@@ -360,6 +360,175 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/event/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the event stream (admins only)
+         * @description Every `order.created`, `order.cancelled`, `order.fulfilled`, `product.created`,
+         *     `product.updated` and `product.deleted`, each written in the same transaction as its change
+         *     (a change that was rolled back, such as an order refused for stock, has none; a committed
+         *     one always has one), oldest first, for `EVENT_RETENTION_DAYS` (7 by default).
+         *
+         *     **Order.** Events come in a fixed order that never changes once an event is listed: no event
+         *     ever appears before one you have already read, so a reader that follows `next` sees each
+         *     event exactly once. Events of one resource (an order's `created` then its `cancelled`) come
+         *     in the order they happened. An event is listed once every transaction that started before
+         *     its own on the database server has ended (usually within milliseconds; a long transaction
+         *     delays the stream, it never reorders it).
+         *
+         *     **Paging.** Follow `next` to continue; at the end of the stream `next` still points after
+         *     the last event, so polling it later returns what was added since (`has_more` is `false`).
+         *     Keep the last `cursor` to resume after a restart. Without `after` the stream starts at its
+         *     oldest retained event. `type` keeps only events of these types (repeat it for several); a
+         *     cursor is a position in the whole stream, valid with any `type` filter.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints (admins only) */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint (admins only)
+         * @description Events of the listed types that happen from now on are sent to `url` as Standard Webhooks
+         *     (see the guide docs/guides/events-and-webhooks.md): a `POST` of `{type, timestamp, data}`
+         *     signed with the `secret` answered here, once; keep it, it is not shown again. In production
+         *     the URL must be `https` and must not point to a loopback, private or link-local address
+         *     (`errors[0].code` `url-not-allowed`).
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a webhook endpoint (admins only) */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Remove a webhook endpoint and its delivery log (admins only) */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint (admins only)
+         * @description Change its URL or event types, or disable (`enabled: false`) and enable it again. Deliveries
+         *     pending while it is disabled wait, and are sent once it is enabled again; events that happen
+         *     while it is disabled are not queued for it (read them from `GET /api/event/`).
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/webhook/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a webhook endpoint a new signing secret (admins only)
+         * @description Answers the new secret, once. Until `previous_secret_expires_at` (the service's
+         *     `WEBHOOK_SECRET_OVERLAP_MS`, a day by default) every delivery carries two signatures in
+         *     `webhook-signature`, one per secret, so the receiver can switch to the new secret at any time
+         *     in between; then only the new one.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event to a webhook endpoint (admins only)
+         * @description Queues one `webhook.test` event for this endpoint only, whatever its event types, signed and
+         *     retried like any other; its `data` is `{id, url}` of the endpoint. Follow it in the delivery log.
+         *     Test events are not in `GET /api/event/`.
+         */
+        post: operations["sendTestWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log of a webhook endpoint, newest first (admins only) */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook/{id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivered or failed delivery again (admins only)
+         * @description Queues the delivery again from its first attempt, with the same `webhook-id` (a receiver
+         *     that keeps the ids it has handled sees it is a repeat). A delivery still pending is already
+         *     being tried: `409` (`delivery-pending`).
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -465,7 +634,7 @@ export interface components {
              *     more specific kind (its `status` may be any 4xx the others do not cover).
              * @enum {string}
              */
-            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "delivery-pending" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;
@@ -666,6 +835,112 @@ export interface components {
         };
         OrderPage: components["schemas"]["PageLinks"] & {
             results: components["schemas"]["Order"][];
+        };
+        /**
+         * @description What happened; `data` is the resource after the change (for `product.deleted`, as it was when deleted).
+         * @example order.created
+         * @enum {string}
+         */
+        EventType: "order.created" | "order.cancelled" | "order.fulfilled" | "product.created" | "product.updated" | "product.deleted";
+        Event: {
+            /**
+             * Format: uuid
+             * @description A UUIDv7, unique per event; webhooks carry it as `webhook-id` (the same on every retry).
+             */
+            id: string;
+            type: components["schemas"]["EventType"];
+            /** @description When the change's transaction began (the order's `created_at` for `order.created`). */
+            occurred_at: components["schemas"]["Timestamp"];
+            /** @description The order (`order.*`) or the product (`product.*`), exactly as the API answers it. */
+            data: components["schemas"]["Order"] | components["schemas"]["Product"];
+        };
+        EventPage: {
+            /** @description The position after the last event of this page (the `after` sent when the page is empty; null at the start of an empty stream). */
+            cursor: string | null;
+            /**
+             * Format: uri-reference
+             * @description The URL of the events after this page, always present (poll it for new events at the end of the stream).
+             */
+            next: string;
+            /** @description `true` when more events follow already; `false` at the end of the stream for now. */
+            has_more: boolean;
+            results: components["schemas"]["Event"][];
+        };
+        /**
+         * @description Where events are POSTed. In production an `https` URL whose name resolves to public addresses only.
+         * @example https://fulfilment.example/hooks/orders
+         */
+        WebhookUrl: string;
+        WebhookEventTypes: components["schemas"]["EventType"][];
+        WebhookInput: {
+            url: components["schemas"]["WebhookUrl"];
+            event_types: components["schemas"]["WebhookEventTypes"];
+        };
+        WebhookUpdate: {
+            url?: components["schemas"]["WebhookUrl"];
+            event_types?: components["schemas"]["WebhookEventTypes"];
+            /** @description `false` stops deliveries to it; `true` resumes them (and clears `disabled_reason`). */
+            enabled?: boolean;
+        };
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            event_types: components["schemas"]["EventType"][];
+            enabled: boolean;
+            /**
+             * @description Why the service disabled it: `gone` (it answered 410) or `failing` (every attempt failed for too long); null when enabled or disabled by an admin.
+             * @enum {string|null}
+             */
+            disabled_reason: "gone" | "failing" | null;
+            /**
+             * Format: date-time
+             * @description Until when deliveries are also signed with the secret before the last rotation; null when none.
+             */
+            previous_secret_expires_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        WebhookWithSecret: components["schemas"]["Webhook"] & {
+            /** @description The signing secret (Standard Webhooks `whsec_` form), shown only in this answer. */
+            secret: string;
+        };
+        WebhookPage: components["schemas"]["PageLinks"] & {
+            results: components["schemas"]["Webhook"][];
+        };
+        /**
+         * @description `pending`: waiting for its next attempt (or in flight); `delivered`: answered 2xx; `failed`: the last attempt failed, or the endpoint answered 410.
+         * @enum {string}
+         */
+        DeliveryStatus: "pending" | "delivered" | "failed";
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The event's id: the `webhook-id` header of every attempt.
+             */
+            event_id: string;
+            /** @description The event's type (or `webhook.test`). */
+            event_type: string;
+            status: components["schemas"]["DeliveryStatus"];
+            attempts: number;
+            /** @description The status the endpoint answered the last attempt with; null when it did not answer. */
+            last_response_code: number | null;
+            last_duration_ms: number | null;
+            /** @description Why the last attempt failed: a timeout, a refused connection, an address not allowed, a status. */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description When it is tried next; null once delivered or failed.
+             */
+            next_attempt_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            delivered_at: string | null;
+        };
+        WebhookDeliveryPage: components["schemas"]["PageLinks"] & {
+            results: components["schemas"]["WebhookDelivery"][];
         };
     };
     responses: {
@@ -1009,6 +1284,11 @@ export interface components {
          * @example 0b9f2c4e-3f71-4a5e-9d0b-6f1d2a7c8e90
          */
         UserId: string;
+        /**
+         * @description The webhook endpoint's id.
+         * @example 019abcde-f012-7345-8678-9abcdef05678
+         */
+        WebhookId: string;
     };
     requestBodies: never;
     headers: {
@@ -2109,6 +2389,560 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["FulfilRefused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The `cursor` of a page read before (or of its `next` link): the events after it. */
+                after?: string;
+                /**
+                 * @description Only events of these types; repeat for several.
+                 * @example [
+                 *       "order.created"
+                 *     ]
+                 */
+                type?: components["schemas"]["EventType"][];
+                /**
+                 * @description Page size (default 100).
+                 * @example 100
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The next events of the stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cursor": "MTIzNDU2LjAxOWFiY2RlLWYwMTItNzM0NS04Njc4LTlhYmNkZWYwMTIzNA",
+                     *       "next": "http://localhost:8000/api/event/?after=MTIzNDU2LjAxOWFiY2RlLWYwMTItNzM0NS04Njc4LTlhYmNkZWYwMTIzNA&limit=100",
+                     *       "has_more": false,
+                     *       "results": [
+                     *         {
+                     *           "id": "019abcde-f012-7345-8678-9abcdef01234",
+                     *           "type": "order.created",
+                     *           "occurred_at": "2026-01-01T12:00:00.000Z",
+                     *           "data": {
+                     *             "id": 1,
+                     *             "status": "created",
+                     *             "created_at": "2026-01-01T12:00:00.000Z",
+                     *             "cancelled_at": null,
+                     *             "fulfilled_at": null,
+                     *             "items": [
+                     *               {
+                     *                 "product_id": 1,
+                     *                 "name": "RedBull",
+                     *                 "quantity": 15,
+                     *                 "unit_price": "2.200",
+                     *                 "line_total": "33.000"
+                     *               }
+                     *             ],
+                     *             "total": "33.000"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size (default 5).
+                 * @example 5
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip.
+                 * @example 0
+                 */
+                offset?: components["parameters"]["Offset"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints, oldest first (secrets are never shown again). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "019abcde-f012-7345-8678-9abcdef05678",
+                     *           "url": "https://fulfilment.example/hooks/orders",
+                     *           "event_types": [
+                     *             "order.created",
+                     *             "order.cancelled"
+                     *           ],
+                     *           "enabled": true,
+                     *           "disabled_reason": null,
+                     *           "previous_secret_expires_at": null,
+                     *           "created_at": "2026-01-01T12:00:00.000Z",
+                     *           "updated_at": "2026-01-01T12:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://fulfilment.example/hooks/orders",
+                 *       "event_types": [
+                 *         "order.created",
+                 *         "order.cancelled"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with its signing secret (only now). */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "019abcde-f012-7345-8678-9abcdef05678",
+                     *       "url": "https://fulfilment.example/hooks/orders",
+                     *       "event_types": [
+                     *         "order.created",
+                     *         "order.cancelled"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": null,
+                     *       "previous_secret_expires_at": null,
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "updated_at": "2026-01-01T12:00:00.000Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "019abcde-f012-7345-8678-9abcdef05678",
+                     *       "url": "https://fulfilment.example/hooks/orders",
+                     *       "event_types": [
+                     *         "order.created",
+                     *         "order.cancelled"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": null,
+                     *       "previous_secret_expires_at": null,
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "updated_at": "2026-01-01T12:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint is gone; nothing more is sent to it. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "019abcde-f012-7345-8678-9abcdef05678",
+                     *       "url": "https://fulfilment.example/hooks/orders",
+                     *       "event_types": [
+                     *         "order.created",
+                     *         "order.cancelled"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": null,
+                     *       "previous_secret_expires_at": null,
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "updated_at": "2026-01-01T12:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint with its new secret (only now). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "019abcde-f012-7345-8678-9abcdef05678",
+                     *       "url": "https://fulfilment.example/hooks/orders",
+                     *       "event_types": [
+                     *         "order.created",
+                     *         "order.cancelled"
+                     *       ],
+                     *       "enabled": true,
+                     *       "disabled_reason": null,
+                     *       "previous_secret_expires_at": "2026-01-02T12:00:00.000Z",
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "updated_at": "2026-01-01T12:00:00.000Z",
+                     *       "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    sendTestWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The test delivery, queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f",
+                     *       "event_id": "019abcde-f012-7345-8678-9abcdef01234",
+                     *       "event_type": "webhook.test",
+                     *       "status": "pending",
+                     *       "attempts": 0,
+                     *       "last_response_code": null,
+                     *       "last_duration_ms": null,
+                     *       "last_error": null,
+                     *       "next_attempt_at": "2026-01-01T12:00:00.000Z",
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "delivered_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size (default 5).
+                 * @example 5
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description How many items to skip.
+                 * @example 0
+                 */
+                offset?: components["parameters"]["Offset"];
+                /** @description Only deliveries in this state. */
+                status?: components["schemas"]["DeliveryStatus"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f",
+                     *           "event_id": "019abcde-f012-7345-8678-9abcdef01234",
+                     *           "event_type": "order.created",
+                     *           "status": "delivered",
+                     *           "attempts": 1,
+                     *           "last_response_code": 204,
+                     *           "last_duration_ms": 35,
+                     *           "last_error": null,
+                     *           "next_attempt_at": null,
+                     *           "created_at": "2026-01-01T12:00:00.000Z",
+                     *           "delivered_at": "2026-01-01T12:00:00.050Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook endpoint's id.
+                 * @example 019abcde-f012-7345-8678-9abcdef05678
+                 */
+                id: components["parameters"]["WebhookId"];
+                /**
+                 * @description The delivery's id.
+                 * @example 5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f
+                 */
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, queued again. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f",
+                     *       "event_id": "019abcde-f012-7345-8678-9abcdef01234",
+                     *       "event_type": "order.created",
+                     *       "status": "pending",
+                     *       "attempts": 0,
+                     *       "last_response_code": null,
+                     *       "last_duration_ms": null,
+                     *       "last_error": null,
+                     *       "next_attempt_at": "2026-01-01T12:00:00.000Z",
+                     *       "created_at": "2026-01-01T12:00:00.000Z",
+                     *       "delivered_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The delivery is still pending; nothing changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "urn:order-service:problem:delivery-pending",
+                     *       "title": "Delivery pending",
+                     *       "status": 409,
+                     *       "code": "delivery-pending",
+                     *       "detail": "Delivery 5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f is still pending; it will be tried again at 2026-01-01T12:05:00.000Z.",
+                     *       "instance": "/api/webhook/019abcde-f012-7345-8678-9abcdef05678/deliveries/5f0c7d2e-4d3b-4f7a-a1c2-9e8b7a6d5c4f/retry"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

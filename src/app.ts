@@ -5,6 +5,7 @@ import openapiGlue from "fastify-openapi-glue";
 import { stringify } from "yaml";
 import { accounts, authenticateBeforeValidation, createSecurityHandlers } from "./accounts/index.js";
 import { catalogue } from "./catalogue/index.js";
+import { events } from "./events/index.js";
 import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
 import type { Config } from "./infra/config.js";
 import { type CoordinationOptions, coordinationPlugin } from "./infra/coordination/plugin.js";
@@ -31,7 +32,7 @@ import { securityHeadersPlugin } from "./platform/security-headers.js";
 import { type PressureLimits, underPressurePlugin } from "./platform/under-pressure.js";
 
 /** The API's resources, each a folder of src/: adding one is a folder and a line here. */
-export const FEATURES: readonly Feature[] = [accounts, catalogue, orders, operations];
+export const FEATURES: readonly Feature[] = [accounts, catalogue, orders, events, operations];
 
 /** What the app is registered with: the configuration, and what a test or benchmark steers. */
 export interface AppOptions {

@@ -617,6 +617,7 @@ const HISTOGRAMS = {
   http_request_duration_seconds: ["method", "route", "status_code"],
   db_query_duration_seconds: ["model", "operation"],
   db_coalesced_reads: [],
+  webhook_attempt_duration_seconds: [],
 };
 const METRICS = {
   nodejs_eventloop_lag_p99_seconds: [],
@@ -635,6 +636,10 @@ const METRICS = {
   coordination_connection_up: [],
   periodic_jobs_leader: [],
   periodic_job_runs_total: ["job", "outcome"],
+  webhook_delivery_attempts_total: ["outcome"],
+  webhook_deliveries_pending: [],
+  webhook_oldest_pending_age_seconds: [],
+  webhook_endpoints_disabled: [],
   up: [],
 };
 for (const [h, labels] of Object.entries(HISTOGRAMS)) {

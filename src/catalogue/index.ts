@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Feature } from "../infra/feature.js";
-import { productHandlers } from "./handlers.js";
+import { productHandlers, toProductBody } from "./handlers.js";
 import { PRODUCTS_CHANGED_CHANNEL, ProductsRepository } from "./products-repository.js";
 
 declare module "fastify" {
@@ -15,6 +15,7 @@ const cataloguePlugin = fp(
   async (app: FastifyInstance) => {
     const { database, serviceMetrics } = app;
     const products = new ProductsRepository(database.prisma, database.query, {
+      wire: toProductBody,
       onCoalescedRead: serviceMetrics.coalescedReads,
       readsFromPrimary: database.readsFromPrimary,
     });

@@ -9,6 +9,11 @@ import { countProducts, isSerialId, productKeysetPage, productsByIds, productPag
 import type { MoneyText } from "../shared/money.js";
 import type { NormalizedName } from "../shared/names.js";
 import { sortKeyOf, type CatalogueCursor } from "./cursor.js";
+import { lockResourceEvents, recordEvent } from "../events/index.js";
+import type { Wire } from "../infra/http/operation-types.js";
+
+/** A product as the API describes it: what its events carry. */
+export type ProductWire = (product: ProductRecord) => Wire<"Product">;
 
 export interface ProductRecord {
   id: number;
@@ -95,7 +100,7 @@ export class ProductsRepository {
   constructor(
     private readonly db: PrismaClient,
     private readonly sql: SqlRunner,
-    options: { onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean } = {},
+    private readonly options: { wire: ProductWire; onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean },
   ) {
     const byIds = () =>
       coalescedReads(async (ids: number[]) => {
@@ -172,9 +177,13 @@ export class ProductsRepository {
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
     try {
-      return await this.db.product.create({
-        data: { name: input.name.name, nameKey: input.name.key, price: input.price, stock: input.stock },
-        select: fields,
+      return await this.db.$transaction(async (tx) => {
+        const product = await tx.product.create({
+          data: { name: input.name.name, nameKey: input.name.key, price: input.price, stock: input.stock },
+          select: fields,
+        });
+        await recordEvent(tx, "product.created", this.options.wire(product));
+        return product;
       });
     } catch (error) {
       throw uniqueViolationAs(error, () => productNameTaken(input.name.name));
@@ -201,9 +210,14 @@ export class ProductsRepository {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        const [row] = await this.db.$queryRaw<ProductRow[]>`
-          UPDATE products SET ${Prisma.join(sets)} WHERE ${Prisma.join(conditions, " AND ")}
-          RETURNING id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
+        const row = await this.db.$transaction(async (tx) => {
+          await lockResourceEvents(tx, "product", id);
+          const [updated] = await tx.$queryRaw<ProductRow[]>`
+            UPDATE products SET ${Prisma.join(sets)} WHERE ${Prisma.join(conditions, " AND ")}
+            RETURNING id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
+          if (updated) await recordEvent(tx, "product.updated", this.options.wire(updated));
+          return updated;
+        });
         if (row) return row;
       } catch (error) {
         throw uniqueViolationAs(error, () => productNameTaken(changes.name?.name ?? ""));
@@ -219,9 +233,17 @@ export class ProductsRepository {
    * price (order_items.product_id becomes null). False when it does not exist.
    */
   async delete(id: number, expected?: ExpectedVersion): Promise<boolean> {
-    const count = await this.db.$executeRaw`DELETE FROM products WHERE ${Prisma.join([Prisma.sql`id = ${id}::int`, ...versionCondition(expected)], " AND ")}`;
+    const deleted = await this.db.$transaction(async (tx) => {
+      await lockResourceEvents(tx, "product", id);
+      const [row] = await tx.$queryRaw<ProductRow[]>`
+        DELETE FROM products WHERE ${Prisma.join([Prisma.sql`id = ${id}::int`, ...versionCondition(expected)], " AND ")}
+        RETURNING id, name, name_key AS "nameKey", price::text AS price, stock, version, created_at AS "createdAt", updated_at AS "updatedAt"`;
+      // The product as it was when removed.
+      if (row) await recordEvent(tx, "product.deleted", this.options.wire(row));
+      return row !== undefined;
+    });
     this.generation++;
-    if (count === 1) return true;
+    if (deleted) return true;
     await this.whyUnchanged(id, {}, expected, MAX_WRITE_ATTEMPTS);
     return false;
   }

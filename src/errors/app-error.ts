@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   "order-already-cancelled": { status: 409, title: "Order already cancelled" },
   "order-already-fulfilled": { status: 409, title: "Order already fulfilled" },
   "stock-out-of-range": { status: 409, title: "Stock out of range" },
+  "delivery-pending": { status: 409, title: "Delivery pending" },
   "precondition-failed": { status: 412, title: "Precondition Failed" },
   "payload-too-large": { status: 413, title: "Payload Too Large" },
   "unsupported-media-type": { status: 415, title: "Unsupported Media Type" },

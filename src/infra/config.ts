@@ -114,6 +114,46 @@ const schema = {
       pattern: "^rediss?://",
       description: "Redis keeping the rate-limit counters shared by every process; unset: each process counts its own.",
     },
+    EVENT_RETENTION_DAYS: {
+      type: "number",
+      exclusiveMinimum: 0,
+      maximum: 3650,
+      default: 7,
+      description: "Events (GET /api/event/) and their webhook deliveries older than this are purged.",
+    },
+    WEBHOOK_RETRY_SCHEDULE_MS: {
+      type: "string",
+      pattern: "^\\d{1,10}(,\\d{1,10})*$",
+      default: "5000,300000,1800000,7200000,18000000,36000000,36000000",
+      description:
+        "Milliseconds to wait after each failed attempt before the next (jittered by ±20 %); one attempt more than delays, then the delivery is failed. Default: the Standard Webhooks schedule.",
+    },
+    WEBHOOK_TIMEOUT_MS: {
+      type: "integer",
+      minimum: 100,
+      maximum: 120_000,
+      default: 15_000,
+      description: "How long a webhook endpoint has to answer an attempt.",
+    },
+    WEBHOOK_DISABLE_AFTER_MS: {
+      type: "integer",
+      minimum: 1_000,
+      default: 5 * 24 * 60 * 60 * 1000,
+      description: "An endpoint whose every attempt has failed for this long is disabled (default 5 days).",
+    },
+    WEBHOOK_SECRET_OVERLAP_MS: {
+      type: "integer",
+      minimum: 0,
+      default: 24 * 60 * 60 * 1000,
+      description: "After a secret rotation, deliveries carry a signature with the old secret too for this long.",
+    },
+    WEBHOOK_POLL_MS: { type: "integer", minimum: 10, maximum: 60_000, default: 200, description: "How often each process looks for due deliveries when idle." },
+    WEBHOOK_CONCURRENCY: { type: "integer", minimum: 1, maximum: 1_000, default: 16, description: "Deliveries each process sends at once." },
+    WEBHOOK_REQUIRE_HTTPS: { type: "boolean", description: "Endpoints must be https:// URLs. Default: true in production, false otherwise." },
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: {
+      type: "boolean",
+      description: "Endpoints may resolve to loopback, private, link-local or other non-public addresses. Default: false in production, true otherwise.",
+    },
     COORDINATION_DATABASE_URL: {
       type: "string",
       pattern: "^postgres(ql)?://",
@@ -127,7 +167,8 @@ const schema = {
 type Environment = FromSchema<typeof schema>;
 
 /** The validated configuration: the environment, with the NODE_ENV-dependent defaults filled in by loadConfig. */
-export type Config = Omit<Environment, AbuseLimit | "JWT_SECRET" | "ALLOWED_HOSTS"> & Required<Pick<Environment, AbuseLimit | "JWT_SECRET" | "ALLOWED_HOSTS">>;
+type EnvironmentDependent = AbuseLimit | "JWT_SECRET" | "ALLOWED_HOSTS" | "WEBHOOK_REQUIRE_HTTPS" | "WEBHOOK_ALLOW_PRIVATE_NETWORKS";
+export type Config = Omit<Environment, EnvironmentDependent> & Required<Pick<Environment, EnvironmentDependent>>;
 
 export class ConfigError extends Error {}
 
@@ -166,7 +207,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const limits = { ...ABUSE_LIMIT_DEFAULTS[config.NODE_ENV === "production" ? "production" : "development"] };
   for (const name of Object.keys(limits) as AbuseLimit[]) limits[name] = config[name] ?? limits[name];
-  if (config.NODE_ENV === "production") {
+  const production = config.NODE_ENV === "production";
+  const webhooks = {
+    WEBHOOK_REQUIRE_HTTPS: config.WEBHOOK_REQUIRE_HTTPS ?? production,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? !production,
+  };
+  if (production) {
     if (!config.JWT_SECRET) {
       throw new ConfigError("Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 characters)");
     }
@@ -174,11 +220,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (weakness) {
       throw new ConfigError(`Invalid configuration: JWT_SECRET is refused in production because ${weakness}; generate one with \`openssl rand -base64 48\``);
     }
-    return { ...config, ...limits, JWT_SECRET: config.JWT_SECRET, ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? "" };
+    return { ...config, ...limits, ...webhooks, JWT_SECRET: config.JWT_SECRET, ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? "" };
   }
   return {
     ...config,
     ...limits,
+    ...webhooks,
     ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? DEVELOPMENT_ALLOWED_HOSTS,
     JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
     ADMIN_PASSWORD: config.ADMIN_PASSWORD ?? DEVELOPMENT_ADMIN_PASSWORD,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Feature } from "../infra/feature.js";
-import { orderHandlers } from "./handlers.js";
+import { orderHandlers, toOrderBody } from "./handlers.js";
 import { OrdersRepository } from "./orders-repository.js";
 
 declare module "fastify" {
@@ -14,7 +14,7 @@ const IDEMPOTENCY_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 const ordersPlugin = fp(
   async (app: FastifyInstance) => {
-    app.decorate("orders", { orders: new OrdersRepository(app.database.prisma) });
+    app.decorate("orders", { orders: new OrdersRepository(app.database.prisma, toOrderBody) });
   },
   { name: "orders", dependencies: ["database"], fastify: "5.x" },
 );

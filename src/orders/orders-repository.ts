@@ -10,6 +10,8 @@ import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 import { countOrders, orderKeysetPage, type OrderFilter } from "./list-statements.js";
 import { orderKeyOf, type OrderCursor } from "./cursor.js";
+import { recordEvent } from "../events/index.js";
+import type { Wire } from "../infra/http/operation-types.js";
 
 export interface OrderLine {
   id: number;
@@ -100,12 +102,18 @@ export function requestHash(body: unknown): string {
     .digest("hex");
 }
 
+/** An order as the API describes it: what its events carry. */
+export type OrderWire = (order: OrderRecord) => Wire<"Order">;
+
 export class OrdersRepository {
   private readonly counts: LRUCache<string, number, { text: string; values: unknown[] }>;
   /** Part of every count's key; a write moves it on, so no count started before a write is served after it. */
   private generation = 0;
 
-  constructor(private readonly db: PrismaClient) {
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly wire: OrderWire,
+  ) {
     this.counts = new LRUCache<string, number, { text: string; values: unknown[] }>({
       max: 1_000,
       ttl: COUNT_CACHE_TTL_MS,
@@ -216,6 +224,7 @@ export class OrdersRepository {
       idempotency ? JSON.stringify(idempotency.answerFor(order)) : null,
       idempotency?.key ?? null,
     );
+    await recordEvent(tx, "order.created", this.wire(order));
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
   }
 
@@ -225,15 +234,23 @@ export class OrdersRepository {
    * order exactly one finds it `created`.
    */
   async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
-    const [cancelled] = await withRetries(() => this.db.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock)).finally(
-      () => this.generation++,
-    );
+    // The cancel and its event in one transaction; the order is read back there for the event.
+    const { cancelled, order } = await withRetries(() =>
+      this.db.$transaction(
+        async (tx) => {
+          const [row] = await tx.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock);
+          const found = await tx.order.findFirst({ where: { id }, include: orderWithItems });
+          if (row?.cancelled && found) await recordEvent(tx, "order.cancelled", this.wire(found));
+          return { cancelled: row, order: found };
+        },
+        { timeout: 15_000 },
+      ),
+    ).finally(() => this.generation++);
     if (cancelled && !cancelled.cancelled) {
       // Putting a line back would overflow its product's stock: nothing was written, the order is still created.
       if (cancelled.no_room.length > 0) throw noRoomToRestock(id, cancelled.no_room, SPEC_LIMITS.maxStock);
       throw new Error(`order ${id} was cancellable but the cancel wrote nothing`);
     }
-    const order = await this.find(id);
     if (!order || (ownerId !== undefined && order.userId !== ownerId)) return { outcome: "not-found" };
     if (cancelled) return { outcome: "cancelled", order, unitsReturned: cancelled.units_returned };
     return order.status === "fulfilled" ? { outcome: "already-fulfilled", order } : { outcome: "already-cancelled", order };
@@ -252,7 +269,10 @@ export class OrdersRepository {
     const fulfilled = await tx.$queryRawUnsafe<{ id: number }[]>(FULFIL_ORDER, id);
     const order = await tx.order.findFirst({ where: { id }, include: orderWithItems });
     if (!order) return { outcome: "not-found" };
-    if (fulfilled.length === 1) return { outcome: "fulfilled", order };
+    if (fulfilled.length === 1) {
+      await recordEvent(tx, "order.fulfilled", this.wire(order));
+      return { outcome: "fulfilled", order };
+    }
     // Not created any more: a final state, committed by another transaction before this one's read.
     return order.status === "cancelled" ? { outcome: "already-cancelled", order } : { outcome: "already-fulfilled", order };
   }

@@ -29,6 +29,15 @@ export interface Metrics {
   rateLimitStore: RateLimitStoreEvents;
   coordination(state: { connected: boolean; leader: boolean }): void;
   jobRun(job: string, outcome: "ok" | "failed"): void;
+  webhooks: WebhookMetrics;
+}
+
+/** Told by the webhook dispatcher (src/events) what became of each attempt, and asked for the backlog at each scrape. */
+export interface WebhookMetrics {
+  /** delivered (2xx), retrying (failed, tried again later) or failed (the last attempt, or 410). */
+  attempt(outcome: "delivered" | "retrying" | "failed", seconds: number): void;
+  /** Read at each scrape from the database: the same figures on every replica (alert on max()). */
+  watchBacklog(read: () => Promise<{ pending: number; oldestAgeSeconds: number; disabledEndpoints: number }>): void;
 }
 
 /** Told by the order handlers what became of each order placed. */
@@ -165,8 +174,55 @@ export function createMetrics(): Metrics {
     registers,
   });
 
+  const webhookAttempts = new client.Counter({
+    name: "webhook_delivery_attempts_total",
+    help: "Webhook delivery attempts by outcome: delivered (2xx), retrying (failed, tried again later), failed (last attempt, or 410).",
+    labelNames: ["outcome"],
+    registers,
+  });
+  for (const outcome of ["delivered", "retrying", "failed"]) webhookAttempts.inc({ outcome }, 0);
+  const webhookDuration = new client.Histogram({
+    name: "webhook_attempt_duration_seconds",
+    help: "How long webhook endpoints took to answer an attempt (or to time out).",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers,
+  });
+  let backlog: (() => Promise<{ pending: number; oldestAgeSeconds: number; disabledEndpoints: number }>) | undefined;
+  let lastBacklog: Promise<{ pending: number; oldestAgeSeconds: number; disabledEndpoints: number } | undefined> | undefined;
+  // One query per scrape for the three gauges.
+  const readBacklog = () => {
+    lastBacklog ??= (backlog?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => setImmediate(() => (lastBacklog = undefined)));
+    return lastBacklog;
+  };
+  const backlogGauge = (name: string, help: string, pick: (b: { pending: number; oldestAgeSeconds: number; disabledEndpoints: number }) => number) =>
+    new client.Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        const read = await readBacklog();
+        if (read) this.set(pick(read));
+      },
+    });
+  backlogGauge("webhook_deliveries_pending", "Webhook deliveries waiting to be delivered to enabled endpoints (the whole deployment).", (b) => b.pending);
+  backlogGauge(
+    "webhook_oldest_pending_age_seconds",
+    "Age of the oldest webhook delivery still pending for an enabled endpoint (0 when none); the whole deployment.",
+    (b) => b.oldestAgeSeconds,
+  );
+  backlogGauge("webhook_endpoints_disabled", "Webhook endpoints disabled (by an admin, a 410 answer, or failing too long).", (b) => b.disabledEndpoints);
+
   return {
     registry,
+    webhooks: {
+      attempt(outcome, seconds) {
+        webhookAttempts.inc({ outcome });
+        webhookDuration.observe(seconds);
+      },
+      watchBacklog(read) {
+        backlog = read;
+      },
+    },
     orderEvents: {
       placed(result) {
         ordersPlaced.inc();

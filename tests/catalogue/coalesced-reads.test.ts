@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlRunner } from "../../src/infra/db/client.js";
 import { MAX_COALESCED_KEYS } from "../../src/catalogue/coalesced-reads.js";
 import { ProductsRepository } from "../../src/catalogue/products-repository.js";
+import { toProductBody } from "../../src/catalogue/handlers.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { assertMatchesSpec } from "../helpers/contract.js";
 import { send } from "../helpers/http-client.js";
@@ -117,7 +118,7 @@ describe("product reads by id", () => {
       }
       return result as never;
     };
-    const products = new ProductsRepository(t.database.prisma, holdingFirst);
+    const products = new ProductsRepository(t.database.prisma, holdingFirst, { wire: toProductBody });
 
     const first = products.findById(row.id);
     await firstAnswered;
@@ -136,7 +137,7 @@ describe("product reads by id", () => {
       if (failing) throw new Error("connection terminated unexpectedly");
       return t.database.query(statement, values);
     };
-    const products = new ProductsRepository(t.database.prisma, flaky);
+    const products = new ProductsRepository(t.database.prisma, flaky, { wire: toProductBody });
     const together = await Promise.allSettled([products.findById(rows[0]!.id), products.findById(rows[1]!.id), products.findById(missingId)]);
     expect(together.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
     for (const r of together) expect((r as PromiseRejectedResult).reason).toMatchObject({ message: "connection terminated unexpectedly" });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlRunner } from "../../src/infra/db/client.js";
 import { Decimal } from "../../src/shared/money.js";
 import { ProductsRepository } from "../../src/catalogue/products-repository.js";
+import { toProductBody } from "../../src/catalogue/handlers.js";
 import { normalizeName } from "../../src/shared/names.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 
@@ -208,7 +209,7 @@ describe("filtered counts under concurrent writes", () => {
         if (statement.operation === "count") await held;
         return db.database.query(statement, values);
       };
-      const products = new ProductsRepository(db.database.prisma, slowCounts);
+      const products = new ProductsRepository(db.database.prisma, slowCounts, { wire: toProductBody });
       const page = products.page({ keyword: "race" }, { field: "id", descending: false }, 5, 0);
       await products.create({ name: normalizeName("Race Car"), price: new Decimal("1"), stock: 1 });
       release();

@@ -185,6 +185,7 @@ describe("Prometheus", () => {
         "OrderServiceOrdersDeclinedForStock",
         "OrderServiceHighCancellationRatio",
         "OrderServiceReadReplicaLagging",
+        "OrderServiceWebhookBacklogGrowing",
       ]),
     );
     const loaded = await prometheus.rules();

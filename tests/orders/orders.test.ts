@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrdersRepository } from "../../src/orders/orders-repository.js";
+import { toOrderBody } from "../../src/orders/handlers.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createProduct, viaApp } from "../helpers/factories.js";
 
@@ -225,7 +226,7 @@ describe("idempotency", () => {
     expect(later.json().id).not.toBe(first.json().id);
     expect(await stockOf(a)).toBe(8);
     await age(25);
-    expect(await new OrdersRepository(t.database.prisma).purgeIdempotencyKeys()).toBeGreaterThanOrEqual(1);
+    expect(await new OrdersRepository(t.database.prisma, toOrderBody).purgeIdempotencyKeys()).toBeGreaterThanOrEqual(1);
     expect((await t.database.pool.query("SELECT count(*)::int AS n FROM idempotency_keys WHERE key = 'expiry-1'")).rows[0].n).toBe(0);
   });
 

@@ -22,7 +22,7 @@ type Responses<K extends OperationId> = operations[K]["responses"];
  * 304 returns the reply it sent (`return reply.code(304).send()`).
  */
 export type SuccessBody<K extends OperationId> = {
-  [S in keyof Responses<K>]: S extends 200 | 201 ? ContentOf<Responses<K>[S]> : S extends 204 ? void : S extends 304 ? FastifyReply : never;
+  [S in keyof Responses<K>]: S extends 200 | 201 | 202 ? ContentOf<Responses<K>[S]> : S extends 204 ? void : S extends 304 ? FastifyReply : never;
 }[keyof Responses<K>];
 
 export type OperationRequest<K extends OperationId> = FastifyRequest<{

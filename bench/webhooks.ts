@@ -1,0 +1,130 @@
+// npm run bench:webhooks — webhooks under load on PostgreSQL (and the embedded database with
+// BENCH_DATABASES=postgres,embedded): (a) commit-to-receiver latency of order.created at a steady
+// BENCH_WEBHOOK_RATE orders/s (default 100) with two endpoints subscribed, measured from the
+// order's 201 answer (just after its commit) to the delivery reaching a local receiver; (b) orders/s
+// under closed-loop load with no endpoint, two endpoints subscribed, then none again (goal: at
+// most 10 % slower than the mean of the two without). Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32).
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { adminToken, call, expect, registerUsers } from "./lib/api.js";
+import { benchDatabases, createBenchDatabase, type BenchDatabase } from "./lib/databases.js";
+import { benchDuration, randomInts, roundRobin, runLoad } from "./lib/load.js";
+import { main, onCleanup, step } from "./lib/main.js";
+import { seedProducts } from "./lib/postgres.js";
+import { printTable, summarize, type Row } from "./lib/report.js";
+
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const rate = Number(process.env.BENCH_WEBHOOK_RATE ?? 100);
+const PRODUCTS = 1_000;
+
+/** A local endpoint that answers 204 at once and notes when each order's event arrived. */
+async function startReceiver() {
+  const arrivals = new Map<number, number>();
+  let deliveries = 0;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const at = performance.now();
+      deliveries++;
+      const { data } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { data: { id: number } };
+      if (request.url === "/a" && !arrivals.has(data.id)) arrivals.set(data.id, at);
+      response.writeHead(204).end();
+    });
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  onCleanup(async () => void server.close());
+  return { url: (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`, arrivals, deliveries: () => deliveries };
+}
+
+await main("bench:webhooks", async () => {
+  const rows: Row[] = [];
+  for (const kind of benchDatabases())
+    rows.push(...(await benchWebhooks(await step(`[${kind}] database + migrations`, () => createBenchDatabase(kind, "webhooks")))));
+  printTable("Webhooks (latency in ms; the machine may be shared: compare rows of one run)", rows);
+  return true;
+});
+
+async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
+  const label = `[${db.kind}]`;
+  const { firstId, lastId } = await step(`${label} seeding ${PRODUCTS} products`, () => db.withUrl((url) => seedProducts(url, PRODUCTS, 1_000_000_000)));
+  const service = await step(`${label} starting service`, () => db.startService({ WEBHOOK_CONCURRENCY: "32" }));
+  onCleanup(async () => void (await service.stop()));
+  const admin = await adminToken(service.baseUrl);
+  const users = await step(`${label} registering 32 users`, () => registerUsers(service.baseUrl, 32));
+  const nextToken = roundRobin(users.map((u) => u.token));
+  const random = randomInts(11);
+  const orderBody = () => ({ products: [{ id: random(firstId, lastId), quantity: 1 }] });
+  const receiver = await startReceiver();
+  const rows: Row[] = [];
+
+  const closedLoop = async (name: string) => {
+    const result = await step(`${label} orders, ${name} (${benchDuration()} s, ${connections} connections)`, () =>
+      runLoad({ baseUrl: service.baseUrl, connections, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: orderBody() }) }),
+    );
+    rows.push({ database: db.kind, phase: `orders/s, ${name}`, "orders/s": Math.round(result.rps), p50: result.p50, p99: result.p99, non2xx: result.non2xx });
+    return result.rps;
+  };
+  const none = await closedLoop("no endpoint");
+
+  const endpoints: { id: string }[] = [];
+  for (const path of ["/a", "/b"]) {
+    endpoints.push(
+      await expect<{ id: string }>(201, service.baseUrl, "POST", "/api/webhook/", {
+        token: admin,
+        body: { url: receiver.url(path), event_types: ["order.created"] },
+      }),
+    );
+  }
+  const two = await closedLoop("two endpoints");
+  // Let the backlog of the closed-loop phase drain before measuring latency.
+  await step(`${label} draining deliveries`, async () => {
+    for (let i = 0; i < 600; i++) {
+      const pending = await call(service.baseUrl, "GET", `/api/webhook/${endpoints[0]!.id}/deliveries?status=pending&limit=0`, { token: admin });
+      const other = await call(service.baseUrl, "GET", `/api/webhook/${endpoints[1]!.id}/deliveries?status=pending&limit=0`, { token: admin });
+      if ((pending.body as { count: number }).count + (other.body as { count: number }).count === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  });
+
+  // Open loop: one order every 1000/rate ms, whatever the answers take.
+  const answered = new Map<number, number>();
+  let failed = 0;
+  await step(`${label} steady ${rate} orders/s for ${benchDuration()} s, two endpoints`, async () => {
+    const inFlight: Promise<void>[] = [];
+    const started = performance.now();
+    for (let i = 0; i < rate * benchDuration(); i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(
+        call(service.baseUrl, "POST", "/api/order/", { token: nextToken(), body: orderBody() }).then((answer) => {
+          if (answer.status === 201) answered.set((answer.body as { id: number }).id, performance.now());
+          else failed++;
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    const deadline = performance.now() + 60_000;
+    while ([...answered.keys()].some((id) => !receiver.arrivals.has(id)) && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+  const latencies = [...answered].flatMap(([id, at]) => (receiver.arrivals.has(id) ? [receiver.arrivals.get(id)! - at] : []));
+  const { p50, p99 } = summarize(latencies);
+  rows.push({
+    database: db.kind,
+    phase: `commit-to-receiver at ${rate} orders/s`,
+    "orders/s": rate,
+    p50: Math.round(p50 * 10) / 10,
+    p99: Math.round(p99 * 10) / 10,
+    non2xx: failed,
+    delivered: `${latencies.length}/${answered.size}`,
+  });
+  // No endpoint again (disabled), so that warming up does not favour the phase that ran later.
+  for (const endpoint of endpoints) await expect(200, service.baseUrl, "PATCH", `/api/webhook/${endpoint.id}`, { token: admin, body: { enabled: false } });
+  const noneAgain = await closedLoop("no endpoint, again");
+  const baseline = (none + noneAgain) / 2;
+  rows.push({ database: db.kind, phase: "two endpoints vs none (mean of both)", "orders/s": `${(((two - baseline) / baseline) * 100).toFixed(1)} %` });
+  return rows;
+}
