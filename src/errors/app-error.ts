@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   "too-many-requests": { status: 429, title: "Too Many Requests" },
   "headers-too-large": { status: 431, title: "Request Header Fields Too Large" },
   "internal-error": { status: 500, title: "Internal Server Error" },
+  "order-outcome-unknown": { status: 500, title: "Order outcome unknown" },
   "service-unavailable": { status: 503, title: "Service Unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -177,6 +178,16 @@ export const tooManyRequests = (detail: string, retryAfterSeconds: number): AppE
 
 export const serviceUnavailable = (detail: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}): AppError =>
   new AppError("service-unavailable", detail, { retryAfterSeconds: options.retryAfterSeconds ?? RETRY_AFTER_SECONDS, cause: options.cause });
+
+/**
+ * The database did not confirm an order's COMMIT in time, and a look-up could not find the order
+ * either: it may be written. Not "try again": the client looks first (no Retry-After).
+ */
+export const orderOutcomeUnknown = (orderId: number): AppError =>
+  new AppError(
+    "order-outcome-unknown",
+    `The database did not confirm order ${orderId} in time: it may or may not have been placed. Look it up with GET /api/order/${orderId} (404 means it was not placed) before ordering again, or send the order again with the same Idempotency-Key.`,
+  );
 
 export const internalError = (cause?: unknown): AppError =>
   new AppError("internal-error", "An unexpected error occurred. Quote the request id when reporting it.", { cause });

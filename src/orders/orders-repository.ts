@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
-import { isTransientConflict } from "../infra/db/errors.js";
-import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, unknownProducts } from "../errors/app-error.js";
+import { isDatabaseUnavailable, isRefusedByServer, isTransientConflict } from "../infra/db/errors.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, orderOutcomeUnknown, unknownProducts } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 
@@ -55,6 +55,14 @@ export interface Idempotency {
 }
 
 const MAX_ATTEMPTS = 4;
+/**
+ * How long an order waits for its COMMIT's verdict before looking the order up: above
+ * statement_timeout (src/infra/db/client.ts), so a healthy database always answers first.
+ */
+const COMMIT_ANSWER_WAIT_MS = 6_000;
+/** How long that look-up may take: a database that does not answer it leaves the outcome unknown. */
+const LOOKUP_WAIT_MS = 1_500;
+const NO_VERDICT = Symbol("no verdict");
 const IDEMPOTENCY_WINDOW = "24 hours";
 
 /** A conflict this module detects itself and resolves by running the transaction again. */
@@ -83,7 +91,58 @@ export class OrdersRepository {
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
     // the timeout is above the statement and lock timeouts (src/infra/db/client.ts), so those fail first.
-    return withRetries(() => this.db.$transaction((tx) => this.placeWithin(tx, userId, lines, idempotency), { timeout: 15_000 }));
+    return withRetries(() => this.placeOnce(userId, lines, idempotency));
+  }
+
+  /**
+   * One attempt, whose answer is never wrong about what was written. Prisma's transaction timer
+   * cannot fire during COMMIT (it queues behind it) and the connection gives COMMIT no read
+   * timeout (CommitAwaitingClient), so a COMMIT ends only with the server's verdict. If that
+   * verdict is an error, or does not come within COMMIT_ANSWER_WAIT_MS, the order (whose id was
+   * drawn before COMMIT) is looked up: found, it was placed; else, unless the server refused the
+   * COMMIT, the answer says the outcome is unknown and how to learn it, never "try again".
+   */
+  private async placeOnce(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
+    let written: (PlacedOrder & { replayed: false }) | undefined;
+    let commitSent!: () => void;
+    const committing = new Promise<void>((resolve) => {
+      commitSent = resolve;
+    });
+    const transaction = this.db.$transaction(
+      async (tx) => {
+        const placed = await this.placeWithin(tx, userId, lines, idempotency);
+        if (!placed.replayed) written = placed;
+        commitSent();
+        return placed;
+      },
+      { timeout: 15_000 },
+    );
+    const deadline = new AbortController();
+    const unanswered = committing.then(() => sleep(COMMIT_ANSWER_WAIT_MS, NO_VERDICT, { signal: deadline.signal }));
+    unanswered.catch(() => {}); // aborted once the transaction ends
+    try {
+      const outcome = await Promise.race([transaction, unanswered]);
+      if (outcome !== NO_VERDICT) return outcome;
+      transaction.catch(() => {}); // the COMMIT goes on; its outcome is looked up below
+      return await this.confirmWritten(written!, undefined);
+    } catch (error) {
+      if (!written) throw error;
+      return await this.confirmWritten(written, error);
+    } finally {
+      deadline.abort();
+    }
+  }
+
+  /** After a COMMIT without a verdict (`error` undefined) or with an error: the order if it is there. */
+  private async confirmWritten(placed: PlacedOrder & { replayed: false }, error: unknown): Promise<PlacedOrder> {
+    if (error !== undefined && !isDatabaseUnavailable(error) && isRefusedByServer(error)) throw error;
+    const lookup = this.db.order.findFirst({ where: { id: placed.order.id }, select: { id: true } });
+    const found = await Promise.race([lookup, sleep(LOOKUP_WAIT_MS, NO_VERDICT)]).catch(() => NO_VERDICT);
+    lookup.catch(() => {});
+    if (found !== null && found !== NO_VERDICT) return placed;
+    // Refused by the server (a serialization failure, say): nothing was committed.
+    if (found === null && error !== undefined && isRefusedByServer(error)) throw error;
+    throw orderOutcomeUnknown(placed.order.id);
   }
 
   private async placeWithin(tx: Prisma.TransactionClient, userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
