@@ -146,7 +146,7 @@ async function orderService(app: FastifyInstance, options: AppOptions): Promise<
   await app.register(openapiGlue, {
     specification: withConfiguredSecurity(document, config),
     serviceHandlers: handlers,
-    securityHandlers: createSecurityHandlers(accounts.tokens, accounts.users, config.METRICS_TOKEN),
+    securityHandlers: createSecurityHandlers(accounts.tokens, accounts.principals, config.METRICS_TOKEN),
   });
   // The docs serve the document the app was built with (a swapped-in one too).
   await app.register(docsPlugin, { specification: document });

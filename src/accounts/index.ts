@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Feature } from "../infra/feature.js";
 import { authHandlers } from "./auth-handlers.js";
+import { Principals } from "./authentication.js";
 import type { AuthLimits } from "./auth-limits.js";
 import { DEFAULT_ADMIN_NAME, ensureDefaultAdmin, retireDevelopmentAdminPassword } from "./default-admin.js";
 import { jwtSigner } from "./jwt-signer.js";
@@ -10,13 +11,14 @@ import { TokenService } from "./tokens.js";
 import { userHandlers } from "./user-handlers.js";
 import { UsersRepository } from "./users-repository.js";
 
-export { assertOwnerOrAdmin, authenticateBeforeValidation, createSecurityHandlers, type Principal } from "./authentication.js";
+export { assertOwnerOrAdmin, authenticateBeforeValidation, createSecurityHandlers, type Principal, userGone } from "./authentication.js";
 export { DEFAULT_ADMIN_NAME } from "./default-admin.js";
 
 export interface Accounts {
   users: UsersRepository;
   tokens: TokenService;
   limits: AuthLimits;
+  principals: Principals;
 }
 
 declare module "fastify" {
@@ -40,7 +42,7 @@ const accountsPlugin = fp(
       accessSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     });
-    app.decorate("accounts", { users, tokens, limits: app.authLimits });
+    app.decorate("accounts", { users, tokens, limits: app.authLimits, principals: new Principals(users) });
     if (config.NODE_ENV === "production" && (await retireDevelopmentAdminPassword(users, tokens, config.ADMIN_PASSWORD))) {
       app.log.warn(`the "${DEFAULT_ADMIN_NAME}" account had the development password: replaced by ADMIN_PASSWORD, its tokens retired`);
     }

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
-import { isDatabaseUnavailable, isRefusedByServer, isTransientConflict } from "../infra/db/errors.js";
+import { isDatabaseUnavailable, isForeignKeyViolation, isRefusedByServer, isTransientConflict } from "../infra/db/errors.js";
+import { userGone } from "../accounts/index.js";
 import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, orderOutcomeUnknown, unknownProducts } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
@@ -91,7 +92,12 @@ export class OrdersRepository {
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
     // the timeout is above the statement and lock timeouts (src/infra/db/client.ts), so those fail first.
-    return withRetries(() => this.placeOnce(userId, lines, idempotency));
+    try {
+      return await withRetries(() => this.placeOnce(userId, lines, idempotency));
+    } catch (error) {
+      // The order's (or its key's) user_id points nowhere: the user was deleted since its token was checked.
+      throw isForeignKeyViolation(error) ? userGone() : error;
+    }
   }
 
   /**

@@ -92,6 +92,13 @@ export function isUniqueViolation(error: unknown): boolean {
   return false;
 }
 
+/** A foreign key refused the write (PostgreSQL's 23503; Prisma's P2003): the row it points to is gone. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  for (const e of errorChain(error))
+    if (codesOf(e).some((code) => code === "23503" || code === "P2003") || e.kind === "ForeignKeyConstraintViolation") return true;
+  return false;
+}
+
 /** An update or delete found no row (Prisma's P2025). */
 export function isRecordMissing(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025";
