@@ -57,11 +57,22 @@ export function encodeCursor(cursor: CatalogueCursor): string {
 
 const cursorError = (code: string, message: string) => invalidFields([{ field: ["cursor"], source: "query", code, message }]);
 
+/**
+ * A timestamp as toISOString() writes one for a date PostgreSQL holds: the text must be what it
+ * reads as (Date.parse takes 2024-02-30 for March 1st), in years 0001-9999 (PostgreSQL has no
+ * year 0).
+ */
+function isWrittenTimestamp(text: string): boolean {
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(text) || text.startsWith("0000")) return false;
+  const date = new Date(text);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === text;
+}
+
 /** Each sort column's accepted key values (what the database writes as text for that column). */
 const KEY_VALUE: Record<string, (value: unknown) => boolean> = {
   int: (v) => typeof v === "number" && isSerialId(v),
   numeric: (v) => typeof v === "string" && /^\d{1,7}(\.\d{1,3})?$/.test(v),
-  timestamptz: (v) => typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  timestamptz: (v) => typeof v === "string" && isWrittenTimestamp(v),
   text: (v) => typeof v === "string" && v.length <= 400 && !/[\p{Cc}\p{Cs}]/u.test(v),
 };
 
