@@ -210,6 +210,8 @@ describe("overload", () => {
       if (response.statusCode === 503) {
         expect(response.headers["retry-after"]).toBe("3");
         expect(response.json().code).toBe("service-unavailable");
+        expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
+        expect(response.headers["x-request-id"]).toBe(response.json().request_id);
       }
     }
     expect(statuses).toContain(503);
