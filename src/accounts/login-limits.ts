@@ -43,7 +43,9 @@ async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
     ? await createSharedRateLimitStore(config.REDIS_URL, { log: app.log.child({ component: "rate-limits" }), events: app.serviceMetrics.rateLimitStore })
     : undefined;
   if (store) app.addHook("onClose", () => store.close());
-  else if (config.WORKERS > 1 || config.NODE_ENV === "production") {
+  // Several processes here each count on their own; a single process (replicas aside, which it
+  // cannot see) counts exactly, so it does not warn.
+  else if (config.WORKERS > 1) {
     app.log.warn("REDIS_URL is not set: rate limits are counted per process, so N processes or replicas allow N times each limit");
   }
   await app.register(rateLimit, { global: false, ...store?.options });

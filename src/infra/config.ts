@@ -149,7 +149,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const name of Object.keys(limits) as AbuseLimit[]) limits[name] = config[name] ?? limits[name];
   if (config.NODE_ENV === "production") {
     if (!config.JWT_SECRET) {
-      throw new ConfigError("Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 characters)");
+      throw new ConfigError(
+        "Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 characters); generate one with `openssl rand -base64 48`",
+      );
     }
     const weakness = weakSecretReason(config.JWT_SECRET);
     if (weakness) {
