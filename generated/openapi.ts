@@ -274,6 +274,12 @@ export interface paths {
          *     what is available. Send an `Idempotency-Key` to retry safely: the same key with the same
          *     body answers the first order again for 24 hours.
          *
+         *     A 503 with code `order-outcome-unknown` means the database did not confirm the order's
+         *     commit (it stopped answering, or the connection was lost under it, as in a failover): the
+         *     order may have been placed. Its detail names the order's id: once the service answers
+         *     again (`Retry-After`), `GET /api/order/{id}` tells (404: not placed); or resend with the
+         *     same `Idempotency-Key`. A 503 `service-unavailable` always means nothing was written.
+         *
          *     On a new database there are no products yet: create one first (`POST /api/product/` as
          *     `admin`; its example makes product 1 with 100 in stock), then this example orders 2 of it.
          */
@@ -634,7 +640,7 @@ export interface components {
              *     more specific kind (its `status` may be any 4xx the others do not cover).
              * @enum {string}
              */
-            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "delivery-pending" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "service-unavailable";
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "delivery-pending" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "order-outcome-unknown" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;

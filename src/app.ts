@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { accounts, authenticateBeforeValidation, createSecurityHandlers } from "./accounts/index.js";
 import { catalogue } from "./catalogue/index.js";
 import { events } from "./events/index.js";
-import { internalError, invalidFields, RETRY_AFTER_SECONDS } from "./errors/app-error.js";
+import { internalError, invalidFields, RETRY_AFTER_SECONDS, serviceUnavailable } from "./errors/app-error.js";
 import type { Config } from "./infra/config.js";
 import { type CoordinationOptions, coordinationPlugin } from "./infra/coordination/plugin.js";
 import { databasePlugin, type ProvidedDatabase } from "./infra/db/plugin.js";
@@ -84,6 +84,9 @@ export function serverOptions(config: Config): FastifyHttpOptions<Server> {
     // Node checks the header and request timeouts on this interval (30 s by default, which let
     // a slow client keep a socket up to 35 s past its limit); now they hold within a second.
     http: { connectionsCheckingInterval: 500 },
+    // While closing, requests still arriving on kept-alive connections get the shutdown problem
+    // (refuseWhileClosing), not Fastify's own JSON 503 without code, Retry-After or X-Request-Id.
+    return503OnClosing: false,
     // Plugins open the database: starting (initdb) and migrating the embedded one can take far
     // longer than Fastify's 10 s on a busy machine.
     pluginTimeout: 300_000,
@@ -121,6 +124,7 @@ async function orderService(app: FastifyInstance, options: AppOptions): Promise<
   // openapi.yaml is served as written; a swapped-in document as the YAML of what the app routes.
   app.decorate("specification", { document, yaml: options.specification ? stringify(document) : SPEC_TEXT });
   app.decorate("lifecycle", { shuttingDown: false });
+  refuseWhileClosing(app);
 
   // First, so that its hooks see every request.
   await app.register(inFlightPlugin);
@@ -147,7 +151,7 @@ async function orderService(app: FastifyInstance, options: AppOptions): Promise<
   await app.register(openapiGlue, {
     specification: withConfiguredSecurity(document, config),
     serviceHandlers: handlers,
-    securityHandlers: createSecurityHandlers(accounts.tokens, accounts.users, config.METRICS_TOKEN),
+    securityHandlers: createSecurityHandlers(accounts.tokens, accounts.principals, config.METRICS_TOKEN),
   });
   // The docs serve the document the app was built with (a swapped-in one too).
   await app.register(docsPlugin, { specification: document });
@@ -162,6 +166,22 @@ async function orderService(app: FastifyInstance, options: AppOptions): Promise<
     if (!(await app.inFlight.settled(IN_FLIGHT_DRAIN_MS))) {
       app.log.warn({ inFlight: app.inFlight.count }, `closing with ${app.inFlight.count} requests still in flight after ${IN_FLIGHT_DRAIN_MS} ms`);
     }
+  });
+}
+
+/**
+ * From the moment the app starts closing (SIGTERM, or close() in a test), every new request is a
+ * 503 problem with Retry-After (another instance may answer at once) and Connection: close;
+ * the requests already in flight finish.
+ */
+function refuseWhileClosing(app: FastifyInstance): void {
+  app.addHook("preClose", async () => {
+    app.lifecycle.shuttingDown = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!app.lifecycle.shuttingDown) return;
+    reply.header("connection", "close");
+    throw serviceUnavailable("The service is shutting down; try again shortly (another instance may answer at once).");
   });
 }
 

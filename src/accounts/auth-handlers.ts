@@ -15,15 +15,20 @@ export function authHandlers(deps: {
   return {
     async obtainToken(request) {
       await limits.beforeLogin(request);
-      const { key } = normalizeName(request.body.name);
-      const account = await users.findCredentials(key);
-      // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
-      const valid = account ? await verifyPassword(account.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password);
-      if (!account || !valid) {
-        await limits.loginFailed(request);
-        throw invalidCredentials();
+      let release = true;
+      try {
+        const { key } = normalizeName(request.body.name);
+        const account = await users.findCredentials(key);
+        // Unknown names cost one hash too, so the answer's timing does not tell whether a name exists.
+        const valid = account ? await verifyPassword(account.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password);
+        if (!account || !valid) {
+          release = false; // the reserved attempt stays counted: a failure
+          throw invalidCredentials();
+        }
+        return await tokens.issue(account.id, account.tokensValidAfter);
+      } finally {
+        if (release) await limits.releaseLogin(request);
       }
-      return tokens.issue(account.id, account.tokensValidAfter);
     },
 
     async refreshToken(request) {

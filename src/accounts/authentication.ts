@@ -26,19 +26,41 @@ declare module "fastify" {
 export const PRINCIPAL_TTL_MS = 2_000;
 
 /**
+ * Who a user id is now (false: no such user), read at most every PRINCIPAL_TTL_MS. This process
+ * forgets a user it deletes or changes at once; other processes within the TTL.
+ */
+export class Principals {
+  private readonly cache: LRUCache<string, Principal | false>;
+
+  constructor(users: UsersRepository) {
+    this.cache = new LRUCache<string, Principal | false>({
+      max: 50_000,
+      ttl: PRINCIPAL_TTL_MS,
+      fetchMethod: async (id) => {
+        const user = await users.findById(id);
+        return user ? { id: user.id, name: user.name, isAdmin: user.isAdmin, tokensValidAfter: user.tokensValidAfter } : false;
+      },
+    });
+  }
+
+  async find(id: string): Promise<Principal | false> {
+    return (await this.cache.fetch(id)) ?? false;
+  }
+
+  /** The user was deleted or changed here: read it again on its next request. */
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+}
+
+/** A request whose token's user no longer exists (401, the token is fine). */
+export const userGone = (): AppError => tokenNotValid("User not found", false);
+
+/**
  * The security schemes of openapi.yaml: `bearerAuth` (scopes are roles: `admin`) and
  * `metricsToken` (the operator's METRICS_TOKEN, when one is configured).
  */
-export function createSecurityHandlers(tokens: TokenService, users: UsersRepository, metricsToken?: string) {
-  const principals = new LRUCache<string, Principal | false>({
-    max: 50_000,
-    ttl: PRINCIPAL_TTL_MS,
-    fetchMethod: async (id) => {
-      const user = await users.findById(id);
-      return user ? { id: user.id, name: user.name, isAdmin: user.isAdmin, tokensValidAfter: user.tokensValidAfter } : false;
-    },
-  });
-
+export function createSecurityHandlers(tokens: TokenService, principals: Principals, metricsToken?: string) {
   return {
     async bearerAuth(request: FastifyRequest, _reply: FastifyReply, roles: string[] = []): Promise<void> {
       const header = request.headers.authorization;
@@ -50,8 +72,8 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
         throw unauthorized("Authorization header must be 'Bearer <token>'.");
       }
       const claims = tokens.verify(token, "access");
-      const principal = await principals.fetch(claims.user_id);
-      if (!principal) throw tokenNotValid("User not found", false);
+      const principal = await principals.find(claims.user_id);
+      if (!principal) throw userGone();
       if (issuedBeforeCutoff(claims.iat, principal.tokensValidAfter)) {
         throw tokenNotValid("Token was issued before the last logout or password change", false);
       }

@@ -16,6 +16,8 @@ type Limiter = ReturnType<FastifyInstance["createRateLimit"]>;
 type Setting = "LOGIN_RATE_LIMIT_PER_MINUTE" | "REGISTER_RATE_LIMIT_PER_HOUR" | "LOGIN_FAILURES_BEFORE_DELAY" | "REGISTER_ATTEMPTS_PER_NAME_PER_HOUR";
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+/** The max of a limiter that only counts (the check is made here): `remaining` is then UNBOUNDED - count. */
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
 /**
  * Abuse limits on the credential endpoints, on @fastify/rate-limit. Following OWASP's
@@ -41,7 +43,9 @@ async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
     ? await createSharedRateLimitStore(config.REDIS_URL, { log: app.log.child({ component: "rate-limits" }), events: app.serviceMetrics.rateLimitStore })
     : undefined;
   if (store) app.addHook("onClose", () => store.close());
-  else if (config.WORKERS > 1 || config.NODE_ENV === "production") {
+  // Several processes here each count on their own; a single process (replicas aside, which it
+  // cannot see) counts exactly, so it does not warn.
+  else if (config.WORKERS > 1) {
     app.log.warn("REDIS_URL is not set: rate limits are counted per process, so N processes or replicas allow N times each limit");
   }
   await app.register(rateLimit, { global: false, ...store?.options });
@@ -51,12 +55,17 @@ async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
   const nameOf = (request: FastifyRequest) => normalizeName((request.body as { name: string }).name).key;
 
   const loginsByAddress = limiter({ max: config.LOGIN_RATE_LIMIT_PER_MINUTE, timeWindow: MINUTE });
-  const failedLoginsByNameAndAddress = limiter({
-    max: config.LOGIN_FAILURES_BEFORE_DELAY,
-    timeWindow: MINUTE,
-    // JSON keeps the two parts apart whatever the name contains.
-    keyGenerator: (request) => `login-failures:${JSON.stringify([request.ip, nameOf(request)])}`,
-  });
+  // A login for a name from an address reserves an attempt before its password is hashed, and a
+  // success releases it: what stays counted are the failures and the attempts still being
+  // checked, so a burst of parallel guesses gets at most LOGIN_FAILURES_BEFORE_DELAY hashes.
+  // The stores only count up, so a release is counted too, and the two counts subtract.
+  // JSON keeps the two parts of a key apart whatever the name contains.
+  const pairKey = (kind: string) => (request: FastifyRequest) => `${kind}:${JSON.stringify([request.ip, nameOf(request)])}`;
+  const loginAttemptsByNameAndAddress = limiter({ max: UNBOUNDED, timeWindow: MINUTE, keyGenerator: pairKey("login-attempts") });
+  const loginReleasesByNameAndAddress = limiter({ max: UNBOUNDED, timeWindow: MINUTE, keyGenerator: pairKey("login-releases") });
+  type State = Awaited<ReturnType<Limiter>>;
+  // `isAllowed` is true only for an allow-list, which these limiters have not: then nothing counts.
+  const counted = (state: State) => (state.isAllowed ? 0 : UNBOUNDED - state.remaining);
   const registrationsByAddress = limiter({ max: config.REGISTER_RATE_LIMIT_PER_HOUR, timeWindow: HOUR });
   const registrationsByName = limiter({
     max: config.REGISTER_ATTEMPTS_PER_NAME_PER_HOUR,
@@ -81,10 +90,15 @@ async function registerAuthLimits(app: FastifyInstance): Promise<AuthLimits> {
   return {
     async beforeLogin(request) {
       await enforce(loginsByAddress, request, "login attempts from this address", "LOGIN_RATE_LIMIT_PER_MINUTE");
-      await enforce(failedLoginsByNameAndAddress, request, "failed logins for this name from this address", "LOGIN_FAILURES_BEFORE_DELAY", false);
+      const [attempts, releases] = await Promise.all([loginAttemptsByNameAndAddress(request), loginReleasesByNameAndAddress(request, { increment: false })]);
+      if (counted(attempts) - counted(releases) > config.LOGIN_FAILURES_BEFORE_DELAY) {
+        const seconds = Math.max(1, attempts.isAllowed ? 0 : attempts.ttlInSeconds);
+        const what = "failed logins for this name from this address";
+        throw tooManyRequests(`Too many ${what}; try again in ${seconds} seconds.${hint("LOGIN_FAILURES_BEFORE_DELAY")}`, seconds);
+      }
     },
-    async loginFailed(request) {
-      await failedLoginsByNameAndAddress(request);
+    async releaseLogin(request) {
+      await loginReleasesByNameAndAddress(request);
     },
     async beforeRegister(request) {
       await enforce(registrationsByAddress, request, "registrations from this address", "REGISTER_RATE_LIMIT_PER_HOUR");

@@ -4,7 +4,7 @@ import { hashPassword, passwordRuleViolations, verifyPassword } from "./password
 import { normalizeName, userNameViolations } from "../shared/names.js";
 import { forbidden, notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
 import type { AuthLimits } from "./auth-limits.js";
-import { assertOwnerOrAdmin } from "./authentication.js";
+import { assertOwnerOrAdmin, type Principals } from "./authentication.js";
 import { pageLinks, pageRequest } from "../infra/http/pagination.js";
 import type { HandlersFor, OperationRequest, Wire } from "../infra/http/operation-types.js";
 
@@ -22,8 +22,8 @@ export function toUserBody(user: UserRecord): Wire<"User"> {
 
 const userNotFound = (id: string) => notFound("User", id);
 
-export function userHandlers(deps: { users: UsersRepository; tokens: TokenService; limits: AuthLimits }): UserHandlers {
-  const { users, tokens, limits } = deps;
+export function userHandlers(deps: { users: UsersRepository; tokens: TokenService; limits: AuthLimits; principals: Principals }): UserHandlers {
+  const { users, tokens, limits, principals } = deps;
 
   async function changeUser(request: OperationRequest<"updateUser">) {
     const { id } = request.params;
@@ -53,8 +53,9 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
     if (body.is_admin !== undefined) changes.isAdmin = body.is_admin;
 
     const updated = await users.update(id, changes);
+    if (updated && changes.passwordHash) await tokens.revokeAllForUser(id);
+    principals.forget(id); // name, admin rights and token cut-off are read again at once here
     if (!updated) throw userNotFound(id);
-    if (changes.passwordHash) await tokens.revokeAllForUser(id);
     return toUserBody(updated);
   }
 
@@ -88,7 +89,9 @@ export function userHandlers(deps: { users: UsersRepository; tokens: TokenServic
     async deleteUser(request, reply) {
       const { id } = request.params;
       assertOwnerOrAdmin(request.principal, id, () => userNotFound(id));
-      if (!(await users.delete(id))) throw userNotFound(id);
+      const deleted = await users.delete(id);
+      principals.forget(id); // its tokens are refused here at once, elsewhere within PRINCIPAL_TTL_MS
+      if (!deleted) throw userNotFound(id);
       reply.code(204);
     },
   };

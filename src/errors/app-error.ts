@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   "too-many-requests": { status: 429, title: "Too Many Requests" },
   "headers-too-large": { status: 431, title: "Request Header Fields Too Large" },
   "internal-error": { status: 500, title: "Internal Server Error" },
+  "order-outcome-unknown": { status: 503, title: "Order outcome unknown" },
   "service-unavailable": { status: 503, title: "Service Unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -191,6 +192,20 @@ export const tooManyRequests = (detail: string, retryAfterSeconds: number): AppE
 
 export const serviceUnavailable = (detail: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}): AppError =>
   new AppError("service-unavailable", detail, { retryAfterSeconds: options.retryAfterSeconds ?? RETRY_AFTER_SECONDS, cause: options.cause });
+
+/**
+ * The database did not confirm an order's COMMIT (it stopped answering, or the connection was lost
+ * under it), and a look-up could not tell whether the order is there: it may be written. A 503,
+ * since the database is unavailable (Retry-After says when to look), but never "try again": the
+ * detail names the order to look up first, and a 503 `service-unavailable` still always means
+ * nothing was written.
+ */
+export const orderOutcomeUnknown = (orderId: number, cause?: unknown): AppError =>
+  new AppError(
+    "order-outcome-unknown",
+    `The database did not confirm order ${orderId} in time: it may or may not have been placed. Look it up with GET /api/order/${orderId} (404 means it was not placed) before ordering again, or send the order again with the same Idempotency-Key.`,
+    { retryAfterSeconds: RETRY_AFTER_SECONDS, cause },
+  );
 
 export const internalError = (cause?: unknown): AppError =>
   new AppError("internal-error", "An unexpected error occurred. Quote the request id when reporting it.", { cause });

@@ -29,7 +29,8 @@ describe("configuration", () => {
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
     [{ PUBLIC_URL: "shop.example" }, /PUBLIC_URL/],
     [{ PUBLIC_URL: "https://shop.example/?x=1" }, /PUBLIC_URL/],
-    [{ NODE_ENV: "production" }, /JWT_SECRET is required when NODE_ENV=production/],
+    // Issue 27, finding 10: it says how to make one.
+    [{ NODE_ENV: "production" }, /JWT_SECRET is required when NODE_ENV=production \(at least 32 characters\); generate one with `openssl rand -base64 48`/],
   ])("refuses %j with a clear message", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -23,7 +23,8 @@ export const ABUSE_LIMIT_DEFAULTS: Record<"production" | "development", Record<A
 };
 
 const DEVELOPMENT_JWT_SECRET = "development-only-secret-never-used-in-production";
-const DEVELOPMENT_ADMIN_PASSWORD = "12345";
+/** The development admin's password (the reference's); never accepted in production. */
+export const DEVELOPMENT_ADMIN_PASSWORD = "12345";
 /** Where a developer's own requests come from; production trusts no Host unless told. */
 const DEVELOPMENT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]";
 
@@ -214,11 +215,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (production) {
     if (!config.JWT_SECRET) {
-      throw new ConfigError("Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 characters)");
+      throw new ConfigError(
+        "Invalid configuration: JWT_SECRET is required when NODE_ENV=production (at least 32 characters); generate one with `openssl rand -base64 48`",
+      );
     }
     const weakness = weakSecretReason(config.JWT_SECRET);
     if (weakness) {
       throw new ConfigError(`Invalid configuration: JWT_SECRET is refused in production because ${weakness}; generate one with \`openssl rand -base64 48\``);
+    }
+    if (config.ADMIN_PASSWORD === DEVELOPMENT_ADMIN_PASSWORD) {
+      throw new ConfigError(
+        `Invalid configuration: ADMIN_PASSWORD is the development password, refused in production; set a strong one (generate one with \`openssl rand -base64 24\`) or leave it unset`,
+      );
     }
     return { ...config, ...limits, ...webhooks, JWT_SECRET: config.JWT_SECRET, ALLOWED_HOSTS: config.ALLOWED_HOSTS ?? "" };
   }

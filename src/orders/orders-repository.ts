@@ -3,9 +3,10 @@ import { stringify as canonicalJson } from "safe-stable-stringify";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client.js";
-import { isTransientConflict } from "../infra/db/errors.js";
+import { isConnectionLost, isDatabaseUnavailable, isForeignKeyViolation, isRefusedByServer, isTransientConflict } from "../infra/db/errors.js";
 import { runFailoverSafe } from "../infra/db/failover-retry.js";
-import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, unknownProducts } from "../errors/app-error.js";
+import { userGone } from "../accounts/index.js";
+import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, orderOutcomeUnknown, unknownProducts } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 import { countOrders, orderKeysetPage, type OrderFilter } from "./list-statements.js";
@@ -86,6 +87,14 @@ const MAX_ATTEMPTS = 4;
  * Concurrent requests for one filter share a single count.
  */
 const COUNT_CACHE_TTL_MS = 5_000;
+/**
+ * How long an order waits for its COMMIT's verdict before looking the order up: above
+ * statement_timeout (src/infra/db/client.ts), so a healthy database always answers first.
+ */
+const COMMIT_ANSWER_WAIT_MS = 6_000;
+/** How long that look-up may take: a database that does not answer it leaves the outcome unknown. */
+const LOOKUP_WAIT_MS = 1_500;
+const NO_VERDICT = Symbol("no verdict");
 const IDEMPOTENCY_WINDOW = "24 hours";
 
 /** A conflict this module detects itself and resolves by running the transaction again. */
@@ -139,15 +148,77 @@ export class OrdersRepository {
   async place(userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {
     // How long to wait for the transaction to begin is the client's setting (DatabaseWaits);
     // the timeout is above the statement and lock timeouts (src/infra/db/client.ts), so those fail first.
-    // A lost connection: see src/infra/db/failover-retry.ts; a lost COMMIT is decided by the order's id.
+    // A connection lost before COMMIT runs the order again; a COMMIT cut by a lost connection is
+    // decided by looking the order up (src/infra/db/failover-retry.ts); one with no verdict, by placeOnce.
     try {
       return await runFailoverSafe({
-        run: (body) => withRetries(() => this.db.$transaction((tx) => body(() => this.placeWithin(tx, userId, lines, idempotency)), { timeout: 15_000 })),
+        run: (body) => withRetries(() => this.placeOnce(userId, lines, idempotency, body)),
         verify: async (placed) => placed.replayed || (await this.db.order.count({ where: { id: placed.order.id } })) === 1,
+        outcomeUnknown: (placed, cause) => (placed.replayed ? undefined : orderOutcomeUnknown(placed.order.id, cause)),
       });
+    } catch (error) {
+      // The order's (or its key's) user_id points nowhere: the user was deleted since its token was checked.
+      throw isForeignKeyViolation(error) ? userGone() : error;
     } finally {
       this.generation++;
     }
+  }
+
+  /**
+   * One attempt, whose answer is never wrong about what was written. Prisma's transaction timer
+   * cannot fire during COMMIT (it queues behind it) and the connection gives COMMIT no read
+   * timeout (CommitAwaitingClient), so a COMMIT ends only with the server's verdict. If that
+   * verdict is an error, or does not come within COMMIT_ANSWER_WAIT_MS, the order (whose id was
+   * drawn before COMMIT) is looked up: found, it was placed; else, unless the server refused the
+   * COMMIT, the answer says the outcome is unknown and how to learn it, never "try again".
+   */
+  private async placeOnce(
+    userId: string,
+    lines: OrderLine[],
+    idempotency: Idempotency | undefined,
+    body: <R>(inner: () => Promise<R>) => Promise<R>,
+  ): Promise<PlacedOrder> {
+    let written: (PlacedOrder & { replayed: false }) | undefined;
+    let commitSent!: () => void;
+    const committing = new Promise<void>((resolve) => {
+      commitSent = resolve;
+    });
+    const transaction = this.db.$transaction(
+      async (tx) => {
+        const placed = await body(() => this.placeWithin(tx, userId, lines, idempotency));
+        if (!placed.replayed) written = placed;
+        commitSent();
+        return placed;
+      },
+      { timeout: 15_000 },
+    );
+    const deadline = new AbortController();
+    const unanswered = committing.then(() => sleep(COMMIT_ANSWER_WAIT_MS, NO_VERDICT, { signal: deadline.signal }));
+    unanswered.catch(() => {}); // aborted once the transaction ends
+    try {
+      const outcome = await Promise.race([transaction, unanswered]);
+      if (outcome !== NO_VERDICT) return outcome;
+      transaction.catch(() => {}); // the COMMIT goes on; its outcome is looked up below
+      return await this.confirmWritten(written!, undefined);
+    } catch (error) {
+      // Nothing sent for COMMIT, or the connection lost under it: runFailoverSafe decides.
+      if (!written || isConnectionLost(error)) throw error;
+      return await this.confirmWritten(written, error);
+    } finally {
+      deadline.abort();
+    }
+  }
+
+  /** After a COMMIT without a verdict (`error` undefined) or with an error: the order if it is there. */
+  private async confirmWritten(placed: PlacedOrder & { replayed: false }, error: unknown): Promise<PlacedOrder> {
+    if (error !== undefined && !isDatabaseUnavailable(error) && isRefusedByServer(error)) throw error;
+    const lookup = this.db.order.findFirst({ where: { id: placed.order.id }, select: { id: true } });
+    const found = await Promise.race([lookup, sleep(LOOKUP_WAIT_MS, NO_VERDICT)]).catch(() => NO_VERDICT);
+    lookup.catch(() => {});
+    if (found !== null && found !== NO_VERDICT) return placed;
+    // Refused by the server (a serialization failure, say): nothing was committed.
+    if (found === null && error !== undefined && isRefusedByServer(error)) throw error;
+    throw orderOutcomeUnknown(placed.order.id);
   }
 
   private async placeWithin(tx: Prisma.TransactionClient, userId: string, lines: OrderLine[], idempotency?: Idempotency): Promise<PlacedOrder> {

@@ -25,4 +25,13 @@ describe("names", () => {
     expect(productNameViolations("\u0130".repeat(100))).toEqual([]);
     expect(productNameViolations("\u0130".repeat(101))[0]).toMatchObject({ code: "too-long", message: "must be at most 200 characters, also once lowercased" });
   });
+
+  it("refuse look-alikes (UTS #39): invisible and bidi characters, compatibility forms, mixed scripts", () => {
+    for (const name of ["admin\u200b", "admin\u2060", "\uff41\uff44\uff4d\uff49\uff4e", "\u202eadmin", "admin\u00ad", "\u0430dmin"]) {
+      expect(userNameViolations(name), JSON.stringify(name)).toEqual([{ field: ["name"], code: "confusable", message: expect.any(String) }]);
+    }
+    for (const name of ["Caf\u00e9 Noir\u2122 \u00bd", "\u041c\u043e\u0441\u043a\u0432\u0430", "\u6771\u4eac Tokyo", "\ud83d\udc69\u200d\ud83c\udf73 Chef"]) {
+      expect(productNameViolations(name), name).toEqual([]);
+    }
+  });
 });

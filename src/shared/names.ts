@@ -1,6 +1,7 @@
 import type { FieldError } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { textViolations } from "./text.js";
+import { spoofingViolations } from "./spoofing.js";
 
 export interface NormalizedName {
   name: string;
@@ -19,10 +20,13 @@ export function normalizeName(raw: string): NormalizedName {
 
 /** The rules of openapi.yaml's UserName, checked again after trimming, NFC and case folding (see normalizeName). */
 export function userNameViolations(name: string): FieldError[] {
-  return textViolations(name, SPEC_LIMITS.userNameMaxLength);
+  return firstOf(textViolations(name, SPEC_LIMITS.userNameMaxLength), () => spoofingViolations(name));
 }
 
 /** The rules of openapi.yaml's ProductName, checked again after trimming, NFC and case folding (see normalizeName). */
 export function productNameViolations(name: string): FieldError[] {
-  return textViolations(name, SPEC_LIMITS.productNameMaxLength);
+  return firstOf(textViolations(name, SPEC_LIMITS.productNameMaxLength), () => spoofingViolations(name));
 }
+
+/** The text rules' failures, else the spoofing checks' (a name that could pass for another). */
+const firstOf = (violations: FieldError[], next: () => FieldError[]) => (violations.length > 0 ? violations : next());

@@ -71,6 +71,24 @@ describe("login throttling (per name and client address)", () => {
     expect((await login(t, ADMIN.name, ADMIN.password, attacker)).statusCode).toBe(200);
   });
 
+  it("finding 2: a burst of parallel guesses for one name gets at most LOGIN_FAILURES_BEFORE_DELAY checks; the owner elsewhere is unaffected", async () => {
+    const user = await t.createUser();
+    const attacker = "192.0.2.99";
+    // 30 guesses at once, the right password among them (before: all 30 were hashed and the 21st got 200).
+    const guesses = Array.from({ length: 30 }, (_, i) => (i === 20 ? user.password : `guess number ${i}`));
+    const answers = await Promise.all(guesses.map((password) => login(t, user.name, password, attacker)));
+    const checked = answers.filter((a) => a.statusCode !== 429);
+    expect(checked.length).toBeLessThanOrEqual(3);
+    expect(checked.length).toBeGreaterThan(0);
+    for (const answer of checked) expect(answer.statusCode).toBe(401);
+    for (const answer of answers.filter((a) => a.statusCode === 429)) {
+      expect(answer.json().code).toBe("too-many-requests");
+      expect(Number(answer.headers["retry-after"])).toBeGreaterThan(0);
+    }
+    // The owner, from their own address, logs in; and again and again: a success releases its attempt.
+    for (let i = 0; i < 5; i++) expect((await login(t, user.name, user.password, "192.0.2.51")).statusCode).toBe(200);
+  });
+
   it("spreading guesses over many addresses locks no one out either", async () => {
     const user = await t.createUser();
     for (let i = 0; i < 12; i++) expect((await login(t, user.name, "wrong password", `198.18.0.${i + 1}`)).statusCode).toBe(401);
@@ -193,6 +211,8 @@ describe("overload", () => {
       if (response.statusCode === 503) {
         expect(response.headers["retry-after"]).toBe("3");
         expect(response.json().code).toBe("service-unavailable");
+        expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
+        expect(response.headers["x-request-id"]).toBe(response.json().request_id);
       }
     }
     expect(statuses).toContain(503);

@@ -251,6 +251,28 @@ describe("cursor pages", () => {
     }
   });
 
+  it("finding 6: refuses a cursor with an impossible date key with 400 invalid-cursor, never a 500", async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const page = await list("ordering=created_at&limit=2&cursor=");
+    const good = JSON.parse(Buffer.from(new URLSearchParams(queryOf(page.next!)).get("cursor")!, "base64url").toString());
+    const [, id] = good.k;
+    // Before: Date.parse accepted these and PostgreSQL refused them: 500.
+    for (const date of [
+      "2024-02-30T00:00:00.000Z",
+      "2023-02-29T12:00:00.000Z",
+      "0000-01-01T00:00:00.000Z",
+      "2024-04-31T00:00:00.000Z",
+      "2024-01-01T24:00:00.000Z",
+    ]) {
+      const response = await t.request({ url: `/api/product/?ordering=created_at&limit=2&cursor=${b64({ ...good, k: [date, id] })}`, token });
+      expect(response.statusCode, date).toBe(400);
+      expect(response.json().errors[0], date).toMatchObject({ path: "/query/cursor", code: "invalid-cursor" });
+    }
+    // A real date on the edge of what is allowed is a valid key: 200.
+    const leap = await t.request({ url: `/api/product/?ordering=created_at&limit=2&cursor=${b64({ ...good, k: ["2024-02-29T23:59:59.999Z", id] })}`, token });
+    expect(leap.statusCode).toBe(200);
+  });
+
   it("refuses a garbled cursor, and a cursor with an offset, with 400 problems", async () => {
     const b64 = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
     const page = await list("ordering=price&limit=2&cursor=");

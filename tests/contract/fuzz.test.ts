@@ -14,6 +14,8 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { craftToken } from "../helpers/jwt.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
 import {
+  confusableName,
+  cursorDate,
   duplicateKeyBody,
   forbiddenInText,
   hostileBody,
@@ -205,4 +207,75 @@ it("hostile strings always hold something a text field must refuse, or an expand
     fc.property(hostileString, (s) => forbiddenInText.test(s) || /[\u0130\u200b-\u200d\u2028\u2029\u2060\ufeff\u202e]|\u0301/.test(s)),
     { seed: SEED, numRuns: 200 },
   );
+});
+
+// Issue 27's generators: forged cursor dates, orders at the largest totals, look-alike names.
+describe("issue 27 hostile inputs", () => {
+  it("a cursor with any date key answers 200 for a real date and 400 invalid-cursor for an impossible one, never 5xx", async () => {
+    const first = (await t.request({ url: "/api/product/?ordering=created_at&limit=1&cursor=", token: tokens.admin })).json();
+    const good = JSON.parse(Buffer.from(new URL(first.next, "http://x").searchParams.get("cursor")!, "base64url").toString());
+    await fc.assert(
+      fc.asyncProperty(cursorDate, async ({ text, real }) => {
+        const cursor = Buffer.from(JSON.stringify({ ...good, k: [text, good.k[1]] })).toString("base64url");
+        const response = await t.request({ url: `/api/product/?ordering=created_at&limit=1&cursor=${cursor}`, token: tokens.admin });
+        expect(response.statusCode, text).toBe(real ? 200 : 400);
+        if (!real) expect(response.json().errors[0].code, text).toBe("invalid-cursor");
+      }),
+      { seed: SEED, numRuns: RUNS * 4, endOnFailure: true },
+    );
+  }, 120_000);
+
+  it("orders of up to 100 lines of up to 10000 units at the highest price answer 201 with the exact total, or a 400, never 5xx", async () => {
+    const dear = await Promise.all(
+      Array.from(
+        { length: 100 },
+        async (_, i) =>
+          (
+            await t.request({
+              method: "POST",
+              url: "/api/product/",
+              token: tokens.admin,
+              payload: { name: `Fuzz Gold ${i}`, price: "9999999.999", stock: 2147483647 },
+            })
+          ).json().id as number,
+      ),
+    );
+    const lines = fc.uniqueArray(fc.record({ id: fc.constantFrom(...dear), quantity: fc.integer({ min: 1, max: 10_000 }) }), {
+      minLength: 1,
+      maxLength: 100,
+      selector: (line) => line.id,
+    });
+    await fc.assert(
+      fc.asyncProperty(lines, async (products) => {
+        const response = await t.request({ method: "POST", url: "/api/order/", token: tokens.user, payload: { products } });
+        expect(response.statusCode).toBe(201);
+        const units = products.reduce((sum, line) => sum + BigInt(line.quantity), 0n) * 9999999999n;
+        expect(response.json().total).toBe(`${units / 1000n}.${String(units % 1000n).padStart(3, "0")}`);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: true },
+    );
+  }, 120_000);
+
+  it("a look-alike of a taken name is refused for users and products, and nothing is written", async () => {
+    const plain = fc.stringMatching(/^[a-z]{3,12}$/).map((name) => `${name}a`);
+    const create = (product: boolean, name: string) =>
+      product
+        ? t.request({ method: "POST", url: "/api/product/", token: tokens.admin, payload: { name, price: "1", stock: 1 } })
+        : t.request({ method: "POST", url: "/api/register/", payload: { name, password: "a long enough secret" } });
+    await fc.assert(
+      fc.asyncProperty(
+        plain.chain((name) => fc.tuple(fc.constant(name), confusableName(fc.constant(name)), fc.boolean())),
+        async ([name, lookAlike, product]) => {
+          await create(product, name); // taken now (or already)
+          const before = await fingerprint();
+          const response = await create(product, lookAlike);
+          expect(response.statusCode, JSON.stringify(lookAlike)).toBe(400);
+          // Refused as a look-alike, or, when trimming leaves the plain name (a leading BOM), as taken.
+          expect(["confusable", "taken"], JSON.stringify(lookAlike)).toContain(response.json().errors[0].code);
+          expect(await fingerprint()).toBe(before);
+        },
+      ),
+      { seed: SEED, numRuns: RUNS * 4, endOnFailure: true },
+    );
+  }, 120_000);
 });

@@ -236,3 +236,47 @@ export function hostileBody(raw: Schema): fc.Arbitrary<{ text: string; forbidden
       return { text: JSON.stringify(copy).replace(JSON.stringify(SLOT), literal), forbiddenText };
     });
 }
+
+/** One look-alike of `name` per class of issue 27's finding 9 (an ASCII name with an "a"). */
+export const lookAlikes = (name: string): Record<string, string> => ({
+  "zero-width space": `${name}\u200b`,
+  "word joiner": `${name}\u2060`,
+  fullwidth: [...name].map((c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0)).join(""),
+  "right-to-left override": `\u202e${name}`,
+  "soft hyphen": `${name}\u00ad`,
+  "Cyrillic a": name.replace("a", "\u0430"),
+});
+
+/** A look-alike of a plain name: an invisible or bidi character anywhere, fullwidth letters, or one Cyrillic look-alike letter. */
+export const confusableName = (base: fc.Arbitrary<string>): fc.Arbitrary<string> =>
+  fc
+    .tuple(
+      base,
+      fc.nat(),
+      fc.constantFrom("\u200b", "\u2060", "\u00ad", "\u202e", "\u200e", "\ufeff", "\u180e"),
+      fc.constantFrom("invisible", "fullwidth", "cyrillic"),
+    )
+    .map(([name, at, invisible, kind]) => {
+      const chars = [...name];
+      const i = at % chars.length;
+      if (kind === "invisible") return [...chars.slice(0, i), invisible, ...chars.slice(i)].join("");
+      if (kind === "fullwidth") return chars.map((c, j) => (j === i ? String.fromCodePoint(c.codePointAt(0)! + 0xfee0) : c)).join("");
+      const cyrillic: Record<string, string> = { a: "\u0430", e: "\u0435", o: "\u043e", p: "\u0440", c: "\u0441", x: "\u0445" };
+      const k = chars.findIndex((c) => c in cyrillic);
+      return k >= 0 ? chars.map((c, j) => (j === k ? cyrillic[c]! : c)).join("") : `${name}\u200b`;
+    });
+
+/** A timestamp of a cursor key: a real one, or one with an impossible date (2024-02-30, 2023-02-29, year 0000, hour 24). */
+export const cursorDate = fc
+  .record({
+    year: fc.integer({ min: 0, max: 9999 }),
+    month: fc.integer({ min: 1, max: 12 }),
+    day: fc.integer({ min: 1, max: 31 }),
+    hour: fc.integer({ min: 0, max: 24 }),
+  })
+  .map(({ year, month, day, hour }) => {
+    const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+    const text = `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(hour)}:00:00.000Z`;
+    const date = new Date(text);
+    return { text, real: year > 0 && !Number.isNaN(date.getTime()) && date.toISOString() === text };
+  });

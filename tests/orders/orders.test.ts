@@ -27,6 +27,26 @@ const tableCounts = async () => ({
 });
 
 describe("placing orders", () => {
+  it("finding 4: the largest order the spec allows is placed (201) with its exact total, never a 500 overflow", async () => {
+    // 100 lines (OrderInput.maxItems) of 10000 units (the maximum) at 9999999.999 (PriceInput.maximum).
+    // Before: two such lines already overflowed total numeric(14,3): 500 "numeric field overflow".
+    const ids = await Promise.all(Array.from({ length: 100 }, (_, i) => product(`Gold bar ${i}`, "9999999.999", 20_000)));
+    const twoLines = await order(bob.access, [
+      { id: ids[0], quantity: 10_000 },
+      { id: ids[1], quantity: 10_000 },
+    ]);
+    expect(twoLines.statusCode).toBe(201);
+    expect(twoLines.json().total).toBe("199999999980.000");
+    const largest = await order(
+      alice.access,
+      ids.map((id) => ({ id, quantity: 10_000 })),
+    );
+    expect(largest.statusCode).toBe(201);
+    expect(largest.json().total).toBe("9999999999000.000");
+    expect(largest.json().items[99].line_total).toBe("99999999990.000");
+    expect((await t.request({ url: `/api/order/${largest.json().id}`, token: alice.access })).json().total).toBe("9999999999000.000");
+  });
+
   it("takes the stock and answers the order with exact money", async () => {
     const a = await product("Espresso", "2.2", 100);
     const b = await product("Croissant", "1.15", 50);

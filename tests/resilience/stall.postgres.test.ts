@@ -10,15 +10,12 @@ import pg from "pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { buildApp } from "../helpers/app.js";
-import { loadConfig } from "../../src/infra/config.js";
-import { applyMigrations } from "../../src/infra/db/migrations.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createProduct, viaApp } from "../helpers/factories.js";
 import { checkedInject } from "../helpers/checked-inject.js";
-import { createDatabase, databaseUrl } from "../helpers/database-setup.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
-import { startPostgresCluster, type PostgresCluster } from "../../support/postgres-cluster.js";
+import type { PostgresCluster } from "../../support/postgres-cluster.js";
+import { startAppOnOwnCluster } from "../helpers/own-cluster.js";
 
 /** The answer and how long it took, in seconds. */
 async function timed<T>(work: Promise<T>): Promise<[T, number]> {
@@ -102,13 +99,7 @@ describe("a frozen database", () => {
   );
 
   beforeAll(async () => {
-    cluster = await startPostgresCluster();
-    await createDatabase(cluster.url, "shop");
-    const url = databaseUrl(cluster.url, "shop");
-    await applyMigrations(url);
-    const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: url, DB_POOL_MAX: "5", ADMIN_PASSWORD: "12345" });
-    app = await buildApp(config, { logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
-    token = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
+    ({ cluster, app, adminToken: token } = await startAppOnOwnCluster());
     productId = (await call("POST", "/api/product/", { name: "Frozen Tea", price: "2", stock: 100 })).json().id;
   }, 120_000);
   afterAll(async () => {

@@ -86,6 +86,23 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 3_000;
 /** How much longer than statement_timeout the client waits for an answer before giving up on the server. */
 const CLIENT_GRACE_MS = 2_000;
+/** pg's largest timer: in effect, no timer. */
+const NO_READ_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * A connection whose COMMIT waits for the server's verdict however long it takes. Giving up on a
+ * COMMIT does not undo it: a server that resumes commits anyway, so a read timeout there would
+ * report a written order as failed. The caller bounds how long it waits for the answer
+ * (src/orders/orders-repository.ts) and learns the outcome itself; every other statement keeps
+ * the pool's query_timeout.
+ */
+export class CommitAwaitingClient extends pg.Client {
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Client.query's overloads, passed through unchanged
+  override query(config: any, values?: any, callback?: any): any {
+    const isCommit = typeof config === "object" && config !== null && typeof config.text === "string" && /^\s*COMMIT\s*;?\s*$/i.test(config.text);
+    return super.query(isCommit ? { ...config, query_timeout: NO_READ_TIMEOUT_MS } : config, values, callback);
+  }
+}
 
 export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
   const waits = { ...POSTGRES_WAITS, ...options };
@@ -104,6 +121,7 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
       query_timeout: replyTimeout,
       // A connection whose server vanished without closing it (a dead host) is found out by TCP.
       keepAlive: true,
+      Client: CommitAwaitingClient,
     });
   const pool = poolFor(url);
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.

@@ -100,10 +100,31 @@ export function isTransientConflict(error: unknown): boolean {
   return false;
 }
 
+/**
+ * True when the server itself answered with an error (a pg error carries its severity; Prisma's
+ * adapter keeps the SQLSTATE as `originalCode`): for a COMMIT, proof that nothing was committed.
+ * A timeout or a lost connection is not: the server may have committed anyway.
+ */
+export function isRefusedByServer(error: unknown): boolean {
+  for (const e of errorChain(error)) {
+    const severity = (e as { severity?: unknown }).severity;
+    if (typeof severity === "string" && severity !== "N/A") return true;
+    if (typeof e.originalCode === "string" && /^[0-9A-Z]{5}$/.test(e.originalCode) && !UNAVAILABLE_CODES.has(e.originalCode)) return true;
+  }
+  return false;
+}
+
 /** A unique constraint refused the write (Prisma's P2002, or PostgreSQL's 23505 through raw SQL). */
 export function isUniqueViolation(error: unknown): boolean {
   if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return true;
   for (const e of errorChain(error)) if (codesOf(e).includes("23505")) return true;
+  return false;
+}
+
+/** A foreign key refused the write (PostgreSQL's 23503; Prisma's P2003): the row it points to is gone. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  for (const e of errorChain(error))
+    if (codesOf(e).some((code) => code === "23503" || code === "P2003") || e.kind === "ForeignKeyConstraintViolation") return true;
   return false;
 }
 

@@ -44,6 +44,8 @@ export interface FailoverSafeTransaction<T> {
    * new connection). Throws when that cannot be told now.
    */
   verify(result: T): Promise<boolean>;
+  /** The error to answer when `verify` cannot tell (default: a 503 saying the outcome is not known yet). */
+  outcomeUnknown?(result: T, cause: unknown): Error | undefined;
 }
 
 /**
@@ -65,6 +67,8 @@ export async function runFailoverSafe<T>(transaction: FailoverSafeTransaction<T>
     } catch (error) {
       if (result !== undefined && isConnectionLost(error)) {
         const committed = await retryConnectionLoss(() => transaction.verify(result!.value)).catch((cause: unknown) => {
+          const unknown = transaction.outcomeUnknown?.(result!.value, new AggregateError([error, cause]));
+          if (unknown) throw unknown;
           throw serviceUnavailable(
             "The database was lost while committing; whether this request took effect is not known yet. Retry it with the same Idempotency-Key, or look it up.",
             {

@@ -1,0 +1,59 @@
+// Issue 27, finding 5: "500 instead of 401 after a user deletes themselves". For the ~2 s the
+// principal cache trusted the token, every order answered 500 (a foreign-key violation).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { createProduct, viaApp } from "../helpers/factories.js";
+import { ADMIN } from "../../support/admin.js";
+import { buildApp, startTestApp, type TestApp } from "../helpers/app.js";
+import { assertMatchesSpec } from "../helpers/contract.js";
+
+describe("finding 5: a deleted user's token is 401, never 500", () => {
+  let t: TestApp;
+  /** Another process of the service on the same database, with its own principal cache. */
+  let other: FastifyInstance;
+  let productId: number;
+  beforeAll(async () => {
+    t = await startTestApp();
+    const database = { url: t.database.url, close: async () => {} };
+    other = await buildApp(t.config, { database, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 }, logger: false });
+    productId = (await createProduct(viaApp(t), await t.adminToken(), { name: "Farewell Tea", price: "2", stock: 1_000 })).id;
+  });
+  afterAll(async () => {
+    await other?.close();
+    await t?.close();
+  });
+
+  const order = async (app: FastifyInstance, token: string) => {
+    const response = await app.inject({
+      method: "POST",
+      url: "/api/order/",
+      headers: { authorization: `Bearer ${token}` },
+      payload: { products: [{ id: productId, quantity: 1 }] },
+    });
+    assertMatchesSpec("POST", "/api/order/", response);
+    return response;
+  };
+  const expectUserGone = (response: { statusCode: number; json(): any }) => {
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ code: "token-not-valid", detail: "User not found" });
+  };
+
+  it("on the process that deleted the user, at once", async () => {
+    const user = await t.createUser();
+    expect((await order(t.app, user.access)).statusCode).toBe(201); // its principal is cached now
+    expect((await t.request({ method: "DELETE", url: `/api/user/${user.id}`, token: user.access })).statusCode).toBe(204);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => order(t.app, user.access)));
+    for (const answer of answers) expectUserGone(answer);
+  });
+
+  it("on another process that still trusts the token, 401 for the order (the user is gone), never 500", async () => {
+    const user = await t.createUser();
+    expect((await order(other, user.access)).statusCode).toBe(201); // cached on the other process
+    expect((await t.request({ method: "DELETE", url: `/api/user/${user.id}`, token: user.access })).statusCode).toBe(204);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => order(other, user.access)));
+    for (const answer of answers) expectUserGone(answer);
+    expect(await t.database.prisma.order.count({ where: { userId: user.id } })).toBe(0);
+    // The admin is unaffected.
+    expect((await order(other, (await t.login(ADMIN.name, ADMIN.password)).access)).statusCode).toBe(201);
+  });
+});
