@@ -39,7 +39,7 @@ build: dist/src/server.js migrate admin
 # checking its port and data directory; a DATABASE_URL is migrated first, as a separate step.
 run: dist/src/server.js
 	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
-	node dist/src/server.js
+	node --import ./dist/src/instrumentation.js dist/src/server.js
 
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
 # each one's output is printed whole when it ends. The integration halves use both cores each.

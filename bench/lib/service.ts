@@ -70,7 +70,9 @@ export async function startNodeServer(
   nodeArgs: string[] = [],
 ): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+  // The service starts as `make run` starts it: src/instrumentation.ts first (tracing when OTEL_* asks for it).
+  const preload = script === SERVICE_SCRIPT ? ["--import", "./src/instrumentation.ts"] : [];
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", ...preload, script], {
     cwd: process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT,
     env: { ...process.env, ...env, ...unset, HOST: "127.0.0.1", PORT: String(port) },
     stdio: ["ignore", "inherit", "inherit"],

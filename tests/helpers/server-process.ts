@@ -14,10 +14,13 @@ export interface ServerProcess {
 // A fresh embedded database (initdb and migrations) takes a while on a busy machine.
 const START_TIMEOUT_MS = 90_000;
 
+/** How the service is started: as `make run` does, with src/instrumentation.ts loaded first (tracing, when OTEL_* asks for it). */
+const SERVICE_ARGS = ["--import", "tsx", "--import", "./src/instrumentation.ts"];
+
 /** Starts `src/server.ts` as a real process on a free port and waits until /readyz answers 200. */
 export async function startServerProcess(env: Record<string, string>, startTimeoutMs = START_TIMEOUT_MS): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+  const child = spawn(process.execPath, [...SERVICE_ARGS, "src/server.ts"], {
     env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", ...env, HOST: "127.0.0.1", PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -51,7 +54,7 @@ export async function runServerToExit(
   timeoutMs = 30_000,
   script = "src/server.ts",
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, [...SERVICE_ARGS, script], {
     env: { ...process.env, NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
