@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-smoke test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -49,6 +49,14 @@ test:
 	$(MAKE) test-pglite test-postgres
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
+
+# On the lowest Node package.json promises (.ci/run): the build, the unit tier, and the files that
+# run the service as its own process (start-up and its failures, the embedded database, tracing,
+# worker processes, many users over TCP): what differs between Node versions is the runtime the
+# service uses, not what the contract tools check.
+SMOKE_FILES := tests/database/startup.pglite.test.ts tests/database/embedded-database.pglite.test.ts tests/operations/tracing.test.ts tests/deployment/workers.test.ts tests/resilience/many-users.test.ts
+test-smoke: dist/src/server.js test-unit
+	TEST_DB=pglite npx vitest run --project integration $(SMOKE_FILES)
 
 # The import directions of README "Layers" (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
 lint: lint-spec lint-imports lint-style lint-deploy
