@@ -13,18 +13,34 @@ SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
 .PHONY: up down build run test test-smoke test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@touch $@
+# Two installs. `make run` needs only the service's dependencies and the build's tools
+# (node_modules/.installed-run: npm ci --omit=dev, then BUILD_TOOLS at the lockfile's versions);
+# the test and lint tools (Prism, newman, Portman, Redocly, Playwright, dependency-cruiser,
+# vitest, Biome…) come with the first `make test` (node_modules/.installed: npm ci, everything).
+BUILD_TOOLS := typescript prisma json-schema-to-ts @types/node @types/pg
+NPM_QUIET := --no-audit --no-fund --loglevel=error
 
-generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed
+node_modules/.installed-run: package.json package-lock.json
+	@if [ node_modules/.installed -nt package-lock.json ] && [ node_modules/.installed -nt package.json ]; then \
+		touch $@; \
+	else \
+		echo "Installing the service's dependencies (npm ci --omit=dev) and its build tools ($(BUILD_TOOLS)); the test tools come with the first make test"; \
+		npm ci --omit=dev $(NPM_QUIET) && npm install --no-save --omit=dev $(NPM_QUIET) $$(node scripts/locked-versions.mjs $(BUILD_TOOLS)) && touch $@; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	@echo "Installing every dependency, the test and lint tools included (npm ci)"
+	npm ci $(NPM_QUIET)
+	@touch $@ node_modules/.installed-run
+
+generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed-run
 	npx prisma generate
 
 generate: node_modules/.installed
 	npx tsx scripts/generate-types.ts
 	npx prisma generate
 
-dist/src/server.js: node_modules/.installed generated/prisma/client.ts $(SOURCES) tsconfig.json
+dist/src/server.js: node_modules/.installed-run generated/prisma/client.ts $(SOURCES) tsconfig.json
 	npx tsc -p tsconfig.build.json
 
 migrate: node_modules/.installed generated/prisma/client.ts
@@ -38,7 +54,7 @@ build: dist/src/server.js migrate admin
 # The server migrates its embedded database and creates the development admin itself, after
 # checking its port and data directory; a DATABASE_URL is migrated first, as a separate step.
 run: dist/src/server.js
-	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
+	$(if $(DATABASE_URL),node dist/scripts/migrate.js)
 	node --import ./dist/src/instrumentation.js dist/src/server.js
 
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
@@ -66,7 +82,14 @@ lint-imports: node_modules/.installed
 	npx depcruise src client bench scripts support tests --config .dependency-cruiser.cjs --output-type err
 lint-style: node_modules/.installed
 	npx biome ci --error-on-warnings .
-lint-deploy: node_modules/.installed
+# The deploy checker's tools have a lockfile of their own (scripts/deploy-check), installed here on first use.
+DEPLOY_CHECK := scripts/deploy-check
+$(DEPLOY_CHECK)/node_modules/.installed: $(DEPLOY_CHECK)/package.json $(DEPLOY_CHECK)/package-lock.json
+	@echo "Installing the deploy checker's tools (npm ci in $(DEPLOY_CHECK): dockerfile-utils, dclint, kubernetes-models)"
+	npm ci --prefix $(DEPLOY_CHECK) $(NPM_QUIET)
+	@touch $@
+
+lint-deploy: node_modules/.installed $(DEPLOY_CHECK)/node_modules/.installed
 	bash scripts/validate-deploy.sh
 
 # Rewrites every file in Biome's style (biome.json).
@@ -110,4 +133,4 @@ down:
 	docker compose --profile monitoring down
 
 clean:
-	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed
+	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed node_modules/.installed-run
