@@ -14,9 +14,10 @@ SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 .PHONY: up down build run test test-smoke test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 # Two installs. `make run` needs only the service's dependencies and the build's tools
-# (node_modules/.installed-run: npm ci --omit=dev, then BUILD_TOOLS at the lockfile's versions);
-# the test and lint tools (Prism, newman, Portman, Redocly, Playwright, dependency-cruiser,
-# vitest, Biome…) come with the first `make test` (node_modules/.installed: npm ci, everything).
+# (node_modules/.installed-run: npm ci --omit=dev, which brings BUILD_TOOLS along: see
+# scripts/missing-build-tools.mjs); the test and lint tools (Prism, newman, Portman, Redocly,
+# Playwright, dependency-cruiser, vitest, Biome…) come with the first `make test`
+# (node_modules/.installed: npm ci, everything).
 BUILD_TOOLS := typescript prisma json-schema-to-ts @types/node @types/pg
 NPM_QUIET := --no-audit --no-fund --loglevel=error
 
@@ -24,8 +25,14 @@ node_modules/.installed-run: package.json package-lock.json
 	@if [ node_modules/.installed -nt package-lock.json ] && [ node_modules/.installed -nt package.json ]; then \
 		touch $@; \
 	else \
-		echo "Installing the service's dependencies (npm ci --omit=dev) and its build tools ($(BUILD_TOOLS)); the test tools come with the first make test"; \
-		npm ci --omit=dev $(NPM_QUIET) && npm install --no-save --omit=dev $(NPM_QUIET) $$(node scripts/locked-versions.mjs $(BUILD_TOOLS)) && touch $@; \
+		echo "Installing the service's dependencies (npm ci --omit=dev); the test and lint tools come with the first make test"; \
+		npm ci --omit=dev $(NPM_QUIET) || exit 1; \
+		missing=$$(node scripts/missing-build-tools.mjs $(BUILD_TOOLS)); \
+		if [ -n "$$missing" ]; then \
+			echo "The build needs $$missing, which only the full install has: installing everything (npm ci)"; \
+			npm ci $(NPM_QUIET) && touch node_modules/.installed || exit 1; \
+		fi; \
+		touch $@; \
 	fi
 
 node_modules/.installed: package.json package-lock.json
