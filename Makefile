@@ -20,10 +20,13 @@ SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 # (node_modules/.installed: npm ci, everything).
 BUILD_TOOLS := typescript prisma json-schema-to-ts @types/node @types/pg
 NPM_QUIET := --no-audit --no-fund --loglevel=error
+# The full install covers the run's: marked with the time of the newer of package.json and
+# package-lock.json, so that what was generated and built from the run's install stays up to date.
+MARK_RUN_INSTALLED = touch -r "$$(ls -t package.json package-lock.json | head -1)" node_modules/.installed-run
 
 node_modules/.installed-run: package.json package-lock.json
 	@if [ node_modules/.installed -nt package-lock.json ] && [ node_modules/.installed -nt package.json ]; then \
-		touch $@; \
+		$(MARK_RUN_INSTALLED); \
 	else \
 		echo "Installing the service's dependencies (npm ci --omit=dev); the test and lint tools come with the first make test"; \
 		npm ci --omit=dev $(NPM_QUIET) || exit 1; \
@@ -38,7 +41,8 @@ node_modules/.installed-run: package.json package-lock.json
 node_modules/.installed: package.json package-lock.json
 	@echo "Installing every dependency, the test and lint tools included (npm ci)"
 	npm ci $(NPM_QUIET)
-	@touch $@ node_modules/.installed-run
+	@touch $@
+	@$(MARK_RUN_INSTALLED)
 
 generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed-run
 	npx prisma generate
