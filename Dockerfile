@@ -60,4 +60,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # Other commands from the same image:
 #   node dist/scripts/migrate.js        applies prisma/migrations to DATABASE_URL
 #   node dist/scripts/create-admin.js   creates the default admin (needs ADMIN_PASSWORD)
-CMD ["node", "dist/src/server.js"]
+# src/instrumentation.ts is loaded first: OpenTelemetry tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/guides/tracing.md).
+CMD ["node", "--import", "./dist/src/instrumentation.js", "dist/src/server.js"]

@@ -11,20 +11,47 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres test-pooler lint lint-spec lint-imports lint-style lint-deploy lint-docs format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-smoke test-unit test-pglite test-postgres test-pooler lint lint-spec lint-imports lint-style lint-deploy lint-docs format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+
+# Two installs. `make run` needs only the service's dependencies and the build's tools
+# (node_modules/.installed-run: npm ci --omit=dev, which brings BUILD_TOOLS along: see
+# scripts/missing-build-tools.mjs); the test and lint tools (Prism, newman, Portman, Redocly,
+# Playwright, dependency-cruiser, vitest, Biome…) come with the first `make test`
+# (node_modules/.installed: npm ci, everything).
+BUILD_TOOLS := typescript prisma json-schema-to-ts @types/node @types/pg
+NPM_QUIET := --no-audit --no-fund --loglevel=error
+# The full install covers the run's: marked with the time of the newer of package.json and
+# package-lock.json, so that what was generated and built from the run's install stays up to date.
+MARK_RUN_INSTALLED = touch -r "$$(ls -t package.json package-lock.json | head -1)" node_modules/.installed-run
+
+node_modules/.installed-run: package.json package-lock.json
+	@if [ node_modules/.installed -nt package-lock.json ] && [ node_modules/.installed -nt package.json ]; then \
+		$(MARK_RUN_INSTALLED); \
+	else \
+		echo "Installing the service's dependencies (npm ci --omit=dev); the test and lint tools come with the first make test"; \
+		npm ci --omit=dev $(NPM_QUIET) || exit 1; \
+		missing=$$(node scripts/missing-build-tools.mjs $(BUILD_TOOLS)); \
+		if [ -n "$$missing" ]; then \
+			echo "The build needs $$missing, which only the full install has: installing everything (npm ci)"; \
+			npm ci $(NPM_QUIET) && touch node_modules/.installed || exit 1; \
+		fi; \
+		touch $@; \
+	fi
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@echo "Installing every dependency, the test and lint tools included (npm ci)"
+	npm ci $(NPM_QUIET)
 	@touch $@
+	@$(MARK_RUN_INSTALLED)
 
-generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed
+generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed-run
 	npx prisma generate
 
 generate: node_modules/.installed
 	npx tsx scripts/generate-types.ts
 	npx prisma generate
 
-dist/src/server.js: node_modules/.installed generated/prisma/client.ts $(SOURCES) tsconfig.json
+dist/src/server.js: node_modules/.installed-run generated/prisma/client.ts $(SOURCES) tsconfig.json
 	npx tsc -p tsconfig.build.json
 
 migrate: node_modules/.installed generated/prisma/client.ts
@@ -38,8 +65,8 @@ build: dist/src/server.js migrate admin
 # The server migrates its embedded database and creates the development admin itself, after
 # checking its port and data directory; a DATABASE_URL is migrated first, as a separate step.
 run: dist/src/server.js
-	$(if $(DATABASE_URL),npx tsx scripts/migrate.ts)
-	node dist/src/server.js
+	$(if $(DATABASE_URL),node dist/scripts/migrate.js)
+	node --import ./dist/src/instrumentation.js dist/src/server.js
 
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
 # each one's output is printed whole when it ends. The integration halves use both cores each.
@@ -50,6 +77,14 @@ test:
 	$(MAKE) contract-coverage
 	@npx tsx scripts/test-summary.ts
 
+# On the lowest Node package.json promises (.ci/run): the build, the unit tier, and the files that
+# run the service as its own process (start-up and its failures, the embedded database, tracing,
+# worker processes, many users over TCP): what differs between Node versions is the runtime the
+# service uses, not what the contract tools check.
+SMOKE_FILES := tests/database/startup.pglite.test.ts tests/database/embedded-database.pglite.test.ts tests/operations/tracing.test.ts tests/deployment/workers.test.ts tests/resilience/many-users.test.ts
+test-smoke: dist/src/server.js test-unit
+	TEST_DB=pglite npx vitest run --project integration $(SMOKE_FILES)
+
 # The import rules of docs/reference/architecture.md (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
 lint: lint-spec lint-imports lint-style lint-deploy
 lint-spec: node_modules/.installed
@@ -58,7 +93,14 @@ lint-imports: node_modules/.installed
 	npx depcruise src client bench scripts support tests --config .dependency-cruiser.cjs --output-type err
 lint-style: node_modules/.installed
 	npx biome ci --error-on-warnings .
-lint-deploy: node_modules/.installed
+# The deploy checker's tools have a lockfile of their own (scripts/deploy-check), installed here on first use.
+DEPLOY_CHECK := scripts/deploy-check
+$(DEPLOY_CHECK)/node_modules/.installed: $(DEPLOY_CHECK)/package.json $(DEPLOY_CHECK)/package-lock.json
+	@echo "Installing the deploy checker's tools (npm ci in $(DEPLOY_CHECK): dockerfile-utils, dclint, kubernetes-models)"
+	npm ci --prefix $(DEPLOY_CHECK) $(NPM_QUIET)
+	@touch $@
+
+lint-deploy: node_modules/.installed $(DEPLOY_CHECK)/node_modules/.installed
 	bash scripts/validate-deploy.sh
 # The relative links and #anchors of README.md, docs/ and deploy/README.md.
 lint-docs: node_modules/.installed
@@ -113,4 +155,4 @@ down:
 	docker compose --profile monitoring down
 
 clean:
-	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed
+	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed node_modules/.installed-run

@@ -650,6 +650,12 @@ export interface components {
             instance: string;
             /** @description The id of the request in the service's logs, also sent as the `X-Request-Id` header: a UUIDv7, or the client's own well-formed `X-Request-Id`. */
             request_id?: string;
+            /**
+             * @description The W3C trace id of the request (32 lowercase hex digits) when the service exports traces
+             *     (OpenTelemetry): the client's own from its `traceparent` header, else a new one. Absent when
+             *     tracing is off. Find the request's spans under it in the trace backend.
+             */
+            trace_id?: string;
             /** @description Each validation failure, with a JSON pointer into the request. */
             errors?: {
                 path: string;

@@ -17,6 +17,7 @@ import type { OperationHandlers } from "./infra/http/operation-types.js";
 import { linkBasePlugin } from "./infra/http/pagination.js";
 import { echoRequestIds, requestId } from "./infra/http/request-id.js";
 import { RequestLogController } from "./infra/http/request-logging.js";
+import { bindTraceIds } from "./infra/http/trace-context.js";
 import { periodicJobsPlugin } from "./infra/jobs/plugin.js";
 import { loggerOptions } from "./infra/logger.js";
 import { loadSpec, SPEC_TEXT } from "./infra/spec.js";
@@ -111,6 +112,7 @@ export function serverOptions(config: Config): FastifyHttpOptions<Server> {
 async function orderService(app: FastifyInstance, options: AppOptions): Promise<void> {
   const { config } = options;
   app.server.headersTimeout = 5_000;
+  bindTraceIds(app);
   echoRequestIds(app);
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: anything else is a 415 problem, not a string that fails validation. The

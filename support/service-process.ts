@@ -132,17 +132,20 @@ export interface NodeServerOptions extends Omit<SpawnOptions, "env"> {
   env?: Record<string, string | undefined>;
   /** Flags for Node itself, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
+  /** Modules loaded after tsx and before the script (src/instrumentation.ts, as `make run` loads it). */
+  imports?: string[];
   timeoutMs?: number;
   intervalMs?: number;
 }
 
 /**
- * Runs `node [nodeArgs] --import tsx <script>` (src/server.ts, or another HTTP server) on a free
+ * Runs `node [nodeArgs] --import tsx [--import each of imports] <script>` (src/server.ts, or another HTTP server) on a free
  * loopback port and resolves once GET /readyz answers 200.
  */
 export async function startNodeServer(script: string, options: NodeServerOptions = {}): Promise<NodeServer> {
   const port = await freePort();
-  const service = spawnProcess(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", script], {
+  const imports = (options.imports ?? []).flatMap((module) => ["--import", module]);
+  const service = spawnProcess(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", ...imports, script], {
     ...options,
     env: { ...process.env, ...options.env, HOST: "127.0.0.1", PORT: String(port) },
   });

@@ -1,4 +1,5 @@
 // The order service (or the baseline server) as a child process on a free loopback port.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,8 +64,13 @@ export async function startNodeServer(
   unset: Record<string, undefined> = {},
   nodeArgs: string[] = [],
 ): Promise<RunningServer> {
+  const cwd = process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT;
+  // The service starts as `make run` starts it: src/instrumentation.ts first (tracing when OTEL_* asks
+  // for it), where the measured checkout has one.
+  const instrumentation = join(cwd, "src/instrumentation.ts");
   const server = await startProcess(script, {
-    cwd: process.env.BENCH_SERVICE_DIR && script === SERVICE_SCRIPT ? process.env.BENCH_SERVICE_DIR : ROOT,
+    imports: script === SERVICE_SCRIPT && existsSync(instrumentation) ? [instrumentation] : [],
+    cwd,
     env: { ...env, ...unset },
     nodeArgs,
     output: "inherit",

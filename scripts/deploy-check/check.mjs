@@ -74,7 +74,8 @@ async function checkDockerfile() {
   if (!/NODE_ENV=production/.test(envText)) fail("runtime ENV lacks NODE_ENV=production");
   if (!/HOST=0\.0\.0\.0/.test(envText)) fail("runtime ENV lacks HOST=0.0.0.0");
   const cmd = finalStage.filter((i) => kw(i) === "CMD").at(-1);
-  if (!cmd || !/^\s*\[\s*"node",\s*"dist\/src\/server\.js"\s*\]\s*$/.test(argsText(cmd))) fail('CMD must be the exec form ["node", "dist/src/server.js"]');
+  if (!cmd || !/^\s*\[\s*"node",\s*"--import",\s*"\.\/dist\/src\/instrumentation\.js",\s*"dist\/src\/server\.js"\s*\]\s*$/.test(argsText(cmd)))
+    fail('CMD must be the exec form ["node", "--import", "./dist/src/instrumentation.js", "dist/src/server.js"]');
   const finalCopies = finalStage
     .filter((i) => kw(i) === "COPY")
     .map(argsText)

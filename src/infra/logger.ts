@@ -15,7 +15,7 @@ export function loggerOptions(config: Pick<Config, "NODE_ENV" | "LOG_LEVEL">): L
       stream: pinoPretty({
         translateTime: "SYS:HH:MM:ss.l",
         // One line per request event: its id, method and URL, or status and time, then the message.
-        ignore: "pid,hostname,request_id,req,res,responseTime",
+        ignore: "pid,hostname,request_id,trace_id,req,res,responseTime",
         messageFormat:
           "{if request_id}[{request_id}] {end}{msg}{if req.method} {req.method} {req.url}{end}{if res.statusCode} → {res.statusCode} in {responseTime} ms{end}",
         colorize: process.stdout.isTTY,

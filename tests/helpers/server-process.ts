@@ -6,9 +6,17 @@ export type ServerProcess = NodeServer;
 const START_TIMEOUT_MS = 90_000;
 const TEST_ENV = { NODE_ENV: "test", LOG_LEVEL: "info" };
 
+/** Loaded before the service, as `make run` does: src/instrumentation.ts (tracing, when OTEL_* asks for it). */
+const SERVICE_IMPORTS = ["./src/instrumentation.ts"];
+
 /** Starts `src/server.ts` as a real process on a free port and waits until /readyz answers 200 (all its output kept). */
 export function startServerProcess(env: Record<string, string>, startTimeoutMs = START_TIMEOUT_MS): Promise<ServerProcess> {
-  return startNodeServer("src/server.ts", { env: { ...TEST_ENV, ...env }, timeoutMs: startTimeoutMs, keepOutputChars: Number.POSITIVE_INFINITY });
+  return startNodeServer("src/server.ts", {
+    env: { ...TEST_ENV, ...env },
+    imports: SERVICE_IMPORTS,
+    timeoutMs: startTimeoutMs,
+    keepOutputChars: Number.POSITIVE_INFINITY,
+  });
 }
 
 /** Runs `src/server.ts` (or another entry point) as a real process expected to stop by itself: its exit code and output. */
@@ -17,7 +25,7 @@ export async function runServerToExit(
   timeoutMs = 30_000,
   script = "src/server.ts",
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const server = spawnProcess(process.execPath, ["--import", "tsx", script], {
+  const server = spawnProcess(process.execPath, ["--import", "tsx", ...SERVICE_IMPORTS.flatMap((module) => ["--import", module]), script], {
     env: { ...process.env, ...TEST_ENV, HOST: "127.0.0.1", PORT: "0", ...env },
     keepOutputChars: Number.POSITIVE_INFINITY,
   });

@@ -6,6 +6,7 @@ import { AppError, internalError, invalidFields, type ErrorCode, type FieldError
 import { fromDatabaseError } from "../db/errors.js";
 import { problemHeaders, toProblemDocument } from "./problem.js";
 import { logProblem } from "./request-logging.js";
+import { traceIdOf } from "./trace-context.js";
 
 /** Fastify's own request errors, as problems. */
 const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
@@ -108,7 +109,7 @@ export function sendProblem(
     .code(error.status)
     .headers({ ...problemHeaders(error), ...extraHeaders })
     .type("application/problem+json")
-    .send(toProblemDocument(error, request.url.split("?")[0] ?? request.url, request.id));
+    .send(toProblemDocument(error, request.url.split("?")[0] ?? request.url, request.id, traceIdOf(request)));
 }
 
 /** Client errors Fastify or a plugin may raise that the table above does not name, by status. */

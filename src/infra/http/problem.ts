@@ -36,7 +36,7 @@ function titleOf(error: AppError): string {
 }
 
 /** The RFC 9457 document for `error`, answered at `instance` (the request path). */
-export function toProblemDocument(error: AppError, instance: string, requestId?: string): ProblemDocument {
+export function toProblemDocument(error: AppError, instance: string, requestId?: string, traceId?: string): ProblemDocument {
   return {
     type: `${PROBLEM_TYPE_PREFIX}${error.code}`,
     title: titleOf(error),
@@ -46,6 +46,8 @@ export function toProblemDocument(error: AppError, instance: string, requestId?:
     code: error.code,
     // Also the X-Request-Id header: what to quote when asking about this answer.
     ...(requestId ? { request_id: requestId } : {}),
+    // When tracing is on: where to find the request's spans.
+    ...(traceId ? { trace_id: traceId } : {}),
     ...(error.fieldErrors ? { errors: error.fieldErrors.map(toProblemFieldError) } : {}),
   };
 }

@@ -7,21 +7,36 @@ const PROBE_PATHS = new Set(["/healthz", "/readyz"]);
 
 const isProbe = (request: FastifyRequest) => PROBE_PATHS.has((request.routeOptions.url ?? "").replace(/\/$/, ""));
 
+/** Whether @fastify/otel instruments this app (src/instrumentation.ts started tracing before it was created). */
+export const isTraced = (request: FastifyRequest): boolean => typeof (request as { opentelemetry?: unknown }).opentelemetry === "function";
+
+const deferredIncoming = new WeakSet<FastifyRequest>();
+
+function logIncomingRequest(request: FastifyRequest): void {
+  if (isProbe(request)) request.log.debug({ req: request }, "incoming request");
+  else request.log.info({ req: request }, "incoming request");
+}
+
+/** Writes the request's incoming line if it was held back for its trace id, once. */
+export function logDeferredIncomingRequest(request: FastifyRequest): void {
+  if (deferredIncoming.delete(request)) logIncomingRequest(request);
+}
+
 /** Fastify's per-request lines, logged under `request_id`, at debug for probes. */
 export class RequestLogController extends LogController {
   constructor() {
     super({ requestIdLogLabel: "request_id" });
   }
 
-  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (!isProbe(request)) {
-      super.incomingRequest(request, reply, metadata);
-      return;
-    }
-    request.log.debug({ req: request }, "incoming request");
+  override incomingRequest(request: FastifyRequest): void {
+    // Traced, the line waits for the request's span (trace-context.ts), so that it has its trace_id too.
+    if (isTraced(request)) deferredIncoming.add(request);
+    else logIncomingRequest(request);
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, _metadata?: Record<string, unknown>): void {
+    // A request refused before its hooks ran (a malformed URL) still gets its incoming line.
+    logDeferredIncomingRequest(request);
     if (this.isLogDisabled(request)) return;
     // Milliseconds to the hundredth: 34.35 ms, not 34.35114099999191 ms.
     const responseTime = Math.round(reply.elapsedTime * 100) / 100;

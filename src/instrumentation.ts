@@ -1,0 +1,13 @@
+// Loaded before the service with `node --import ./dist/src/instrumentation.js dist/src/server.js`
+// (make run, the image, npm start): OpenTelemetry's instrumentations must be in place before
+// Fastify, Prisma and pg are loaded, and pg is an ES module import here, which only a module
+// hook registered beforehand can see (import-in-the-middle, OpenTelemetry's ESM support).
+// Tracing stays off, and nothing of the SDK is loaded, unless a trace exporter is configured.
+import { register } from "node:module";
+import { tracingRequested } from "./platform/tracing-switch.js";
+
+if (tracingRequested(process.env)) {
+  register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+  const { startTracing } = await import("./platform/tracing.js");
+  startTracing();
+}

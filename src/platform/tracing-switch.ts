@@ -1,0 +1,15 @@
+/**
+ * Tracing is on when the environment names where traces go: an OTLP endpoint
+ * (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or a trace exporter
+ * (OTEL_TRACES_EXPORTER, e.g. `otlp` with the SDK's default endpoint, or `console`), and
+ * OTEL_SDK_DISABLED is not `true`. `OTEL_TRACES_EXPORTER=none` keeps it off.
+ */
+export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return false;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "")
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+  if (exporters.includes("none")) return false;
+  return exporters.length > 0 || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
