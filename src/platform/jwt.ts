@@ -8,10 +8,9 @@ export const jwtPlugin = fp(
     await app.register(fastifyJwt, {
       secret: app.config.JWT_SECRET,
       sign: { algorithm: "HS256" },
-      // `cache`: fast-jwt remembers verified tokens (until they expire), so a client's repeated
-      // requests skip the HMAC and JSON work.
-      // Tokens without `exp` are refused: a token must not live for ever.
-      verify: { algorithms: ["HS256"], cache: true, requiredClaims: ["exp", "iat"] },
+      // Tokens without `exp` are refused: a token must not live for ever. No `cache`: verified
+      // tokens are remembered once, by src/accounts/tokens.ts.
+      verify: { algorithms: ["HS256"], requiredClaims: ["exp", "iat"] },
     });
   },
   { name: "jwt", dependencies: ["config"], fastify: "5.x" },
