@@ -107,7 +107,7 @@ describe("a frozen database", () => {
     const url = databaseUrl(cluster.url, "shop");
     await applyMigrations(url);
     const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: url, DB_POOL_MAX: "5", ADMIN_PASSWORD: "12345" });
-    app = await buildApp(config, { logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+    app = await buildApp(config, { logger: false });
     token = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
     productId = (await call("POST", "/api/product/", { name: "Frozen Tea", price: "2", stock: 100 })).json().id;
   }, 120_000);
