@@ -3,14 +3,18 @@
 // reused for 5 s like the service's count cache, the page read in parallel; one statement per
 // product read by id, where the service lets concurrent reads share one), prepared under a
 // name per connection as the service prepares them (DB_PREPARED_STATEMENTS=false: unnamed), JSON
-// out, no auth, no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX.
+// out, no auth, no validation, no metrics. Env: DATABASE_URL, HOST, PORT, DB_POOL_MAX; without
+// DATABASE_URL, the embedded database in DATA_DIR, served as the service serves it.
+import { join } from "node:path";
 import { createServer, type ServerResponse } from "node:http";
 import pg from "pg";
 import { queryConfigs, type Statement } from "../src/infra/db/client.js";
+import { startEmbeddedPostgres } from "../src/infra/db/embedded.js";
 import { countProducts, productPage, productsByIds } from "../src/catalogue/statements.js";
 import { filterOf } from "./lib/catalogue-scripts.js";
 
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 20) });
+const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: join(process.env.DATA_DIR ?? "data", "pglite") });
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? embedded!.url, max: Number(process.env.DB_POOL_MAX ?? 20) });
 const toQuery = queryConfigs(process.env.DB_PREPARED_STATEMENTS !== "false");
 const run = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => pool.query<Row>(toQuery(statement, values));
 const COUNT_TTL_MS = 5_000;
@@ -98,7 +102,13 @@ server.keepAliveTimeout = 5_000;
 server.listen(Number(process.env.PORT ?? 8001), process.env.HOST ?? "127.0.0.1");
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {
-    server.close(() => void pool.end().finally(() => process.exit(0)));
+    server.close(
+      () =>
+        void pool
+          .end()
+          .then(() => embedded?.close())
+          .finally(() => process.exit(0)),
+    );
     server.closeAllConnections();
   });
 }

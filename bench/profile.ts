@@ -4,7 +4,8 @@
 // (PROFILE_KEEP_RAW=1 also keeps the whole .cpuprofile, for Chrome DevTools or speedscope). One
 // service per read, so each profile holds that read alone.
 // Env: BENCH_DATABASES (default postgres,embedded), BENCH_DURATION (seconds of load, default 10),
-// BENCH_CONNECTIONS (32), PROFILE_DIR (default docs/profiles), BENCH_KEYWORD (default tea).
+// BENCH_CONNECTIONS (32), PROFILE_DIR (default docs/profiles), BENCH_KEYWORD (default red),
+// BENCH_MAX_PRICE (default 5): the reference's own list, `?limit=5&keyword=red&max_price=5`.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +19,8 @@ import { printTable, type Row } from "./lib/report.js";
 
 const PRODUCTS = 1_000;
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const keyword = process.env.BENCH_KEYWORD ?? "tea";
+const keyword = process.env.BENCH_KEYWORD ?? "red";
+const maxPrice = process.env.BENCH_MAX_PRICE ?? "5";
 const outDir = process.env.PROFILE_DIR ?? "docs/profiles";
 
 await main("profile", async () => {
@@ -30,7 +32,7 @@ await main("profile", async () => {
     const random = randomInts(PRODUCTS);
     const reads = [
       { name: "product-by-id", path: () => `/api/product/${random(firstId, lastId)}` },
-      { name: "keyword-page", path: () => `/api/product/?keyword=${keyword}&max_price=50&limit=5` },
+      { name: "keyword-page", path: () => `/api/product/?limit=5&keyword=${keyword}&max_price=${maxPrice}` },
     ];
     for (const read of reads) {
       const profileDir = await mkdtemp(join(tmpdir(), "order-service-profile-"));

@@ -21,6 +21,11 @@ export interface BenchDatabase {
   startService(env?: Record<string, string>, nodeArgs?: string[]): Promise<RunningServer>;
   /** The database's own URL, for a server other than the service (PostgreSQL only). */
   url?: string;
+  /**
+   * Where another server (the bare baseline) finds the database: DATABASE_URL on PostgreSQL, the
+   * data directory on the embedded one (opened by that server alone, so not while the service runs).
+   */
+  serverEnv: Record<string, string>;
 }
 
 /** BENCH_DATABASES, e.g. "postgres,embedded" (the default). */
@@ -37,7 +42,7 @@ export async function createBenchDatabase(kind: DatabaseKind, name: string): Pro
   if (kind === "postgres") {
     cluster ??= startCluster();
     const url = await createMigratedDatabase(await cluster, name);
-    return { kind, url, withUrl: (use) => use(url), startService: (env, nodeArgs) => startService(url, env, nodeArgs) };
+    return { kind, url, serverEnv: { DATABASE_URL: url }, withUrl: (use) => use(url), startService: (env, nodeArgs) => startService(url, env, nodeArgs) };
   }
   const dataDir = await mkdtemp(join(tmpdir(), `order-service-bench-${name}-`));
   onCleanup(() => rm(dataDir, { recursive: true, force: true }));
@@ -53,6 +58,7 @@ export async function createBenchDatabase(kind: DatabaseKind, name: string): Pro
   return {
     kind,
     withUrl,
+    serverEnv: { DATA_DIR: dataDir },
     // The same raised abuse limits as on PostgreSQL (see startService).
     startService: (env, nodeArgs) =>
       startEmbeddedService(

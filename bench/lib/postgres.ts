@@ -50,6 +50,7 @@ const ADJECTIVES = [
   "Sweet",
   "Salted",
   "Frozen",
+  "Red",
 ];
 export const ITEMS = [
   "Tea",

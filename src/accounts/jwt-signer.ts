@@ -5,7 +5,7 @@ import type { TokenSigner } from "./tokens.js";
 export function jwtSigner(jwt: JWT): TokenSigner {
   return {
     sign: (claims, expiresInSeconds) => jwt.sign(claims, { expiresIn: `${expiresInSeconds}s` }),
-    // Without options @fastify/jwt reuses its one verifier (and its cache); with options it builds a new one.
+    // Without options @fastify/jwt reuses its one verifier; with options it builds a new one.
     verify: (token, options) => (options?.ignoreExpiration ? jwt.verify(token, { ignoreExpiration: true }) : jwt.verify(token)),
   };
 }

@@ -32,12 +32,17 @@ export function orderingName(ordering: Ordering): string {
   return `${ordering.descending ? "-" : ""}${ordering.field}`;
 }
 
+/** The eight orderings by their query names (`price`, `-price`, …), built once. */
+const ORDERINGS = new Map<string, Ordering>(
+  SORT_FIELDS.flatMap((field) => [false, true].map((descending): [string, Ordering] => [orderingName({ field, descending }), { field, descending }])),
+);
+
+/** The `ordering` query parameter (validated against the same names by the spec's enum): `id` when absent. */
 export function parseOrdering(text: string | undefined): Ordering {
-  const descending = text?.startsWith("-") ?? false;
-  const field = (descending ? text!.slice(1) : (text ?? "id")) as SortField;
-  if (!SORT_FIELDS.includes(field))
+  const ordering = ORDERINGS.get(text ?? "id");
+  if (!ordering)
     throw invalidFields([{ field: ["ordering"], source: "query", message: `must be one of ${SORT_FIELDS.join(", ")}, optionally with a leading -` }]);
-  return { field, descending };
+  return ordering;
 }
 
 /** The filter as one string, so that "2.50" and "2.5" are the same filter. */

@@ -5,7 +5,18 @@ import { uniqueViolationAs } from "../infra/db/errors.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { AppError, nameTaken } from "../errors/app-error.js";
 import { coalescedReads } from "./coalesced-reads.js";
-import { countProducts, isSerialId, productKeysetPage, productsByIds, productPage, type Ordering, type ProductFilter } from "./statements.js";
+import {
+  bindFilter,
+  countStatement,
+  isSerialId,
+  keysetStatement,
+  pageStatement,
+  productsByIds,
+  type BoundFilter,
+  type BoundStatement,
+  type Ordering,
+  type ProductFilter,
+} from "./statements.js";
 import type { MoneyText } from "../shared/money.js";
 import type { NormalizedName } from "../shared/names.js";
 import { sortKeyOf, type CatalogueCursor } from "./cursor.js";
@@ -73,8 +84,6 @@ const COUNT_CACHE_TTL_MS = 5_000;
 /** Notified by a trigger on `products` (see its migration) whenever a count may have changed. */
 export const PRODUCTS_CHANGED_CHANNEL = "products_changed";
 
-type CountQuery = ReturnType<typeof countProducts>;
-
 interface ProductRow {
   id: number;
   name: string;
@@ -87,7 +96,7 @@ interface ProductRow {
 }
 
 export class ProductsRepository {
-  private readonly counts: LRUCache<string, number, CountQuery>;
+  private readonly counts: LRUCache<string, number, BoundStatement>;
   /**
    * Part of every count's key; a write moves it on, so counts started before the write (even
    * those still running) are never served after it. Old entries age out of the LRU.
@@ -110,7 +119,7 @@ export class ProductsRepository {
       }, options.onCoalescedRead);
     this.byId = { replica: byIds(), primary: byIds() };
     this.readsFromPrimary = options.readsFromPrimary ?? (() => false);
-    this.counts = new LRUCache<string, number, CountQuery>({
+    this.counts = new LRUCache<string, number, BoundStatement>({
       max: 10_000,
       ttl: COUNT_CACHE_TTL_MS,
       fetchMethod: async (_key, _stale, { context }) => {
@@ -127,8 +136,9 @@ export class ProductsRepository {
 
   /** A page by offset in `ordering` (ties broken by id, so consecutive pages never overlap). */
   async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
-    const page = productPage(filter, ordering, limit, offset);
-    const [count, rows] = await Promise.all([this.count(filter), limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values)]);
+    const bound = bindFilter(filter);
+    const page = pageStatement(bound, ordering, limit, offset);
+    const [count, rows] = await Promise.all([this.count(bound), limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values)]);
     return { count, rows };
   }
 
@@ -146,11 +156,12 @@ export class ProductsRepository {
       ...(row ? { key: sortKeyOf(ordering, row) } : {}),
     });
     const backward = "cursor" in start && start.cursor.direction === "backward";
+    const bound = bindFilter(filter);
     const query =
       "offset" in start
-        ? productPage(filter, ordering, limit + 1, start.offset)
-        : productKeysetPage(filter, ordering, start.cursor.direction, start.cursor.key, limit + 1);
-    const [count, found] = await Promise.all([this.count(filter), limit === 0 ? [] : this.sql<ProductRow>(query.statement, query.values)]);
+        ? pageStatement(bound, ordering, limit + 1, start.offset)
+        : keysetStatement(bound, ordering, start.cursor.direction, start.cursor.key, limit + 1);
+    const [count, found] = await Promise.all([this.count(bound), limit === 0 ? [] : this.sql<ProductRow>(query.statement, query.values)]);
     if (limit === 0) return { count, rows: [], next: null, previous: null };
     const more = found.length > limit;
     const rows: ProductRecord[] = found.slice(0, limit);
@@ -163,10 +174,10 @@ export class ProductsRepository {
     return { count, rows, next: more ? cursor("forward", last) : null, previous: startedInside ? cursor("backward", first) : null };
   }
 
-  private async count(filter: ProductFilter): Promise<number> {
-    const query = countProducts(filter);
+  private async count(filter: BoundFilter): Promise<number> {
+    // Counts read on the primary (a client that just wrote) are kept apart from the replica's.
     const source = this.readsFromPrimary() ? "primary" : "any";
-    const count = await this.counts.fetch(`${this.generation}:${source}:${query.statement.text}:${JSON.stringify(query.values)}`, { context: query });
+    const count = await this.counts.fetch(`${this.generation}|${source}|${filter.countKey}`, { context: countStatement(filter) });
     return count!;
   }
 

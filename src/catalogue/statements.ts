@@ -17,6 +17,7 @@ export { isSerialId } from "../shared/ids.js";
 
 /** The products of several concurrent reads by id, in one statement (src/catalogue/coalesced-reads.ts). */
 export const productsByIds: Statement = {
+  name: "catalogue_by_ids",
   text: `SELECT ${COLUMNS} FROM products WHERE id = ANY($1::int[])`,
   model: "Product",
   operation: "findByIds",
@@ -51,24 +52,53 @@ export const SORT_COLUMNS: Record<SortField, { column: string; type: string }[]>
 /** A position in an ordering: the sort columns' values of a product, as text or numbers. */
 export type SortKey = (string | number)[];
 
-/** The conditions and values of a filter; LIKE wildcards in the keyword match literally. */
-function conditions(filter: ProductFilter): { parts: string[]; values: unknown[] } {
-  const parts: string[] = [];
-  const values: unknown[] = [];
+/** Which filters a list has: one bit each, so a filter's shape is a small index. */
+const KEYWORD = 1;
+const MIN_PRICE = 2;
+const MAX_PRICE = 4;
+const FILTER_SHAPES = 8;
+
+/**
+ * A filter ready to run: its shape, its values in parameter order ($1, $2, …) and whether one
+ * plan may serve every value. Made once per request and shared by the count and the page.
+ */
+export interface BoundFilter {
+  shape: number;
+  values: string[];
+  planShared: boolean;
+  /** Tells one filter's count from another's: the shape and values, unambiguously. */
+  countKey: string;
+}
+
+/** Binds a filter's values; LIKE wildcards in the keyword match literally. */
+export function bindFilter(filter: ProductFilter): BoundFilter {
+  let shape = 0;
+  const values: string[] = [];
+  const minPrice = filter.minPrice?.toString();
+  const maxPrice = filter.maxPrice?.toString();
   if (filter.keyword) {
-    // ILIKE '%…%' is served by the trigram GIN index on products.name.
+    shape |= KEYWORD;
     values.push(`%${filter.keyword.replace(/[\\%_]/g, "\\$&")}%`);
-    parts.push(`name ILIKE $${values.length}`);
   }
-  if (filter.minPrice) {
-    values.push(filter.minPrice.toString());
-    parts.push(`price >= $${values.length}::numeric`);
+  if (minPrice !== undefined) {
+    shape |= MIN_PRICE;
+    values.push(minPrice);
   }
-  if (filter.maxPrice) {
-    values.push(filter.maxPrice.toString());
-    parts.push(`price <= $${values.length}::numeric`);
+  if (maxPrice !== undefined) {
+    shape |= MAX_PRICE;
+    values.push(maxPrice);
   }
-  return { parts, values };
+  // The prices are decimals (no "|"), so the keyword, last, may hold any character.
+  return { shape, values, planShared: planShared(filter), countKey: `${shape}|${minPrice ?? ""}|${maxPrice ?? ""}|${filter.keyword ?? ""}` };
+}
+
+/** The conditions of a filter shape, numbered from $1. */
+function conditions(shape: number): string[] {
+  const parts: string[] = [];
+  if (shape & KEYWORD) parts.push(`name ILIKE $${parts.length + 1}`); // served by the trigram GIN index on products.name
+  if (shape & MIN_PRICE) parts.push(`price >= $${parts.length + 1}::numeric`);
+  if (shape & MAX_PRICE) parts.push(`price <= $${parts.length + 1}::numeric`);
+  return parts;
 }
 
 const where = (parts: string[]) => (parts.length ? `WHERE ${parts.join(" AND ")}` : "");
@@ -89,32 +119,82 @@ const planShared = (filter: ProductFilter) => !filter.keyword || [...filter.keyw
 const SHARED_PLAN_MAX_OFFSET = 10_000;
 
 /** Qualified: a bare `price` in ORDER BY would name the selected `price::text AS price`, sorting as text. */
-function orderBy(ordering: Ordering, reversed = false): string {
-  const descending = ordering.descending !== reversed;
-  return SORT_COLUMNS[ordering.field].map(({ column }) => `products.${column}${descending ? " DESC" : ""}`).join(", ");
+function orderBy(field: SortField, descending: boolean): string {
+  return SORT_COLUMNS[field].map(({ column }) => `products.${column}${descending ? " DESC" : ""}`).join(", ");
 }
 
-export function countProducts(filter: ProductFilter): { statement: Statement; values: unknown[] } {
-  const { parts, values } = conditions(filter);
-  return {
-    statement: { text: `SELECT count(*)::int AS count FROM products ${where(parts)}`, model: "Product", operation: "count", prepare: planShared(filter) },
-    values,
-  };
+const SORT_FIELDS = Object.keys(SORT_COLUMNS) as SortField[];
+const ORDERINGS = SORT_FIELDS.length * 2;
+/** An ordering's index among the eight: the field's place, times two, plus one when descending. */
+const orderingIndex = (ordering: Ordering) => SORT_FIELDS.indexOf(ordering.field) * 2 + (ordering.descending ? 1 : 0);
+
+/** One statement shape, under its name (prepared once per connection) and unnamed (planned for its values). */
+interface Shape {
+  shared: Statement;
+  own: Statement;
+}
+
+function shape(name: string, text: string, operation: string): Shape {
+  const own: Statement = { text, model: "Product", operation };
+  return { shared: { ...own, name: `catalogue_${name}` }, own };
+}
+
+// Names stay well under PostgreSQL's 63 bytes, with the embedded server's per-connection prefix.
+const filterTag = (filterShape: number) =>
+  `${filterShape & KEYWORD ? "k" : ""}${filterShape & MIN_PRICE ? "n" : ""}${filterShape & MAX_PRICE ? "x" : ""}` || "all";
+
+const orderingTag = (index: number) => `${SORT_FIELDS[index >> 1]}${index & 1 ? "_d" : ""}`;
+
+// Every statement the catalogue's lists can run, built once, indexed by filter shape, then
+// ordering (a keyset page: the order it reads in, which is reversed when reading backwards),
+// then, for a keyset page, whether it starts from a key.
+const COUNTS: Shape[] = [];
+const OFFSET_PAGES: Shape[] = [];
+const KEYSET_PAGES: Shape[] = [];
+for (let f = 0; f < FILTER_SHAPES; f++) {
+  const parts = conditions(f);
+  const n = parts.length;
+  COUNTS.push(shape(`count_${filterTag(f)}`, `SELECT count(*)::int AS count FROM products ${where(parts)}`, "count"));
+  for (let o = 0; o < ORDERINGS; o++) {
+    const field = SORT_FIELDS[o >> 1]!;
+    const descending = (o & 1) === 1;
+    const columns = SORT_COLUMNS[field];
+    const tag = `${filterTag(f)}_${orderingTag(o)}`;
+    const order = orderBy(field, descending);
+    OFFSET_PAGES.push(
+      shape(
+        `page_${tag}`,
+        `SELECT ${COLUMNS} FROM products JOIN (SELECT id FROM products ${where(parts)} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}) page USING (id) ORDER BY ${order}`,
+        "findMany",
+      ),
+    );
+    KEYSET_PAGES.push(shape(`keyset_${tag}`, `SELECT ${COLUMNS} FROM products ${where(parts)} ORDER BY ${order} LIMIT $${n + 1}`, "findMany"));
+    const placeholders = columns.map(({ type }, i) => `$${n + i + 1}::${type}`);
+    const after = `(${columns.map((c) => `products.${c.column}`).join(", ")}) ${descending ? "<" : ">"} (${placeholders.join(", ")})`;
+    KEYSET_PAGES.push(
+      shape(`keyset_${tag}_key`, `SELECT ${COLUMNS} FROM products ${where([...parts, after])} ORDER BY ${order} LIMIT $${n + columns.length + 1}`, "findMany"),
+    );
+  }
+}
+
+/** A statement and the values to bind to it. */
+export interface BoundStatement {
+  statement: Statement;
+  values: unknown[];
+}
+
+export function countStatement(filter: BoundFilter): BoundStatement {
+  const s = COUNTS[filter.shape]!;
+  return { statement: filter.planShared ? s.shared : s.own, values: filter.values };
 }
 
 /**
  * A page by offset. The inner query finds the page's ids alone (an index-only scan on the
  * ordering's index when there is no filter), so a deep offset skips index entries, not rows.
  */
-export function productPage(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): { statement: Statement; values: unknown[] } {
-  const { parts, values } = conditions(filter);
-  const l = values.length + 1;
-  const order = orderBy(ordering);
-  const text = `SELECT ${COLUMNS} FROM products JOIN (SELECT id FROM products ${where(parts)} ORDER BY ${order} LIMIT $${l} OFFSET $${l + 1}) page USING (id) ORDER BY ${order}`;
-  return {
-    statement: { text, model: "Product", operation: "findMany", prepare: planShared(filter) && offset <= SHARED_PLAN_MAX_OFFSET },
-    values: [...values, limit, offset],
-  };
+export function pageStatement(filter: BoundFilter, ordering: Ordering, limit: number, offset: number): BoundStatement {
+  const s = OFFSET_PAGES[filter.shape * ORDERINGS + orderingIndex(ordering)]!;
+  return { statement: filter.planShared && offset <= SHARED_PLAN_MAX_OFFSET ? s.shared : s.own, values: [...filter.values, limit, offset] };
 }
 
 /**
@@ -123,23 +203,29 @@ export function productPage(filter: ProductFilter, ordering: Ordering, limit: nu
  * the end). The row comparison `(price, id) > ($1, $2)` is an index range on (price, id), so
  * the page costs the same however deep it is.
  */
-export function productKeysetPage(
-  filter: ProductFilter,
+export function keysetStatement(
+  filter: BoundFilter,
   ordering: Ordering,
   direction: "forward" | "backward",
   key: SortKey | undefined,
   limit: number,
-): { statement: Statement; values: unknown[] } {
-  const { parts, values } = conditions(filter);
-  const backward = direction === "backward";
-  if (key) {
-    const columns = SORT_COLUMNS[ordering.field];
-    const placeholders = columns.map(({ type }, i) => `$${values.length + i + 1}::${type}`);
-    const greater = ordering.descending === backward;
-    parts.push(`(${columns.map((c) => `products.${c.column}`).join(", ")}) ${greater ? ">" : "<"} (${placeholders.join(", ")})`);
-    values.push(...key);
-  }
-  values.push(limit);
-  const text = `SELECT ${COLUMNS} FROM products ${where(parts)} ORDER BY ${orderBy(ordering, backward)} LIMIT $${values.length}`;
-  return { statement: { text, model: "Product", operation: "findMany", prepare: planShared(filter) }, values };
+): BoundStatement {
+  // Backwards is the reversed order, read forwards (and the answer reversed by the caller).
+  const readOrder = orderingIndex(ordering) ^ (direction === "backward" ? 1 : 0);
+  const s = KEYSET_PAGES[(filter.shape * ORDERINGS + readOrder) * 2 + (key ? 1 : 0)]!;
+  return { statement: filter.planShared ? s.shared : s.own, values: key ? [...filter.values, ...key, limit] : [...filter.values, limit] };
 }
+
+/** The count of a filter's products (for tools that start from a filter, such as the benchmarks). */
+export const countProducts = (filter: ProductFilter) => countStatement(bindFilter(filter));
+
+/** A page by offset of a filter's products (see pageStatement). */
+export const productPage = (filter: ProductFilter, ordering: Ordering, limit: number, offset: number) =>
+  pageStatement(bindFilter(filter), ordering, limit, offset);
+
+/** A page by keyset of a filter's products (see keysetStatement). */
+export const productKeysetPage = (filter: ProductFilter, ordering: Ordering, direction: "forward" | "backward", key: SortKey | undefined, limit: number) =>
+  keysetStatement(bindFilter(filter), ordering, direction, key, limit);
+
+/** Every statement shape, for the tests that check there is one per name. */
+export const ALL_STATEMENT_SHAPES: readonly Statement[] = [COUNTS, OFFSET_PAGES, KEYSET_PAGES].flat().map((s) => s.shared);

@@ -28,8 +28,8 @@ ORDER BY xid, id
 LIMIT $4`,
   model: "Event",
   operation: "streamPage",
-  // The types filter changes the best plan (the (type, xid, id) index or the (xid, id) one).
-  prepare: false,
+  // No name: the types filter changes the best plan (the (type, xid, id) index or the (xid, id) one),
+  // so it is planned for its values every time.
 };
 
 export class EventsRepository {

@@ -8,12 +8,9 @@ export const jwtPlugin = fp(
     await app.register(fastifyJwt, {
       secret: app.config.JWT_SECRET,
       sign: { algorithm: "HS256" },
-      // `cache`: fast-jwt keeps up to 1,000 verified tokens (until they expire), keyed by a SHA-256
-      // of the token. TokenService (src/accounts/tokens.ts) keeps its own cache of verified tokens
-      // in front of this verifier, so this one is asked only about tokens that cache does not
-      // hold: a token seen for the first time, or dropped from it after 10,000 others.
-      // Tokens without `exp` are refused: a token must not live for ever.
-      verify: { algorithms: ["HS256"], cache: true, requiredClaims: ["exp", "iat"] },
+      // Tokens without `exp` are refused: a token must not live for ever. No `cache`: verified
+      // tokens are remembered once, by src/accounts/tokens.ts.
+      verify: { algorithms: ["HS256"], requiredClaims: ["exp", "iat"] },
     });
   },
   { name: "jwt", dependencies: ["config"], fastify: "5.x" },

@@ -15,7 +15,7 @@ describe("finding 5: a deleted user's token is 401, never 500", () => {
   beforeAll(async () => {
     t = await startTestApp();
     const database = { url: t.database.url, close: async () => {} };
-    other = await buildApp(t.config, { database, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 }, logger: false });
+    other = await buildApp(t.config, { database, logger: false });
     productId = (await createProduct(viaApp(t), await t.adminToken(), { name: "Farewell Tea", price: "2", stock: 1_000 })).id;
   });
   afterAll(async () => {

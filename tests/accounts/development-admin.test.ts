@@ -13,8 +13,7 @@ describe("finding 3: the development admin never works in production", () => {
   let database: TestDatabase;
   /** The one database, kept open across the apps started on it. */
   const shared = () => ({ ...database, close: async () => {} });
-  const pressure = { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 };
-  const start = (env: Record<string, string>) => buildApp(loadConfig(env), { database: shared(), pressure, logger: false });
+  const start = (env: Record<string, string>) => buildApp(loadConfig(env), { database: shared(), logger: false });
   const login = (app: FastifyInstance, password: string) =>
     app.inject({ method: "POST", url: "/api/token/", payload: { name: ADMIN.name, password }, remoteAddress: "203.0.113.5" });
 

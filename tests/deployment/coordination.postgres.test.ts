@@ -28,7 +28,6 @@ async function startProcess(coordinationUrl = db.url) {
   const app = await buildApp(config, {
     database: { url: db.url },
     logger: false,
-    pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
     coordination: { url: coordinationUrl, checkIntervalMs: 200 },
     jobIntervalMs: 300,
   });

@@ -30,7 +30,6 @@ async function startProcess(overrides: Partial<Config> & Record<string, unknown>
   const app = await buildApp(config, {
     database: { url: db.url },
     logger: { level: "info", stream: logs.stream },
-    pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
   });
   const metrics = app.serviceMetrics;
   closers.push(() => app.close());

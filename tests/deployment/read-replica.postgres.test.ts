@@ -62,7 +62,7 @@ beforeAll(async () => {
     DB_READ_MAX_LAG_MS: String(MAX_LAG_MS),
     DB_READ_YOUR_WRITES_MS: "3000",
   });
-  app = await buildApp(config, { database: db, logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+  app = await buildApp(config, { database: db, logger: false });
   adminToken = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
   const reader = { name: `reader-${process.pid}`, password: "correct horse battery staple" };
   expect((await app.inject({ method: "POST", url: "/api/register/", payload: reader })).statusCode).toBe(201);

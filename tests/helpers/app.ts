@@ -58,10 +58,8 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: App
   const database = await createTestDatabase();
   const environment = { NODE_ENV: "test", LOG_LEVEL: "silent", ADMIN_PASSWORD: ADMIN.password, ...database.env };
   const config = { ...loadConfig(environment), ...GENEROUS_LIMITS, ...overrides };
-  // PGlite runs in this process and blocks the event loop while it works, so the overload guard
-  // is off here; tests/accounts/login-limits.test.ts switches it on.
-  const pressure = { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 };
-  const app = await buildApp(config, { database, pressure, logger: false, ...options });
+  // The overload guard is on, as in production (PGlite runs in a thread of its own, off the event loop).
+  const app = await buildApp(config, { database, logger: false, ...options });
 
   const request: TestApp["request"] = async ({ token, headers, ...rest }) => {
     const response = await app.inject({

@@ -21,7 +21,7 @@ export async function startAppOnOwnCluster(): Promise<AppOnOwnCluster> {
   const url = databaseUrl(cluster.url, "shop");
   await applyMigrations(url);
   const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: url, DB_POOL_MAX: "5", ADMIN_PASSWORD: "12345" });
-  const app = await buildApp(config, { logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+  const app = await buildApp(config, { logger: false });
   const adminToken = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
   return { cluster, url, app, adminToken };
 }

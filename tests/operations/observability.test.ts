@@ -148,7 +148,6 @@ describe("logs", () => {
     const app = await buildApp(config, {
       database: { url: "postgres://nobody:nothing@127.0.0.1:9/none" },
       logger: capture.logger,
-      pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
     });
     try {
       const login = () => app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } });

@@ -58,7 +58,6 @@ describe("when the database is unreachable", () => {
     app = await buildApp(config, {
       database: { url: "postgres://nobody:nothing@127.0.0.1:9/none" },
       logger: false,
-      pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 },
     });
   });
   afterAll(() => app.close());

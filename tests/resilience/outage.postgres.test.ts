@@ -39,7 +39,7 @@ beforeAll(async () => {
   await applyMigrations(url);
   // As a deployment runs it: migrated beforehand (npm run migrate), then the app on DATABASE_URL.
   const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", DATABASE_URL: url, DB_POOL_MAX: "5", ADMIN_PASSWORD: "12345" });
-  app = await buildApp(config, { logger: false, pressure: { maxEventLoopDelayMs: 0, retryAfterSeconds: 5 } });
+  app = await buildApp(config, { logger: false });
   token = (await app.inject({ method: "POST", url: "/api/token/", payload: { name: "admin", password: "12345" } })).json().access;
   const created = await call("POST", "/api/product/", { name: "Outage Tea", price: "2", stock: 100 });
   if (created.statusCode !== 201) throw new Error(`setup failed: ${created.body}`);

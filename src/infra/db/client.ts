@@ -14,20 +14,21 @@ export interface DatabaseClient {
 }
 
 /**
- * A statement for the pool. Prepared once per connection under a name (unless the pool is told
- * not to), so PostgreSQL parses and plans a hot read once instead of on every request; the
- * embedded server gives every connection names of its own (src/infra/db/pglite-server.ts).
+ * A statement for the pool, built once (never per request). Prepared once per connection under
+ * its name (unless the pool is told not to), so PostgreSQL parses and plans a hot read once
+ * instead of on every request; the embedded server gives every connection names of its own
+ * (src/infra/db/pglite-server.ts).
  */
 export interface Statement {
   text: string;
+  /**
+   * Distinct for each distinct text. None when the best plan depends on the values too much to
+   * share one: such a statement is sent unnamed, parsed and planned for its values every time.
+   */
+  name?: string;
   /** Labels for db_query_duration_seconds. */
   model: string;
   operation: string;
-  /**
-   * False when the best plan depends on the values too much to share one: such a statement is
-   * sent unnamed, parsed and planned for its values every time.
-   */
-  prepare?: boolean;
 }
 
 export type SqlRunner = <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => Promise<Row[]>;
@@ -215,15 +216,9 @@ function startReplica(pool: pg.Pool, options: ReplicaOptions, onPoolError?: (err
   };
 }
 
-/**
- * Turns statements into pg query configs: named (so pg prepares each on a connection the first
- * time it runs there) when `prepared` and the statement allows it, else unnamed. The names are
- * this function's own, one per distinct SQL text (a bounded set: the catalogue's query shapes).
- */
+/** Turns statements into pg query configs: named when `prepared` and the statement has a name, else unnamed. */
 export function queryConfigs(prepared: boolean): (statement: Statement, values: unknown[]) => pg.QueryConfig {
-  const names = new Map<string, string>();
-  const nameOf = (text: string) => names.get(text) ?? names.set(text, `catalogue_${names.size + 1}`).get(text)!;
-  return ({ text, prepare }, values) => (prepared && prepare !== false ? { name: nameOf(text), text, values } : { text, values });
+  return prepared ? ({ name, text }, values) => (name ? { name, text, values } : { text, values }) : ({ text }, values) => ({ text, values });
 }
 
 function withQueryTimings(prisma: PrismaClient, observe: NonNullable<DatabaseClientOptions["observeQuery"]>): PrismaClient {

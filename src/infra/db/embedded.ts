@@ -1,11 +1,10 @@
-// An in-process PostgreSQL (PGlite, PostgreSQL 18 compiled to WebAssembly) served over TCP on
-// loopback by ./pglite-server.ts, which gives each connection the one PGlite session to itself
+// An in-process PostgreSQL (PGlite, PostgreSQL 18 compiled to WebAssembly, in a worker thread of
+// its own: ./pglite-thread.ts) served over TCP on loopback by ./pglite-server.ts, which gives each connection the one PGlite session to itself
 // for a whole batch or transaction and admits only this process (a password made at each start).
 import { access, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { startPgliteServer, type PgliteServer } from "./pglite-server.js";
+import { PgliteOpenError, startPgliteThread, type PgliteThread } from "./pglite-thread.js";
 
 /** The embedded database cannot start; the message says what happened and what to do. */
 export class EmbeddedDatabaseError extends Error {}
@@ -33,7 +32,7 @@ export interface EmbeddedPostgresOptions {
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const { dataDir, host = "127.0.0.1", port = 0, loadDataDir } = opts;
   const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
-  let db: PGlite | undefined;
+  let db: PgliteThread | undefined;
   let server: PgliteServer;
   try {
     if (dataDir) await refuseForeignDataDir(dataDir);
@@ -56,18 +55,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       })();
       return closing;
     },
-    dumpDataDir: () => db.dumpDataDir("none"),
+    dumpDataDir: () => db.dumpDataDir(),
   };
 }
 
-async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<PGlite> {
+async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<PgliteThread> {
   try {
-    return await PGlite.create({ dataDir, loadDataDir, extensions: { pg_trgm } });
+    return await startPgliteThread({ dataDir, loadDataDir });
   } catch (error) {
-    if (!dataDir) throw error;
-    const reason = String((error as Error).message ?? error)
-      .split("\n")[0]!
-      .slice(0, 200);
+    if (!dataDir || !(error instanceof PgliteOpenError)) throw error;
+    const reason = error.message.split("\n")[0]!.slice(0, 200);
     throw new EmbeddedDatabaseError(
       `The embedded database in ${dataDir} exists but does not open (${reason}). Restore the directory from a backup, or remove it (make clean) to start over with an empty database.`,
       { cause: error },

@@ -1,5 +1,6 @@
 // The embedded PGlite served over TCP on loopback, so that pg, Prisma's adapter and the schema
-// engine reach it exactly as they reach PostgreSQL.
+// engine reach it exactly as they reach PostgreSQL. PGlite itself runs in a thread of its own
+// (./pglite-thread.ts): this side only frames, schedules and moves bytes.
 //
 // PGlite is one single-user backend: every connection shares its one session. That is safe only
 // if a connection has the session to itself from its first message until the backend is idle
@@ -22,9 +23,9 @@
 // for each start (cleartext is fine on loopback, where nobody else can read the traffic).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
-import type { PGlite } from "@electric-sql/pglite";
 import { cString, message } from "./pg-protocol-messages.js";
 import { ConnectionStatementNames } from "./pglite-statement-names.js";
+import type { ProtocolBackend } from "./pglite-thread.js";
 
 export interface PgliteServerOptions {
   host: string;
@@ -53,7 +54,7 @@ const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 const BATCH_ENDS = new Set(["S", "Q", "H", "c", "f"]);
 const DEFAULT_IDLE_IN_TRANSACTION_MS = 60_000;
 
-export async function startPgliteServer(db: PGlite, options: PgliteServerOptions): Promise<PgliteServer> {
+export async function startPgliteServer(db: ProtocolBackend, options: PgliteServerOptions): Promise<PgliteServer> {
   const session = new SessionScheduler(db);
   const greetings = new StartupReplies();
   const password = randomBytes(24).toString("base64url");
@@ -98,7 +99,7 @@ class SessionScheduler {
   private readonly waiting: { connection: Connection; grant: () => void; refuse: (error: Error) => void }[] = [];
   private running: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly db: PGlite) {}
+  constructor(readonly db: ProtocolBackend) {}
 
   isOwner(connection: Connection): boolean {
     return this.owner === connection;
@@ -107,8 +108,7 @@ class SessionScheduler {
   /** Runs one batch of `connection`'s messages once the session is its own; answers PGlite's output. */
   async run(connection: Connection, batch: Uint8Array): Promise<Buffer> {
     await this.acquire(connection);
-    // PGlite 0.5 answers a view of a buffer it reuses for the next call: copy before letting go.
-    const result = this.db.runExclusive(async () => Buffer.from(await this.db.execProtocolRaw(batch)));
+    const result = this.db.execProtocol(batch);
     this.running = result.catch(() => {});
     return result;
   }
@@ -129,7 +129,7 @@ class SessionScheduler {
     if (this.owner !== connection) return;
     try {
       // Sync ends an unfinished extended-protocol batch; ROLLBACK ends an open transaction.
-      await this.db.runExclusive(() => this.db.execProtocolRaw(concat(message("S"), message("Q", cString("ROLLBACK")))));
+      await this.db.execProtocol(concat(message("S"), message("Q", cString("ROLLBACK"))));
     } catch {
       // The backend is idle already, or beyond saving: either way the others go on.
     } finally {
@@ -142,7 +142,7 @@ class SessionScheduler {
     if (messages.length === 0) return;
     await this.acquire(connection);
     try {
-      await this.db.runExclusive(() => this.db.execProtocolRaw(concat(...messages, message("S"))));
+      await this.db.execProtocol(concat(...messages, message("S")));
     } catch {
       // The database is closing: its statements go with it.
     } finally {

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { describe, expect, it } from "vitest";
-import { isAllowedHost, pageLinks, pageRequest } from "./pagination.js";
+import { isAllowedHost, pageLinks, pageRequest, readLinkBase } from "./pagination.js";
 
 /** What pageLinks reads of a request. */
 function request(url: string, options: { host?: string; publicUrl?: string; allowedHosts?: string } = {}): FastifyRequest {
@@ -9,7 +9,7 @@ function request(url: string, options: { host?: string; publicUrl?: string; allo
     host: options.host ?? "shop.example",
     protocol: "https",
     routeOptions: { url: "/api/product/" },
-    server: { linkBase: { publicUrl: options.publicUrl, allowedHosts: options.allowedHosts ?? "shop.example" } },
+    server: { linkBase: readLinkBase({ publicUrl: options.publicUrl, allowedHosts: options.allowedHosts ?? "shop.example" }) },
   } as unknown as FastifyRequest;
 }
 

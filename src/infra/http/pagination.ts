@@ -14,9 +14,16 @@ export function pageRequest(query: { limit?: number; offset?: number }): { limit
 }
 
 /** Where absolute links may point: PUBLIC_URL, else the request's Host when it is an allowed one. */
-export interface LinkBase {
+export interface LinkBaseOptions {
   publicUrl?: string;
   allowedHosts: string;
+}
+
+/** LinkBaseOptions read once, at start-up. */
+export interface LinkBase {
+  /** PUBLIC_URL without its trailing slashes. */
+  publicOrigin?: string;
+  allowsHost(host: string | undefined): boolean;
 }
 
 declare module "fastify" {
@@ -25,10 +32,14 @@ declare module "fastify" {
   }
 }
 
+export function readLinkBase(options: LinkBaseOptions): LinkBase {
+  return { ...(options.publicUrl ? { publicOrigin: options.publicUrl.replace(/\/+$/, "") } : {}), allowsHost: allowedHosts(options.allowedHosts) };
+}
+
 /** Tells pageLinks where absolute links may point (from PUBLIC_URL and ALLOWED_HOSTS). */
 export const linkBasePlugin = fp(
-  async (app: FastifyInstance, base: LinkBase) => {
-    app.decorate("linkBase", base);
+  async (app: FastifyInstance, options: LinkBaseOptions) => {
+    app.decorate("linkBase", readLinkBase(options));
   },
   { name: "link-base", fastify: "5.x" },
 );
@@ -38,24 +49,34 @@ export const linkBasePlugin = fp(
  * that is not allowed never reaches an answer (host-header poisoning), so links become relative.
  */
 export function linkBase(request: FastifyRequest, base: LinkBase): string {
-  if (base.publicUrl) return base.publicUrl.replace(/\/+$/, "");
-  return isAllowedHost(request.host, base.allowedHosts) ? `${request.protocol}://${request.host}` : "";
+  if (base.publicOrigin !== undefined) return base.publicOrigin;
+  return base.allowsHost(request.host) ? `${request.protocol}://${request.host}` : "";
 }
 
-/** `name` allows the host on any port, `name:port` one port, `*` every host. */
-export function isAllowedHost(host: string | undefined, allowedHosts: string): boolean {
-  if (!host) return false;
-  const wanted = host.toLowerCase();
-  const hostname = wanted.replace(/:\d+$/, "");
-  return allowedHosts
-    .split(",")
-    .map((entry) => entry.trim().toLowerCase())
-    .some((entry) => entry === "*" || entry === wanted || entry === hostname);
+/** ALLOWED_HOSTS as a test: `name` allows the host on any port, `name:port` one port, `*` every host. */
+function allowedHosts(list: string): (host: string | undefined) => boolean {
+  const entries = new Set(list.split(",").map((entry) => entry.trim().toLowerCase()));
+  if (entries.has("*")) return (host) => Boolean(host);
+  return (host) => {
+    if (!host) return false;
+    const wanted = host.toLowerCase();
+    return entries.has(wanted) || entries.has(wanted.replace(/:\d+$/, ""));
+  };
 }
 
-/** The request's query string as parameters, in the order the client sent them. */
+export const isAllowedHost = (host: string | undefined, list: string): boolean => allowedHosts(list)(host);
+
+/** Each request's query string as parameters, in the order the client sent them: parsed once, when needed. */
+const queries = new WeakMap<FastifyRequest, URLSearchParams>();
+
 function queryOf(request: FastifyRequest): URLSearchParams {
-  return new URLSearchParams(request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : "");
+  let query = queries.get(request);
+  if (query === undefined) {
+    const at = request.url.indexOf("?");
+    query = new URLSearchParams(at < 0 ? "" : request.url.slice(at));
+    queries.set(request, query);
+  }
+  return query;
 }
 
 /** True when the client sent this query parameter itself (validation fills in defaults). */
@@ -74,15 +95,13 @@ function linkPrefix(request: FastifyRequest): string {
  * neighbour's (opaque) cursor and no `offset`.
  */
 export function cursorLinks(request: FastifyRequest, count: number, limit: number, next: string | null, previous: string | null): PageLinks {
-  const prefix = linkPrefix(request);
-  const query = queryOf(request);
   const at = (cursor: string | null): string | null => {
     if (cursor === null) return null;
-    const params = new URLSearchParams(query);
+    const params = new URLSearchParams(queryOf(request));
     params.delete("offset");
     params.set("limit", String(limit));
     params.set("cursor", cursor);
-    return `${prefix}?${params.toString()}`;
+    return `${linkPrefix(request)}?${params.toString()}`;
   };
   return { count, next: at(next), previous: at(previous) };
 }
@@ -92,14 +111,12 @@ export function cursorLinks(request: FastifyRequest, count: number, limit: numbe
  * the documented one (the route's template, e.g. `/api/product/`), whichever form the client sent.
  */
 export function pageLinks(request: FastifyRequest, count: number, limit: number, offset: number): PageLinks {
-  const prefix = linkPrefix(request);
-  const query = queryOf(request);
   const at = (newOffset: number | null): string => {
-    const params = new URLSearchParams(query);
+    const params = new URLSearchParams(queryOf(request));
     params.set("limit", String(limit));
     if (newOffset === null) params.delete("offset");
     else params.set("offset", String(newOffset));
-    return `${prefix}?${params.toString()}`;
+    return `${linkPrefix(request)}?${params.toString()}`;
   };
   const hasNext = limit > 0 && offset + limit < count;
   const hasPrevious = limit > 0 && offset > 0;
