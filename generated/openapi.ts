@@ -30,7 +30,10 @@ export interface paths {
         /**
          * Exchange a refresh token for a new token pair
          * @description Refresh tokens rotate: the answer carries a new refresh token and the one sent is retired.
-         *     Sending a retired refresh token again revokes every token descended from the same login.
+         *     Sending a retired refresh token again is taken as theft: it is refused (401), every refresh
+         *     token rotated from the same login is retired, and the user's access tokens issued until now
+         *     stop working within 2 seconds, as on logout. The user's other sessions get new access
+         *     tokens by refreshing.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -736,7 +739,12 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request body is not `application/json`. */
+        /**
+         * @description The request body is not `application/json`. An operation without a request body (a cancel,
+         *     a delete) takes an empty body with any `Content-Type` or none, as HTTP clients send it
+         *     (axios says `application/x-www-form-urlencoded`, generated fetch clients `application/json`);
+         *     only a non-empty body it cannot read is refused.
+         */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -1296,6 +1304,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1634,6 +1643,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1956,6 +1966,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["CancelRefused"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
