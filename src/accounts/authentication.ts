@@ -53,7 +53,7 @@ export function createSecurityHandlers(tokens: TokenService, users: UsersReposit
       const principal = await principals.fetch(claims.user_id);
       if (!principal) throw tokenNotValid("User not found", false);
       if (issuedBeforeCutoff(claims.iat, principal.tokensValidAfter)) {
-        throw tokenNotValid("Token was issued before the last logout or password change", false);
+        throw tokenNotValid("Token was issued before the last logout, password change or refresh-token reuse", false);
       }
       if (roles.includes("admin") && !principal.isAdmin) throw forbidden();
       request.principal = principal;
