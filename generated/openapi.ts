@@ -162,7 +162,11 @@ export interface paths {
          *     removed. A cursor is only valid with the filter and ordering it was made for: changing
          *     `keyword`, `min_price`, `max_price` or `ordering` while following one is a `400` problem
          *     (`errors[0].code` `cursor-mismatch`), and so is a cursor that is not one this service wrote
-         *     (`invalid-cursor`), or a cursor sent together with `offset`.
+         *     (`invalid-cursor`), or a non-empty cursor sent together with `offset` (`offset-with-cursor`).
+         *
+         *     **Rules between parameters** (a parameter's schema cannot state them; each is a `400` with
+         *     the `errors[0].code` named, see the 400 examples): `offset-with-cursor` as above;
+         *     `conflicts-with-keyword`, `keyword` and the deprecated `keywords` sent with different values.
          *
          *     **Order.** `ordering` sorts by `id` (the default), `name` (ignoring case), `price` or
          *     `created_at`; a leading `-` reverses it. Ties (equal prices or creation times) are broken by
@@ -245,6 +249,10 @@ export interface paths {
          *     is written and the problem's `errors` name each short product with what was asked and
          *     what is available. Send an `Idempotency-Key` to retry safely: the same key with the same
          *     body answers the first order again for 24 hours.
+         *
+         *     A product listed twice is a `400` (`errors[].code` `duplicate-product`, one per repeated
+         *     line): JSON Schema's `uniqueItems` compares whole lines, not their `id`s, so the schema
+         *     cannot say it. Add the quantities into one line instead.
          *
          *     On a new database there are no products yet: create one first (`POST /api/product/` as
          *     `admin`; its example makes product 1 with 100 in stock), then this example orders 2 of it.
@@ -432,6 +440,11 @@ export interface components {
         /** @example 1 */
         SerialId: number;
         /**
+         * @description An id in a path, in decimal digits (`/api/order/1.0` is a `400`).
+         * @example 1
+         */
+        SerialIdParameter: number;
+        /**
          * @description An exact decimal amount with three decimals.
          * @example 2.200
          */
@@ -515,7 +528,9 @@ export interface components {
             previous: string | null;
         };
         /**
-         * @description A decimal of at most 10 digits, 3 after the point, as a string ("2.2") or a JSON number.
+         * @description A decimal of at most 10 digits, 3 after the point, as a string ("2.2") or a JSON number. A
+         *     number is taken as its shortest decimal form, which must be a whole number of thousandths:
+         *     `2.2` is, `0.1 + 0.2` (`0.30000000000000004`) is not; send prices you compute as strings.
          * @example 2.2
          */
         PriceInput: string | number;
@@ -596,7 +611,7 @@ export interface components {
              * Format: date-time
              * @description When the order was cancelled; null while it is not.
              */
-            cancelled_at?: string | null;
+            cancelled_at: string | null;
             items: components["schemas"]["OrderItem"][];
             total: components["schemas"]["Money"];
         };
@@ -809,6 +824,47 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The request did not arrive in time (its headers within 5 seconds, all of it within 10). No
+         *     operation was reached; the connection is closed after this answer.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:request-timeout",
+                 *       "title": "Request Timeout",
+                 *       "status": 408,
+                 *       "code": "request-timeout",
+                 *       "detail": "The request was not received in time.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request's headers are larger than the service accepts. No operation was reached; the connection is closed after this answer. */
+        HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:headers-too-large",
+                 *       "title": "Request Header Fields Too Large",
+                 *       "status": 431,
+                 *       "code": "headers-too-large",
+                 *       "detail": "The request's headers are larger than the service accepts.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The Idempotency-Key was already used with a different request body. */
         IdempotencyMismatch: {
             headers: {
@@ -907,12 +963,12 @@ export interface components {
     };
     parameters: {
         /**
-         * @description Page size (default 5).
+         * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
          * @example 5
          */
         Limit: number;
         /**
-         * @description How many items to skip.
+         * @description How many items to skip, in decimal digits.
          * @example 0
          */
         Offset: number;
@@ -928,7 +984,7 @@ export interface components {
          * @description The product's id.
          * @example 1
          */
-        ProductId: components["schemas"]["SerialId"];
+        ProductId: components["schemas"]["SerialIdParameter"];
         /**
          * @description The user's id.
          * @example 0b9f2c4e-3f71-4a5e-9d0b-6f1d2a7c8e90
@@ -999,9 +1055,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1041,8 +1099,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1074,8 +1134,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1127,9 +1189,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1138,12 +1202,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -1182,6 +1246,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1222,6 +1288,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1273,8 +1341,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1304,7 +1374,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1355,8 +1427,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1365,12 +1439,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -1445,8 +1519,18 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            /** @description The request is invalid; `errors` lists each problem, with a `code` for the rules between parameters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1494,8 +1578,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1543,6 +1629,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1602,9 +1690,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1642,8 +1732,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1704,6 +1796,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             /** @description `stock_delta` would take the stock below 0 or above 2147483647; nothing was changed. */
             409: {
                 headers: {
@@ -1736,6 +1829,7 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1744,12 +1838,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -1796,6 +1890,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1864,9 +1960,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyMismatch"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1880,7 +1978,7 @@ export interface operations {
                  * @description The order's id.
                  * @example 1
                  */
-                id: components["schemas"]["SerialId"];
+                id: components["schemas"]["SerialIdParameter"];
             };
             cookie?: never;
         };
@@ -1916,6 +2014,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1929,7 +2029,7 @@ export interface operations {
                  * @description The order's id.
                  * @example 1
                  */
-                id: components["schemas"]["SerialId"];
+                id: components["schemas"]["SerialIdParameter"];
             };
             cookie?: never;
         };
@@ -1965,8 +2065,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["CancelRefused"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1994,6 +2096,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2021,6 +2125,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2049,6 +2155,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2081,6 +2189,8 @@ export interface operations {
                     };
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2103,6 +2213,8 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
         };
     };
