@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-unit test-pglite test-postgres lint lint-spec lint-imports lint-style lint-deploy api-compat format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -51,7 +51,7 @@ test:
 	@npx tsx scripts/test-summary.ts
 
 # The import directions of README "Layers" (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
-lint: lint-spec lint-imports lint-style lint-deploy
+lint: lint-spec lint-imports lint-style lint-deploy api-compat
 lint-spec: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
 lint-imports: node_modules/.installed
@@ -60,6 +60,10 @@ lint-style: node_modules/.installed
 	npx biome ci --error-on-warnings .
 lint-deploy: node_modules/.installed
 	bash scripts/validate-deploy.sh
+# The breaking-change gate: openapi.yaml against openapi.released.yaml (Optic, then scripts/api-compat.ts);
+# a breaking change needs info.version's major bumped and a CHANGELOG.md entry.
+api-compat: node_modules/.installed
+	npx tsx scripts/api-compat.ts
 
 # Rewrites every file in Biome's style (biome.json).
 format: node_modules/.installed
