@@ -5,7 +5,9 @@
 // entry for info.version. On release, copy openapi.yaml to openapi.released.yaml.
 //   npx tsx scripts/api-compat.ts [released.yaml] [current.yaml]
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { breakingChanges, majorVersion } from "../support/api-compat.js";
 
@@ -14,9 +16,11 @@ const released = parse(readFileSync(releasedFile, "utf8"));
 const current = parse(readFileSync(currentFile, "utf8"));
 const problems: string[] = [];
 
-const optic = spawnSync("npx", ["--no-install", "optic", "diff", releasedFile, currentFile, "--check"], {
+// Under CI=true Optic writes ci-run-details.json into its working directory: a scratch one here.
+const optic = spawnSync(join(process.cwd(), "node_modules/.bin/optic"), ["diff", resolve(releasedFile), resolve(currentFile), "--check"], {
   encoding: "utf8",
-  env: { ...process.env, OPTIC_TELEMETRY_LEVEL: "off", CI: "true" },
+  cwd: mkdtempSync(join(tmpdir(), "optic-")),
+  env: { ...process.env, OPTIC_TELEMETRY_LEVEL: "off" },
 });
 const opticSummary = `${optic.stdout}${optic.stderr}`.split("\n").filter((line) => /Checks:|✖|breaking|error/i.test(line));
 console.log(`Optic (${releasedFile} → ${currentFile}):\n${opticSummary.map((line) => `  ${line.trim()}`).join("\n") || "  (no changes)"}`);
