@@ -27,6 +27,7 @@ const GENERATORS: Record<string, (dir: string) => string[]> = {
     "mediaType === 'application/json' || mediaType === 'application/problem+json'",
   ],
   "hey-api": (dir) => ["openapi-ts", "--input", "openapi.yaml", "--output", `${dir}/client`],
+  oazapfts: (dir) => ["oazapfts", "openapi.yaml", `${dir}/client/client.ts`],
 };
 
 /** `tsc --strict` over the flow and everything it imports; kubb writes `.ts` import paths. */
