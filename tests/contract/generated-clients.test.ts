@@ -28,6 +28,7 @@ const GENERATORS: Record<string, (dir: string) => string[]> = {
   ],
   "hey-api": (dir) => ["openapi-ts", "--input", "openapi.yaml", "--output", `${dir}/client`],
   oazapfts: (dir) => ["oazapfts", "openapi.yaml", `${dir}/client/client.ts`],
+  "typed-openapi": (dir) => ["typed-openapi", "openapi.yaml", "--output", `${dir}/client/client.ts`],
   "swagger-typescript-api": (dir) => ["swagger-typescript-api", "generate", "--path", "openapi.yaml", "--output", `${dir}/client`, "--name", "client.ts"],
 };
 
