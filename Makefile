@@ -11,7 +11,7 @@ REPORT = --reporter=default --reporter=json --outputFile.json=artifacts/vitest-$
 
 SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
-.PHONY: up down build run test test-smoke test-unit test-pglite test-postgres test-pooler lint lint-spec lint-imports lint-style lint-deploy lint-docs format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
+.PHONY: up down build run test test-smoke test-unit test-pglite test-postgres test-pooler lint lint-spec lint-imports lint-style lint-deploy lint-docs api-compat format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
 # Two installs. `make run` needs only the service's dependencies and the build's tools
 # (node_modules/.installed-run: npm ci --omit=dev, which brings BUILD_TOOLS along: see
@@ -86,7 +86,7 @@ test-smoke: dist/src/server.js test-unit
 	TEST_DB=pglite npx vitest run --project integration $(SMOKE_FILES)
 
 # The import rules of docs/reference/architecture.md (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
-lint: lint-spec lint-imports lint-style lint-deploy
+lint: lint-spec lint-imports lint-style lint-deploy api-compat
 lint-spec: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
 lint-imports: node_modules/.installed
@@ -105,6 +105,10 @@ lint-deploy: node_modules/.installed $(DEPLOY_CHECK)/node_modules/.installed
 # The relative links and #anchors of README.md, docs/ and deploy/README.md.
 lint-docs: node_modules/.installed
 	npx tsx scripts/check-doc-links.ts
+# The breaking-change gate: openapi.yaml against openapi.released.yaml (Optic, then scripts/api-compat.ts);
+# a breaking change needs info.version's major bumped and a CHANGELOG.md entry.
+api-compat: node_modules/.installed
+	npx tsx scripts/api-compat.ts
 
 # Rewrites every file in Biome's style (biome.json).
 format: node_modules/.installed

@@ -30,7 +30,10 @@ export interface paths {
         /**
          * Exchange a refresh token for a new token pair
          * @description Refresh tokens rotate: the answer carries a new refresh token and the one sent is retired.
-         *     Sending a retired refresh token again revokes every token descended from the same login.
+         *     Sending a retired refresh token again is taken as theft: it is refused (401), every refresh
+         *     token rotated from the same login is retired, and the user's access tokens issued until now
+         *     stop working within 2 seconds, as on logout. The user's other sessions get new access
+         *     tokens by refreshing.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -159,7 +162,11 @@ export interface paths {
          *     removed. A cursor is only valid with the filter and ordering it was made for: changing
          *     `keyword`, `min_price`, `max_price` or `ordering` while following one is a `400` problem
          *     (`errors[0].code` `cursor-mismatch`), and so is a cursor that is not one this service wrote
-         *     (`invalid-cursor`), or a cursor sent together with `offset`.
+         *     (`invalid-cursor`), or a non-empty cursor sent together with `offset` (`offset-with-cursor`).
+         *
+         *     **Rules between parameters** (a parameter's schema cannot state them; each is a `400` with
+         *     the `errors[0].code` named, see the 400 examples): `offset-with-cursor` as above;
+         *     `conflicts-with-keyword`, `keyword` and the deprecated `keywords` sent with different values.
          *
          *     **Order.** `ordering` sorts by `id` (the default), `name` (ignoring case), `price` or
          *     `created_at`; a leading `-` reverses it. Ties (equal prices or creation times) are broken by
@@ -279,6 +286,10 @@ export interface paths {
          *     order may have been placed. Its detail names the order's id: once the service answers
          *     again (`Retry-After`), `GET /api/order/{id}` tells (404: not placed); or resend with the
          *     same `Idempotency-Key`. A 503 `service-unavailable` always means nothing was written.
+         *
+         *     A product listed twice is a `400` (`errors[].code` `duplicate-product`, one per repeated
+         *     line): JSON Schema's `uniqueItems` compares whole lines, not their `id`s, so the schema
+         *     cannot say it. Add the quantities into one line instead.
          *
          *     On a new database there are no products yet: create one first (`POST /api/product/` as
          *     `admin`; its example makes product 1 with 100 in stock), then this example orders 2 of it.
@@ -669,6 +680,11 @@ export interface components {
         /** @example 1 */
         SerialId: number;
         /**
+         * @description An id in a path, in decimal digits (`/api/order/1.0` is a `400`).
+         * @example 1
+         */
+        SerialIdParameter: number;
+        /**
          * @description An exact decimal amount with three decimals.
          * @example 2.200
          */
@@ -752,7 +768,9 @@ export interface components {
             previous: string | null;
         };
         /**
-         * @description A decimal of at most 10 digits, 3 after the point, as a string ("2.2") or a JSON number.
+         * @description A decimal of at most 10 digits, 3 after the point, as a string ("2.2") or a JSON number. A
+         *     number is taken as its shortest decimal form, which must be a whole number of thousandths:
+         *     `2.2` is, `0.1 + 0.2` (`0.30000000000000004`) is not; send prices you compute as strings.
          * @example 2.2
          */
         PriceInput: string | number;
@@ -836,7 +854,7 @@ export interface components {
              * Format: date-time
              * @description When the order was cancelled; null while it is not.
              */
-            cancelled_at?: string | null;
+            cancelled_at: string | null;
             /**
              * Format: date-time
              * @description When the order was fulfilled; null while it is not.
@@ -1090,7 +1108,12 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request body is not `application/json`. */
+        /**
+         * @description The request body is not `application/json`. An operation without a request body (a cancel,
+         *     a delete) takes an empty body with any `Content-Type` or none, as HTTP clients send it
+         *     (axios says `application/x-www-form-urlencoded`, generated fetch clients `application/json`);
+         *     only a non-empty body it cannot read is refused.
+         */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -1149,6 +1172,47 @@ export interface components {
                  *       "status": 400,
                  *       "code": "malformed-request",
                  *       "detail": "The request is not valid HTTP/1.1 (HPE_INVALID_CONTENT_LENGTH).",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request did not arrive in time (its headers within 5 seconds, all of it within 10). No
+         *     operation was reached; the connection is closed after this answer.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:request-timeout",
+                 *       "title": "Request Timeout",
+                 *       "status": 408,
+                 *       "code": "request-timeout",
+                 *       "detail": "The request was not received in time.",
+                 *       "instance": "/api/order/"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request's headers are larger than the service accepts. No operation was reached; the connection is closed after this answer. */
+        HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:order-service:problem:headers-too-large",
+                 *       "title": "Request Header Fields Too Large",
+                 *       "status": 431,
+                 *       "code": "headers-too-large",
+                 *       "detail": "The request's headers are larger than the service accepts.",
                  *       "instance": "/api/order/"
                  *     }
                  */
@@ -1269,12 +1333,12 @@ export interface components {
     };
     parameters: {
         /**
-         * @description Page size (default 5).
+         * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
          * @example 5
          */
         Limit: number;
         /**
-         * @description How many items to skip.
+         * @description How many items to skip, in decimal digits.
          * @example 0
          */
         Offset: number;
@@ -1290,7 +1354,7 @@ export interface components {
          * @description The product's id.
          * @example 1
          */
-        ProductId: components["schemas"]["SerialId"];
+        ProductId: components["schemas"]["SerialIdParameter"];
         /**
          * @description The user's id.
          * @example 0b9f2c4e-3f71-4a5e-9d0b-6f1d2a7c8e90
@@ -1366,9 +1430,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1408,8 +1474,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1441,8 +1509,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1494,9 +1564,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1505,12 +1577,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -1549,6 +1621,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1589,6 +1663,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1640,8 +1716,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1671,6 +1749,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1721,8 +1802,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1731,12 +1814,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -1811,8 +1894,18 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
+            /** @description The request is invalid; `errors` lists each problem, with a `code` for the rules between parameters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1860,8 +1953,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1909,6 +2004,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1968,9 +2065,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2008,7 +2107,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             412: components["responses"]["PreconditionFailed"];
+            415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2069,6 +2171,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             /** @description `stock_delta` would take the stock below 0 or above 2147483647; nothing was changed. */
             409: {
                 headers: {
@@ -2101,6 +2204,7 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2109,12 +2213,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -2176,6 +2280,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2245,9 +2351,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyMismatch"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2261,7 +2369,7 @@ export interface operations {
                  * @description The order's id.
                  * @example 1
                  */
-                id: components["schemas"]["SerialId"];
+                id: components["schemas"]["SerialIdParameter"];
             };
             cookie?: never;
         };
@@ -2298,6 +2406,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2311,7 +2421,7 @@ export interface operations {
                  * @description The order's id.
                  * @example 1
                  */
-                id: components["schemas"]["SerialId"];
+                id: components["schemas"]["SerialIdParameter"];
             };
             cookie?: never;
         };
@@ -2348,7 +2458,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["CancelRefused"];
+            415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2362,7 +2475,7 @@ export interface operations {
                  * @description The order's id.
                  * @example 1
                  */
-                id: components["schemas"]["SerialId"];
+                id: components["schemas"]["SerialIdParameter"];
             };
             cookie?: never;
         };
@@ -2400,7 +2513,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["FulfilRefused"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2472,6 +2587,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2480,12 +2597,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -2530,6 +2647,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2585,8 +2704,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2634,6 +2755,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2664,6 +2787,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2720,8 +2845,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2770,6 +2897,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2817,6 +2946,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2825,12 +2956,12 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description Page size (default 5).
+                 * @description Page size (default 5), in decimal digits (`1e2` or `5.0` is a `400`).
                  * @example 5
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description How many items to skip.
+                 * @description How many items to skip, in decimal digits.
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
@@ -2884,6 +3015,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2936,6 +3069,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             /** @description The delivery is still pending; nothing changed. */
             409: {
                 headers: {
@@ -2955,6 +3089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2982,6 +3117,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3009,6 +3146,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3037,6 +3176,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3069,6 +3210,8 @@ export interface operations {
                     };
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3091,6 +3234,8 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+            408: components["responses"]["RequestTimeout"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
         };
     };

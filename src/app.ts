@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { errorCodes, type FastifyHttpOptions, type FastifyInstance } from "fastify";
+import type { FastifyHttpOptions, FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import openapiGlue from "fastify-openapi-glue";
 import { stringify } from "yaml";
@@ -12,6 +12,7 @@ import { type CoordinationOptions, coordinationPlugin } from "./infra/coordinati
 import { databasePlugin, type ProvidedDatabase } from "./infra/db/plugin.js";
 import type { Feature } from "./infra/feature.js";
 import { validatorCompiler } from "./infra/http/ajv.js";
+import { registerBodyParsers } from "./infra/http/body-parsers.js";
 import { answerClientError, problemHandlersPlugin, sendProblem } from "./infra/http/error-handler.js";
 import type { OperationHandlers } from "./infra/http/operation-types.js";
 import { linkBasePlugin } from "./infra/http/pagination.js";
@@ -115,13 +116,7 @@ async function orderService(app: FastifyInstance, options: AppOptions): Promise<
   bindTraceIds(app);
   echoRequestIds(app);
   app.setValidatorCompiler(validatorCompiler);
-  // Only JSON bodies: anything else is a 415 problem, not a string that fails validation. The
-  // spec's response-only media types are refused by name, which also tells fastify-openapi-glue
-  // (it warns about media types without a parser) that they were considered.
-  app.removeContentTypeParser("text/plain");
-  app.addContentTypeParser(["text/plain", "application/yaml", "application/problem+json"], (request, _body, done) =>
-    done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers["content-type"]), undefined),
-  );
+  registerBodyParsers(app);
   const document = options.specification ?? loadSpec();
   // openapi.yaml is served as written; a swapped-in document as the YAML of what the app routes.
   app.decorate("specification", { document, yaml: options.specification ? stringify(document) : SPEC_TEXT });

@@ -75,7 +75,7 @@ export function createSecurityHandlers(tokens: TokenService, principals: Princip
       const principal = await principals.find(claims.user_id);
       if (!principal) throw userGone();
       if (issuedBeforeCutoff(claims.iat, principal.tokensValidAfter)) {
-        throw tokenNotValid("Token was issued before the last logout or password change", false);
+        throw tokenNotValid("Token was issued before the last logout, password change or refresh-token reuse", false);
       }
       if (roles.includes("admin") && !principal.isAdmin) throw forbidden();
       request.principal = principal;

@@ -124,7 +124,10 @@ export class TokenService {
     };
   }
 
-  /** Retires the refresh token and issues the next pair; reuse of a retired one revokes its family. */
+  /**
+   * Retires the refresh token and issues the next pair. Reuse of a retired one means it was
+   * stolen: its family is revoked and the user's access tokens end, as on logout.
+   */
   async rotate(refreshToken: string): Promise<TokenPair> {
     const claims = this.verify(refreshToken, "refresh");
     const now = new Date();
@@ -134,7 +137,7 @@ export class TokenService {
     });
     if (count === 0) {
       const row = await this.db.refreshToken.findUnique({ where: { id: claims.jti }, select: { familyId: true, usedAt: true } });
-      if (row?.usedAt) await this.revokeFamily(row.familyId);
+      if (row?.usedAt) await this.revokeFamily(row.familyId, claims.user_id);
       throw tokenNotValid("Refresh token has been used or revoked");
     }
     const user = await this.db.user.findUnique({ where: { id: claims.user_id }, select: { tokensValidAfter: true } });
@@ -151,10 +154,7 @@ export class TokenService {
     const claims = this.verify(refreshToken, "refresh", { ignoreExpiration: true });
     const row = await this.db.refreshToken.findUnique({ where: { id: claims.jti }, select: { familyId: true, revokedAt: true } });
     if (!row || row.revokedAt) return;
-    await this.db.$transaction([
-      this.db.refreshToken.updateMany({ where: { familyId: row.familyId, revokedAt: null }, data: { revokedAt: new Date() } }),
-      this.db.user.updateMany({ where: { id: claims.user_id }, data: { tokensValidAfter: new Date() } }),
-    ]);
+    await this.revokeFamily(row.familyId, claims.user_id);
   }
 
   /** After a password change: every refresh token retired, every access token issued until now refused. */
@@ -166,7 +166,15 @@ export class TokenService {
     ]);
   }
 
-  private async revokeFamily(familyId: string): Promise<void> {
-    await this.db.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date() } });
+  /**
+   * Retires every refresh token of one login and refuses the user's access tokens issued until
+   * now. Access tokens carry no family, so all of the user's end; other sessions refresh.
+   */
+  private async revokeFamily(familyId: string, userId: string): Promise<void> {
+    const now = new Date();
+    await this.db.$transaction([
+      this.db.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: now } }),
+      this.db.user.updateMany({ where: { id: userId }, data: { tokensValidAfter: now } }),
+    ]);
   }
 }

@@ -11,6 +11,8 @@ function read<T>(where: string, value: unknown, type: "number" | "string"): T {
   return value as T;
 }
 const schema = (name: string): Schema => spec.components.schemas[name] ?? {};
+/** The branch of type `type` of an `anyOf` schema (PriceInput, StockInput). */
+const branch = (name: string, type: string): Schema => ((schema(name).anyOf as Schema[] | undefined) ?? []).find((b) => b.type === type) ?? {};
 
 export const SPEC_LIMITS = {
   /** Parameter Limit's default: the page size when a client gives none. */
@@ -19,7 +21,7 @@ export const SPEC_LIMITS = {
   productNameMaxLength: read<number>("ProductName.maxLength", schema("ProductName").maxLength, "number"),
   passwordMinLength: read<number>("Password.minLength", schema("Password").minLength, "number"),
   passwordMaxLength: read<number>("Password.maxLength", schema("Password").maxLength, "number"),
-  maxStock: read<number>("StockInput.maximum", schema("StockInput").maximum, "number"),
-  /** PriceInput.pattern, which a price sent as a JSON number must match too (as its shortest decimal form). */
-  pricePattern: new RegExp(read<string>("PriceInput.pattern", schema("PriceInput").pattern, "string")),
+  maxStock: read<number>("StockInput's integer maximum", branch("StockInput", "integer").maximum, "number"),
+  /** PriceInput's string pattern, which a price sent as a JSON number must match too (as its shortest decimal form). */
+  pricePattern: new RegExp(read<string>("PriceInput's string pattern", branch("PriceInput", "string").pattern, "string")),
 } as const;

@@ -65,6 +65,25 @@ describe("tokens", () => {
     expect(successor.statusCode).toBe(401);
   });
 
+  it("ends the user's access tokens within the logout bound when a retired refresh token is reused", async () => {
+    const user = await t.createUser();
+    const otherSession = await t.login(user.name, user.password);
+    const rotated = (await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: user.refresh } })).json();
+    for (const token of [user.access, rotated.access]) expect((await t.request({ url: "/api/product/", token })).statusCode).toBe(200);
+    const reuse = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: user.refresh } });
+    expect(reuse.statusCode).toBe(401);
+    await sleep(PRINCIPAL_TTL_MS + 100);
+    for (const token of [user.access, rotated.access, otherSession.access]) {
+      const response = await t.request({ url: "/api/product/", token });
+      expect(response.statusCode).toBe(401);
+      expect(response.json().detail).toBe("Token was issued before the last logout, password change or refresh-token reuse");
+    }
+    // The other login's refresh token still works, and what it gives is honoured.
+    const fresh = await t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: otherSession.refresh } });
+    expect(fresh.statusCode).toBe(200);
+    expect((await t.request({ url: "/api/product/", token: fresh.json().access })).statusCode).toBe(200);
+  });
+
   it("retires a refresh token on logout", async () => {
     // Not the admin: logout also ends the user's access tokens, and later tests use the admin's.
     const { refresh } = await t.createUser();

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { craftToken } from "../helpers/jwt.js";
 import { databaseFingerprint } from "../helpers/fingerprint.js";
+import { loadSpec } from "../../src/infra/spec.js";
 import {
   confusableName,
   cursorDate,
@@ -24,6 +25,7 @@ import {
   invalidBody,
   nastyString,
   resolve,
+  validParameterText,
   validValue,
 } from "../helpers/schema-arbitrary.js";
 import { specOperations, type SpecOperation } from "../helpers/spec-operations.js";
@@ -33,7 +35,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
 
 let t: TestApp;
 const tokens: Record<string, string | undefined> = {};
-const ids = { product: [] as number[], user: [] as string[] };
+const ids = { product: [] as number[], user: [] as string[], order: [] as number[] };
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -46,6 +48,10 @@ beforeAll(async () => {
   for (const name of ["Fuzz Tea", "Fuzz Coffee", "Fuzz Water"]) {
     const response = await t.request({ method: "POST", url: "/api/product/", token: tokens.admin, payload: { name, price: "1.5", stock: 50 } });
     ids.product.push(response.json().id);
+  }
+  for (const quantity of [1, 2]) {
+    const response = await t.request({ method: "POST", url: "/api/order/", token: tokens.user, payload: { products: [{ id: ids.product[0], quantity }] } });
+    ids.order.push(response.json().id);
   }
   console.log(`fuzz: seed ${SEED}, ${RUNS} runs for each of ${specOperations.length} operations`);
 });
@@ -200,6 +206,87 @@ describe.each(specOperations)("hostile input into $operationId", (op) => {
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
   }, 120_000);
+});
+
+/**
+ * Requests the spec says are valid (every parameter and body drawn from its schema, an admin's
+ * token) that the service still refuses. A refusal is fine when it depends on the data, not on
+ * the request's form: something unknown, a name taken, too little stock. Any other is a rule the
+ * spec does not state where tools can see it; the few a schema cannot state (they relate two
+ * query parameters) must be named, with their `errors[].code`, in the operation's description.
+ */
+const DATA_REFUSALS = new Set([
+  "not-found",
+  "unknown-product",
+  "name-taken",
+  "insufficient-stock",
+  "stock-out-of-range",
+  "order-already-cancelled",
+  "invalid-credentials",
+  "token-not-valid",
+]);
+/** A cursor is, like an id, something only the service hands out: one it never wrote is unknown. */
+const DATA_FIELD_CODES = new Set(["invalid-cursor"]);
+const schemaValidRefusals = new Map<string, number>();
+let schemaValidRequests = 0;
+
+function validPathText(op: SpecOperation): fc.Arbitrary<string> {
+  if (op.path.startsWith("/api/user/")) return fc.oneof(fc.uuid(), fc.constantFrom(...ids.user));
+  const known = op.path.startsWith("/api/order/") ? ids.order : ids.product;
+  return fc.oneof(validParameterText(op.pathParams[0]!.schema), fc.constantFrom(...known.map(String)));
+}
+
+function validRequestFor(op: SpecOperation) {
+  const query = fc.tuple(
+    ...op.queryParams.map((param) => fc.option(validParameterText(param.schema), { nil: undefined }).map((value) => [param.name, value] as const)),
+  );
+  return fc.record({
+    path: op.pathParams.length ? validPathText(op) : fc.constant(""),
+    query: op.queryParams.length ? query : fc.constant([] as (readonly [string, string | undefined])[]),
+    body: op.bodySchema ? validValue(op.bodySchema) : fc.constant(undefined),
+  });
+}
+
+describe("schema-valid requests", () => {
+  afterAll(() => {
+    const refused = [...schemaValidRefusals.entries()].sort(([a], [b]) => a.localeCompare(b));
+    const total = refused.reduce((sum, [, count]) => sum + count, 0);
+    console.log(`fuzz: ${total} of ${schemaValidRequests} schema-valid requests refused\n${refused.map(([why, count]) => `  ${count} ${why}`).join("\n")}`);
+  });
+
+  it.each(specOperations)(
+    "$operationId refuses them only for reasons of data, or of rules its description names",
+    async (op) => {
+      const description = String((loadSpec() as any).paths[op.path][op.method.toLowerCase()].description ?? "");
+      const unstated = new Set<string>();
+      await fc.assert(
+        fc.asyncProperty(validRequestFor(op), async (input) => {
+          const params = new URLSearchParams();
+          for (const [name, value] of input.query) if (value !== undefined) params.set(name, value);
+          const url = op.path.replace(/\{[^}]+\}/, encodeURIComponent(input.path)) + (params.size ? `?${params}` : "");
+          const response = await t.request({
+            method: op.method,
+            url,
+            token: tokens.admin,
+            ...(input.body === undefined ? {} : { payload: JSON.stringify(input.body), headers: { "content-type": "application/json" } }),
+          });
+          schemaValidRequests++;
+          if (response.statusCode < 400) return;
+          const problem = response.json() as { code: string; errors?: { code?: string; path: string }[] };
+          const fieldCodes = (problem.errors ?? []).map((error) => error.code ?? `(schema) ${error.path}`);
+          const why = `${op.operationId} ${response.statusCode} ${problem.code}${fieldCodes.length ? `: ${fieldCodes.join(", ")}` : ""}`;
+          schemaValidRefusals.set(why, (schemaValidRefusals.get(why) ?? 0) + 1);
+          if (DATA_REFUSALS.has(problem.code) || fieldCodes.every((code) => DATA_FIELD_CODES.has(code))) return;
+          // Only a rule the description names, by its code, with a 400, may refuse a schema-valid request.
+          const named = response.statusCode === 400 && fieldCodes.every((code) => description.includes(`\`${code}\``));
+          if (!named) unstated.add(`${why} (e.g. ${op.method} ${url} ${JSON.stringify(input.body) ?? ""})`);
+        }),
+        { seed: SEED, numRuns: Number(process.env.FUZZ_VALID_RUNS ?? RUNS * 5) },
+      );
+      expect([...unstated]).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 it("hostile strings always hold something a text field must refuse, or an expander, or an invisible", () => {

@@ -7,6 +7,8 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { loadSpec } from "../../src/infra/spec.js";
 import { isAllowedHost } from "../../src/infra/http/pagination.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
+import { assertMatchesSpec } from "../helpers/contract.js";
+import { type SpecOperation, specOperations, urlFor } from "../helpers/spec-operations.js";
 
 type Json = Record<string, any>;
 const spec = loadSpec() as Json;
@@ -68,6 +70,27 @@ describe("malformed HTTP (raw TCP)", () => {
     expect(spec.components.responses.MalformedRequest.content["application/problem+json"].schema.$ref).toBe("#/components/schemas/Problem");
     expect(spec.info.description).toMatch(/Content-Length.*Transfer-Encoding/s);
   });
+});
+
+describe("answers every operation can give before it is reached", () => {
+  // Headers too large (431) and too slow (408) can meet any operation, so each documents both.
+  const requestLine = (op: SpecOperation) => `${op.method} ${urlFor(op)} HTTP/1.1\r\nHost: localhost\r\n`;
+  const checked = (op: SpecOperation, answer: Awaited<ReturnType<typeof rawRequest>>) => {
+    assertMatchesSpec(op.method, urlFor(op), { statusCode: answer.status, headers: answer.headers, body: answer.body });
+    return answer.status;
+  };
+
+  it("431 for every operation", async () => {
+    for (const op of specOperations) {
+      const answer = await rawRequest(`${requestLine(op)}X-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+      expect(checked(op, answer), op.operationId).toBe(431);
+    }
+  });
+
+  it("408 for every operation, all at once", async () => {
+    const answers = await Promise.all(specOperations.map(async (op) => checked(op, await rawRequest(requestLine(op)))));
+    expect(answers).toEqual(specOperations.map(() => 408));
+  }, 20_000);
 });
 
 describe("a wrong method on a documented path", () => {

@@ -27,8 +27,34 @@ export function resolve(raw: Schema): Schema {
 export function validValue(raw: Schema): fc.Arbitrary<unknown> {
   const schema = resolve(raw);
   if (schema.enum) return fc.constantFrom(...schema.enum);
+  const branches: Schema[] | undefined = schema.anyOf ?? schema.oneOf;
+  if (branches) return fc.oneof(...branches.map((branch) => validValue({ ...schema, anyOf: undefined, oneOf: undefined, ...resolve(branch) })));
   const types: string[] = Array.isArray(schema.type) ? schema.type : [schema.type ?? "object"];
   return fc.oneof(...types.map((type) => validOfType(schema, type)));
+}
+
+/**
+ * A query or path parameter's text, valid against its schema: an integer is written in every
+ * form JSON Schema takes for one ("1e2" and "1.0" are the integers 100 and 1) unless the schema's
+ * pattern says decimal digits only.
+ */
+export function validParameterText(raw: Schema): fc.Arbitrary<string> {
+  const schema = resolve(raw);
+  if (schema.type !== "integer") return validValue(schema).map(String);
+  const integer = validOfType(schema, "integer") as fc.Arbitrary<number>;
+  if (schema.pattern) return integer.map(String).filter((text) => new RegExp(schema.pattern).test(text));
+  return fc.tuple(integer, fc.constantFrom("", ".0", "e0")).map(([n, form]) => `${n}${form}`);
+}
+
+/** Object-level rules the property generators above do not build in: `not: {required}` and `dependentSchemas`. */
+function keepsObjectRules(schema: Schema, value: Record<string, unknown>): boolean {
+  const forbidden: string[] | undefined = schema.not?.required;
+  if (forbidden?.every((name) => name in value)) return false;
+  for (const [name, dependent] of Object.entries<Schema>(schema.dependentSchemas ?? {})) {
+    const excluded: string[] | undefined = dependent.not?.required;
+    if (name in value && excluded?.every((other) => other in value)) return false;
+  }
+  return Object.keys(value).length >= (schema.minProperties ?? 0);
 }
 
 function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
@@ -49,7 +75,11 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
     case "integer":
       return fc.integer({ min: schema.minimum ?? -1000, max: Math.min(schema.maximum ?? 1_000_000, 1_000_000) });
     case "number":
-      return fc.integer({ min: 0, max: 9_999_999 }).map((n) => n / 1000);
+      // Any number within the bounds, as a client computes it (0.1 + 0.2 is 0.30000000000000004),
+      // unless multipleOf asks for exact steps.
+      return schema.multipleOf
+        ? fc.integer({ min: 0, max: 9_999_999 }).map((n) => n / Math.round(1 / schema.multipleOf))
+        : fc.double({ min: schema.minimum ?? 0, max: Math.min(schema.maximum ?? 1e6, 1e6), noNaN: true, noDefaultInfinity: true });
     case "boolean":
       return fc.boolean();
     case "null":
@@ -62,7 +92,7 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
       const record = fc.record(Object.fromEntries(Object.entries(properties).map(([name, child]) => [name, validValue(child)])), {
         requiredKeys: [...required].filter((name) => name in properties),
       });
-      return schema.minProperties ? record.filter((value) => Object.keys(value).length >= schema.minProperties) : record;
+      return record.filter((value) => keepsObjectRules(schema, value));
     }
   }
 }

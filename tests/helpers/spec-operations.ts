@@ -8,7 +8,7 @@ export interface SpecOperation {
   path: string;
   /** Security requirement: none, any signed-in user, an admin, or the metrics token. */
   access: "public" | "user" | "admin" | "metrics";
-  pathParams: { name: string; example: unknown }[];
+  pathParams: { name: string; example: unknown; schema: Record<string, unknown> }[];
   queryParams: { name: string; schema: Record<string, unknown> }[];
   bodyExample?: unknown;
   bodySchema?: Record<string, unknown>;
@@ -42,7 +42,7 @@ export const specOperations: SpecOperation[] = Object.entries(spec.paths as Json
         method: method.toUpperCase(),
         path,
         access,
-        pathParams: parameters.filter((p) => p.in === "path").map((p) => ({ name: p.name, example: p.example })),
+        pathParams: parameters.filter((p) => p.in === "path").map((p) => ({ name: p.name, example: p.example, schema: deref(p.schema) })),
         queryParams: parameters.filter((p) => p.in === "query").map((p) => ({ name: p.name, schema: deref(p.schema) })),
         bodyExample: media?.example,
         bodySchema: media ? deref(media.schema) : undefined,

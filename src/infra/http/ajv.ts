@@ -12,8 +12,12 @@ function createAjv(coerceTypes: boolean | "array"): Ajv2020 {
     strictTypes: false,
     strictRequired: false,
     allowUnionTypes: true,
-    // `multipleOf: 0.001` on prices: 1.001 / 0.001 is 1000.9999999999999 in binary floating point.
-    multipleOfPrecision: 9,
+    // Errors carry their schema: a dependentSchemas refusal names the fields it excludes.
+    verbose: true,
+    // `multipleOf: 0.001` on prices: 1.001 / 0.001 is 1000.9999999999999 and 9999.978 / 0.001
+    // 9999977.999999998 in binary floating point. The exact check is the price's own (its shortest
+    // decimal form against PriceInput's pattern, src/shared/money.ts); this one only must not refuse.
+    multipleOfPrecision: 4,
   });
   addFormats.default(ajv);
   // OpenAPI annotations that are not JSON Schema keywords.

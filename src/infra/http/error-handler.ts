@@ -166,14 +166,33 @@ const pointerSegments = (pointer: string): string[] =>
         .split("/")
         .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 
+/** The fields a `dependentSchemas: {x: {not: {required: [...]}}}` refusal excludes (Ajv's verbose errors carry the schema). */
+const excludedBy = (item: object): string[] => (item as { schema?: { required?: string[] } }).schema?.required ?? [];
+
 /** Schema validation failures (Ajv's), each with the field it names in its part of the request. */
 export function validationErrors(error: Pick<FastifyError, "validation" | "validationContext">): FieldError[] {
   const source = VALIDATION_SOURCE[error.validationContext ?? "body"] ?? "body";
-  return (error.validation ?? []).map((item) => {
+  const all = error.validation ?? [];
+  // An `anyOf` (PriceInput, StockInput) fails with one error per branch and one for itself: say it once.
+  const alternatives = all.filter((item) => item.keyword === "anyOf");
+  const branchOf = (item: (typeof all)[number]) => alternatives.find((any) => item !== any && item.schemaPath.startsWith(`${any.schemaPath}/`));
+  const items = all
+    .filter((item) => !branchOf(item))
+    .map((item) =>
+      item.keyword === "anyOf"
+        ? { ...item, message: [...new Set(all.filter((other) => branchOf(other) === item).map((other) => other.message))].join(", or ") }
+        : item,
+    );
+  return items.map((item) => {
     const params = item.params as Record<string, unknown>;
-    const child = params.missingProperty ?? params.additionalProperty;
+    const excluding = /\/dependentSchemas\/([^/]+)\/not$/.exec(item.schemaPath)?.[1];
+    const child = params.missingProperty ?? params.additionalProperty ?? excluding;
     const field = [...pointerSegments(item.instancePath), ...(child ? [String(child)] : [])];
-    const message = params.additionalProperty ? "is not an accepted field" : (item.message ?? "is invalid");
+    const message = params.additionalProperty
+      ? "is not an accepted field"
+      : excluding
+        ? `cannot be sent together with ${excludedBy(item).join(", ")}: send one or the other`
+        : (item.message ?? "is invalid");
     return { field, source, message };
   });
 }
