@@ -72,6 +72,8 @@ run: dist/src/server.js
 # each one's output is printed whole when it ends. The integration halves use both cores each.
 test:
 	rm -rf $(COVERAGE_DIR) artifacts/vitest-*.json
+	@# Installed and generated first, alone: two installs at once would rewrite node_modules under each other.
+	$(MAKE) node_modules/.installed $(DEPLOY_CHECK)/node_modules/.installed generated/prisma/client.ts
 	$(MAKE) -j2 --output-sync=target lint typecheck test-unit
 	$(MAKE) test-pglite test-postgres
 	$(MAKE) contract-coverage
@@ -86,7 +88,7 @@ test-smoke: dist/src/server.js test-unit
 	TEST_DB=pglite npx vitest run --project integration $(SMOKE_FILES)
 
 # The import rules of docs/reference/architecture.md (.dependency-cruiser.cjs); Biome's lint rules and format (biome.json; `make format` fixes the format).
-lint: lint-spec lint-imports lint-style lint-deploy api-compat
+lint: lint-spec lint-imports lint-style lint-deploy lint-docs api-compat
 lint-spec: node_modules/.installed
 	npx redocly lint openapi.yaml --format=stylish
 lint-imports: node_modules/.installed

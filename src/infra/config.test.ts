@@ -1,11 +1,16 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.js";
 
 const STRONG_SECRET = "q7Lr2w9XvN4kTe8bZc1pYh6sJm3dGf5a";
 
 describe("configuration", () => {
+  it("is documented: the reference names every variable the service reads", () => {
+    const reference = readFileSync(new URL("../../docs/reference/configuration.md", import.meta.url), "utf8");
+    expect(CONFIG_VARIABLES.filter((name) => !reference.includes(`\`${name}\``))).toEqual([]);
+  });
+
   it("has working defaults for development", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ NODE_ENV: "development", HOST: "127.0.0.1", PORT: 8000, ADMIN_PASSWORD: "12345", WORKERS: 1 });

@@ -164,6 +164,9 @@ const schema = {
   },
 } as const;
 
+/** Every variable the service reads (docs/reference/configuration.md lists each). */
+export const CONFIG_VARIABLES = Object.keys(schema.properties);
+
 /** What env-schema returns: every variable with a default is present, the others may be missing. */
 type Environment = FromSchema<typeof schema>;
 
