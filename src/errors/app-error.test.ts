@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { FastifyError } from "fastify";
 import { Prisma } from "../../generated/prisma/client.js";
@@ -26,6 +27,12 @@ describe("error codes", () => {
   it("are the Problem.code enum of openapi.yaml, no more, no fewer", () => {
     const spec = loadSpec() as { components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } } };
     expect(new Set(spec.components.schemas.Problem.properties.code.enum)).toEqual(new Set(Object.keys(ERROR_CODES)));
+  });
+
+  it("are each listed, with their status, in docs/reference/errors.md", () => {
+    const reference = readFileSync(new URL("../../docs/reference/errors.md", import.meta.url), "utf8");
+    const unlisted = Object.entries(ERROR_CODES).filter(([code, { status }]) => !reference.includes(`| \`${code}\` | ${status} |`));
+    expect(unlisted.map(([code]) => code)).toEqual([]);
   });
 
   it("each have a client or server error status and a title", () => {

@@ -110,6 +110,28 @@ describe("the event stream", () => {
     expect(await t.database.prisma.event.count({ where: { resource: `order:${placed.json().id}` } })).toBe(2);
   });
 
+  it("has an order.fulfilled event carrying the fulfilled order, and none for a refused fulfil or cancel", async () => {
+    const start = await streamEnd();
+    const product = await createProduct(viaApp(t), admin, { stock: 10 });
+    const placed = (await send("POST", "/api/order/", { products: [{ id: product.id, quantity: 2 }] }, alice.access)).json();
+    const fulfilled = await send("POST", `/api/order/${placed.id}/fulfil`);
+    expect(fulfilled.statusCode, fulfilled.body).toBe(200);
+    // Neither a second fulfil nor a cancel of a fulfilled order changes anything, so neither has an event.
+    expect((await send("POST", `/api/order/${placed.id}/fulfil`)).json()).toMatchObject({ status: 409, code: "order-already-fulfilled" });
+    expect((await send("POST", `/api/order/${placed.id}/cancel`, undefined, alice.access)).json()).toMatchObject({
+      status: 409,
+      code: "order-already-fulfilled",
+    });
+
+    const { events } = await readAll(start, 100, [], 3);
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ["product.created", product],
+      ["order.created", placed],
+      ["order.fulfilled", fulfilled.json()],
+    ]);
+    expect(events[2]!.data).toMatchObject({ id: placed.id, status: "fulfilled", fulfilled_at: expect.any(String) });
+  });
+
   it("pages in a fixed order by cursor, filters by type (repeatable) and resumes from any cursor", async () => {
     const start = await streamEnd();
     const products = [];
