@@ -80,6 +80,10 @@ export interface paths {
          *     refused with a 400 whose `errors` entry has its `code`: not only digits
          *     (`entirely-numeric`), not too similar to the name (`too-similar-to-name`), not a common
          *     password (`too-common`). A name already taken, in any case, is `name-taken`.
+         *
+         *     A name that looks like another one (letters of several scripts mixed, invisible or
+         *     direction-changing characters, a letter with a plainer form such as fullwidth `ａ`) is a
+         *     `400` with `errors[].code` `confusable`.
          */
         post: operations["registerUser"];
         delete?: never;
@@ -127,6 +131,10 @@ export interface paths {
          *     A new password follows the rules of registration, including those a schema cannot express
          *     (400 with `errors[].code` `entirely-numeric`, `too-similar-to-name` or `too-common`).
          *     Changing a password ends the user's refresh tokens, and within 2 s their access tokens.
+         *
+         *     A name that looks like another one (letters of several scripts mixed, invisible or
+         *     direction-changing characters, a letter with a plainer form such as fullwidth `ａ`) is a
+         *     `400` with `errors[].code` `confusable`.
          */
         put: operations["updateUser"];
         post?: never;
@@ -140,6 +148,10 @@ export interface paths {
         /**
          * Change a user partially
          * @description Same as PUT, which also changes only the fields sent.
+         *
+         *     A name that looks like another one (letters of several scripts mixed, invisible or
+         *     direction-changing characters, a letter with a plainer form such as fullwidth `ａ`) is a
+         *     `400` with `errors[].code` `confusable`.
          */
         patch: operations["patchUser"];
         trace?: never;
@@ -177,7 +189,12 @@ export interface paths {
          */
         get: operations["listProducts"];
         put?: never;
-        /** Add a product (admins only) */
+        /**
+         * Add a product (admins only)
+         * @description A name that looks like another one (letters of several scripts mixed, invisible or
+         *     direction-changing characters, a letter with a plainer form such as fullwidth `ａ`) is a
+         *     `400` with `errors[].code` `confusable`.
+         */
         post: operations["createProduct"];
         delete?: never;
         options?: never;
@@ -212,6 +229,10 @@ export interface paths {
          *     nobody changed the product since, else `412`: an absolute `stock` written from a stale read
          *     would undo the orders taken in between. `If-Match` is optional, so the reference's clients
          *     keep working; to add or remove units without reading first, PATCH `stock_delta`.
+         *
+         *     A name that looks like another one (letters of several scripts mixed, invisible or
+         *     direction-changing characters, a letter with a plainer form such as fullwidth `ａ`) is a
+         *     `400` with `errors[].code` `confusable`.
          */
         put: operations["updateProduct"];
         post?: never;
@@ -229,6 +250,10 @@ export interface paths {
          *     concurrent order's decrement: `{"stock_delta": 10}` restocks ten. A change that would take
          *     the stock below 0 (or above 2147483647) is a `409` problem and changes nothing; `stock` and
          *     `stock_delta` together are a `400`. `If-Match` works as for PUT.
+         *
+         *     A name that looks like another one (letters of several scripts mixed, invisible or
+         *     direction-changing characters, a letter with a plainer form such as fullwidth `ａ`) is a
+         *     `400` with `errors[].code` `confusable`.
          */
         patch: operations["patchProduct"];
         trace?: never;
@@ -262,7 +287,8 @@ export interface paths {
          *       (`?status=created&status=fulfilled`).
          *     * `created_after` / `created_before`: RFC 3339 date-times with a time zone; orders placed at
          *       or after `created_after` and strictly before `created_before` (so consecutive ranges tile).
-         *       `created_before` must be later than `created_after`.
+         *       `created_before` must be later than `created_after` (else `400`, `errors[0].code`
+         *       `empty-range`).
          *
          *     Bad values are `400` problems naming the parameter: an id that is not a UUID, an unknown
          *     status, a date-time that does not exist (`2024-02-30T00:00:00Z`), is before year 1 or has a
@@ -458,6 +484,9 @@ export interface paths {
          * @description Change its URL or event types, or disable (`enabled: false`) and enable it again. Deliveries
          *     pending while it is disabled wait, and are sent once it is enabled again; events that happen
          *     while it is disabled are not queued for it (read them from `GET /api/event/`).
+         *
+         *     An endpoint URL this service may not call (see `createWebhook`) is a `400` with
+         *     `errors[].code` `url-not-allowed`.
          */
         patch: operations["updateWebhook"];
         trace?: never;
@@ -918,11 +947,8 @@ export interface components {
             url: string;
             event_types: components["schemas"]["EventType"][];
             enabled: boolean;
-            /**
-             * @description Why the service disabled it: `gone` (it answered 410) or `failing` (every attempt failed for too long); null when enabled or disabled by an admin.
-             * @enum {string|null}
-             */
-            disabled_reason: "gone" | "failing" | null;
+            /** @description Why the service disabled it: `gone` (it answered 410) or `failing` (every attempt failed for too long); null when enabled or disabled by an admin. */
+            disabled_reason: ("gone" | "failing") | null;
             /**
              * Format: date-time
              * @description Until when deliveries are also signed with the secret before the last rotation; null when none.

@@ -11,10 +11,11 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 /** Node processes whose parent is `pid` (tsx may add an esbuild helper, which is not a worker). */
+// By command line, not by name: Node 24 names its processes' main thread "MainThread".
 const nodeChildrenOf = (pid: number) =>
-  execFileSync("ps", ["-o", "comm=", "--ppid", String(pid)], { encoding: "utf8" })
+  execFileSync("ps", ["-o", "args=", "--ppid", String(pid)], { encoding: "utf8" })
     .split("\n")
-    .filter((command) => command.trim() === "node");
+    .filter((command) => command.includes("src/server.ts"));
 
 describe("WORKERS", () => {
   it("serves from N processes and stops them all on SIGTERM", async () => {

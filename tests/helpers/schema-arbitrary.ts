@@ -38,6 +38,13 @@ export function validValue(raw: Schema): fc.Arbitrary<unknown> {
  * form JSON Schema takes for one ("1e2" and "1.0" are the integers 100 and 1) unless the schema's
  * pattern says decimal digits only.
  */
+/** The texts of a query parameter as a client sends it: one, or (a `form`-style array, exploded as OpenAPI's default) one per item. */
+export function validParameterTexts(raw: Schema): fc.Arbitrary<string[]> {
+  const schema = resolve(raw);
+  if (schema.type !== "array") return validParameterText(schema).map((text) => [text]);
+  return (validOfType(schema, "array") as fc.Arbitrary<unknown[]>).map((values) => values.map(String));
+}
+
 export function validParameterText(raw: Schema): fc.Arbitrary<string> {
   const schema = resolve(raw);
   if (schema.type !== "integer") return validValue(schema).map(String);
@@ -61,6 +68,10 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
   switch (type) {
     case "string": {
       if (schema.format === "uuid") return fc.uuid();
+      // Instants PostgreSQL holds (years 1 to 9999), as clients write them.
+      if (schema.format === "date-time")
+        return fc.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }).map((d) => d.toISOString());
+      if (schema.format === "uri") return fc.webUrl();
       const lengthFits = (s: string) => [...s].length <= (schema.maxLength ?? 1e9) && [...s].length >= (schema.minLength ?? 0);
       // Unicode property classes (\p{…}) are beyond fc.stringMatching: draw text and keep what matches.
       if (schema.pattern?.includes("\\p{")) {
@@ -84,8 +95,11 @@ function validOfType(schema: Schema, type: string): fc.Arbitrary<unknown> {
       return fc.boolean();
     case "null":
       return fc.constant(null);
-    case "array":
-      return fc.array(validValue(schema.items ?? {}), { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 5, 5) });
+    case "array": {
+      const bounds = { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 5, 5) };
+      const items = validValue(schema.items ?? {});
+      return schema.uniqueItems ? fc.uniqueArray(items, { ...bounds, selector: (item) => JSON.stringify(item) }) : fc.array(items, bounds);
+    }
     default: {
       const properties: Record<string, Schema> = schema.properties ?? {};
       const required = new Set<string>(schema.required ?? []);
