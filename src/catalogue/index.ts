@@ -14,7 +14,7 @@ declare module "fastify" {
 const cataloguePlugin = fp(
   async (app: FastifyInstance) => {
     const { database, serviceMetrics } = app;
-    const products = new ProductsRepository(database.prisma, database.query, {
+    const products = new ProductsRepository(database.prisma, database.readQuery, {
       wire: toProductBody,
       onCoalescedRead: serviceMetrics.coalescedReads,
       readsFromPrimary: database.readsFromPrimary,

@@ -8,8 +8,14 @@ export interface DatabaseClient {
   prisma: PrismaClient;
   /** The pool behind Prisma's adapter, for readiness checks and pool metrics. */
   pool: pg.Pool;
-  /** Runs a SQL statement on the same pool, timed like Prisma's operations. */
+  /** Runs a SQL statement on the primary's pool (writes, and reads that must see every commit), timed like Prisma's operations. */
   query: SqlRunner;
+  /**
+   * Runs a read that may be served by the read replica (DATABASE_READ_URL) while it is within the
+   * allowed lag and the request's client did not just write; else like `query`, run again on a new
+   * connection when the first was lost. Never a write: a replica refuses it.
+   */
+  readQuery: SqlRunner;
   close(): Promise<void>;
 }
 
@@ -139,31 +145,37 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
     // uncaught 'error' that ends the process. Its user sees the failure as the query's error anyway.
     each?.on("connect", (client) => client.on("error", () => {}));
   }
-  const query: SqlRunner = async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
-    const started = process.hrtime.bigint();
-    try {
-      const config = toQuery(statement, values);
-      if (replica?.usable()) {
-        const rows = await replica.pool.query<Row>(config).then(
-          (result) => {
-            options.replica?.observeRead?.("replica");
-            return result.rows;
-          },
-          (error: unknown) => replica.failed(error),
-        );
-        if (rows) return rows;
+  const timed =
+    (run: <Row extends pg.QueryResultRow>(config: pg.QueryConfig) => Promise<Row[]>): SqlRunner =>
+    async <Row extends pg.QueryResultRow>(statement: Statement, values: unknown[]) => {
+      const started = process.hrtime.bigint();
+      try {
+        return await run<Row>(toQuery(statement, values));
+      } finally {
+        observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
       }
-      options.replica?.observeRead?.("primary");
-      // Reads only (the catalogue's): run again on a new connection when the first one was lost.
-      return (await retryConnectionLoss(() => pool.query<Row>(config))).rows;
-    } finally {
-      observe?.(statement.model, statement.operation, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+  const query = timed(async <Row extends pg.QueryResultRow>(config: pg.QueryConfig) => (await pool.query<Row>(config)).rows);
+  const readQuery = timed(async <Row extends pg.QueryResultRow>(config: pg.QueryConfig) => {
+    if (replica?.usable()) {
+      const rows = await replica.pool.query<Row>(config).then(
+        (result) => {
+          options.replica?.observeRead?.("replica");
+          return result.rows;
+        },
+        (error: unknown) => replica.failed(error),
+      );
+      if (rows) return rows;
     }
-  };
+    options.replica?.observeRead?.("primary");
+    // Reads only: run again on a new connection when the first one was lost.
+    return (await retryConnectionLoss(() => pool.query<Row>(config))).rows;
+  });
   return {
     prisma,
     pool,
     query,
+    readQuery,
     async close() {
       await prisma.$disconnect();
       await Promise.all([pool.end().catch(() => {}), replica?.close()]);
