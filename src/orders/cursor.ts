@@ -29,7 +29,7 @@ interface CursorJson {
 const CURSOR_KEYS = new Set(["v", "f", "d", "k"]);
 
 /** The filter as one string; statuses are sorted, so their order in the query does not matter. */
-function filterSignature(filter: OrderFilter): string {
+export function filterSignature(filter: OrderFilter): string {
   return JSON.stringify([
     filter.userId ?? null,
     filter.statuses ? [...filter.statuses].sort() : null,

@@ -10,7 +10,7 @@ import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRes
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 import { countOrders, orderKeysetPage, type OrderFilter } from "./list-statements.js";
-import { orderKeyOf, type OrderCursor } from "./cursor.js";
+import { filterSignature, orderKeyOf, type OrderCursor } from "./cursor.js";
 import { recordEvent } from "../events/index.js";
 import type { Wire } from "../infra/http/operation-types.js";
 
@@ -115,7 +115,7 @@ export function requestHash(body: unknown): string {
 export type OrderWire = (order: OrderRecord) => Wire<"Order">;
 
 export class OrdersRepository {
-  private readonly counts: LRUCache<string, number, { text: string; values: unknown[] }>;
+  private readonly counts: LRUCache<string, number, OrderFilter>;
   /** Part of every count's key; a write moves it on, so no count started before a write is served after it. */
   private generation = 0;
 
@@ -123,11 +123,12 @@ export class OrdersRepository {
     private readonly db: PrismaClient,
     private readonly wire: OrderWire,
   ) {
-    this.counts = new LRUCache<string, number, { text: string; values: unknown[] }>({
+    this.counts = new LRUCache<string, number, OrderFilter>({
       max: 1_000,
       ttl: COUNT_CACHE_TTL_MS,
       fetchMethod: async (_key, _stale, { context }) => {
-        const [row] = await this.db.$queryRawUnsafe<{ count: number }[]>(context.text, ...context.values);
+        const query = countOrders(context);
+        const [row] = await this.db.$queryRawUnsafe<{ count: number }[]>(query.text, ...query.values);
         return row!.count;
       },
     });
@@ -135,8 +136,8 @@ export class OrdersRepository {
 
   /** How many orders match the back-office filter (reused for a few seconds, see COUNT_CACHE_TTL_MS). */
   private async count(filter: OrderFilter): Promise<number> {
-    const query = countOrders(filter);
-    return (await this.counts.fetch(`${this.generation}:${query.text}:${JSON.stringify(query.values)}`, { context: query }))!;
+    // Keyed by the filter as its cursors name it: the statement is built only when the count is not cached.
+    return (await this.counts.fetch(`${this.generation}:${filterSignature(filter)}`, { context: filter }))!;
   }
 
   /**
