@@ -223,14 +223,18 @@ describe("traces exported over OTLP", () => {
       expect(startedTraceId).toMatch(/^[0-9a-f]{32}$/);
       expect(startedTraceId).not.toBe(traceId);
 
-      // nginx's access line names the same trace as the service's answer, for each request.
+      // nginx's access line names the same trace as the service's answer, for each request. Two
+      // workers write the log after answering, so the lines may come in either order.
       const deadline = Date.now() + 5_000;
       let lines: Record<string, unknown>[] = [];
       while ((lines = await nginx.accessLog()).length < 2 && Date.now() < deadline) await sleep(50);
-      expect(lines.map((line) => [line.request_id, line.trace_id])).toEqual([
-        [continued.headers["x-request-id"], traceId],
-        [started.headers["x-request-id"], startedTraceId],
-      ]);
+      const byRequestId = (pairs: unknown[][]) => pairs.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      expect(byRequestId(lines.map((line) => [line.request_id, line.trace_id]))).toEqual(
+        byRequestId([
+          [continued.headers["x-request-id"], traceId],
+          [started.headers["x-request-id"], startedTraceId],
+        ]),
+      );
     } finally {
       await nginx.stop();
     }
