@@ -311,7 +311,7 @@ export interface paths {
          *     commit (it stopped answering, or the connection was lost under it, as in a failover): the
          *     order may have been placed. Its detail names the order's id: once the service answers
          *     again (`Retry-After`), `GET /api/order/{id}` tells (404: not placed); or resend with the
-         *     same `Idempotency-Key`. A 503 `service-unavailable` always means nothing was written.
+         *     same `Idempotency-Key`. A 503 `service-unavailable` or `overloaded` always means nothing was written.
          *
          *     A product listed twice is a `400` (`errors[].code` `duplicate-product`, one per repeated
          *     line): JSON Schema's `uniqueItems` compares whole lines, not their `id`s, so the schema
@@ -680,7 +680,7 @@ export interface components {
              *     more specific kind (its `status` may be any 4xx the others do not cover).
              * @enum {string}
              */
-            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "delivery-pending" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "order-outcome-unknown" | "service-unavailable";
+            code: "validation-failed" | "malformed-json" | "malformed-request" | "bad-request" | "name-taken" | "insufficient-stock" | "unknown-product" | "unauthorized" | "token-not-valid" | "invalid-credentials" | "forbidden" | "not-found" | "method-not-allowed" | "request-timeout" | "order-already-cancelled" | "order-already-fulfilled" | "stock-out-of-range" | "delivery-pending" | "precondition-failed" | "payload-too-large" | "unsupported-media-type" | "idempotency-key-reused" | "too-many-requests" | "headers-too-large" | "internal-error" | "order-outcome-unknown" | "overloaded" | "service-unavailable";
             /** @description A short summary of the kind of problem. */
             title: string;
             status: number;
@@ -1336,7 +1336,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The database or the service is unavailable for now; retry after `Retry-After` seconds. */
+        /**
+         * @description The database or the service is unavailable for now; retry after `Retry-After` seconds.
+         *     `code` says why: `service-unavailable` (the database cannot be reached or is stalled, or the
+         *     service is shutting down) or `overloaded` (the database is fine, but every connection to it
+         *     stayed busy for the whole wait, or the event loop is saturated: more work than the service can
+         *     take on at once). Nothing was written; on `POST /api/order/` the code may also be
+         *     `order-outcome-unknown` (see that operation).
+         */
         ServiceUnavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { FastifyError } from "fastify";
 import { Prisma } from "../../generated/prisma/client.js";
-import { fromDatabaseError, isRecordMissing, isTransientConflict, isUniqueViolation, uniqueViolationAs } from "../infra/db/errors.js";
+import { fromDatabaseError, isDatabaseUnavailable, isRecordMissing, isTransientConflict, isUniqueViolation, uniqueViolationAs } from "../infra/db/errors.js";
+import { PoolSaturated } from "../infra/db/pool-wait.js";
 import {
   type AppError,
   ERROR_CODES,
@@ -120,7 +121,6 @@ describe("database errors", () => {
     ["connection lost", pgError("57P01")],
     ["lock timeout", pgError("55P03")],
     ["statement timeout", pgError("57014")],
-    ["pool exhausted (Prisma)", known("P2024")],
     ["wrapped by Prisma's adapter", known("P2010", { driverAdapterError: { cause: { originalCode: "08006" } } })],
     ["a transaction that could not start in time", known("P2028", undefined, "Unable to start a transaction in the given time.")],
   ])("%s is a 503 with Retry-After: 5", (_label, error) => {
@@ -129,6 +129,18 @@ describe("database errors", () => {
     expect(problemHeaders(mapped!)).toEqual({ "retry-after": "5" });
     // The error handler reaches the same answer from the raw error.
     expect(toAppError(error as unknown as FastifyError).code).toBe("service-unavailable");
+  });
+
+  it.each([
+    ["pool saturated while the database answers", new PoolSaturated(10_000)],
+    ["the same, wrapped by Prisma's adapter", known("P2010", { driverAdapterError: { cause: new PoolSaturated(10_000) } })],
+    ["Prisma's own pool exhausted", known("P2024")],
+  ])("%s is a 503 overloaded with Retry-After: 5, not 'the database is unavailable'", (_label, error) => {
+    const mapped = fromDatabaseError(error);
+    expect(mapped).toMatchObject({ code: "overloaded", status: 503, detail: expect.stringMatching(/overloaded/) });
+    expect(problemHeaders(mapped!)).toEqual({ "retry-after": "5" });
+    expect(isDatabaseUnavailable(error)).toBe(false);
+    expect(toAppError(error as unknown as FastifyError).code).toBe("overloaded");
   });
 
   it("serialization failures and deadlocks are retryable, not unavailability", () => {

@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   "headers-too-large": { status: 431, title: "Request Header Fields Too Large" },
   "internal-error": { status: 500, title: "Internal Server Error" },
   "order-outcome-unknown": { status: 503, title: "Order outcome unknown" },
+  overloaded: { status: 503, title: "Service overloaded" },
   "service-unavailable": { status: 503, title: "Service Unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -192,6 +193,14 @@ export const tooManyRequests = (detail: string, retryAfterSeconds: number): AppE
 
 export const serviceUnavailable = (detail: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}): AppError =>
   new AppError("service-unavailable", detail, { retryAfterSeconds: options.retryAfterSeconds ?? RETRY_AFTER_SECONDS, cause: options.cause });
+
+/**
+ * The service has more work than it can take on now (every database connection stayed busy for
+ * the whole wait, or the event loop is saturated) while its dependencies are fine: nothing was
+ * done; the same request later (Retry-After) will most likely succeed.
+ */
+export const overloaded = (detail: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}): AppError =>
+  new AppError("overloaded", detail, { retryAfterSeconds: options.retryAfterSeconds ?? RETRY_AFTER_SECONDS, cause: options.cause });
 
 /**
  * The database did not confirm an order's COMMIT (it stopped answering, or the connection was lost

@@ -44,6 +44,14 @@ const schema = {
     DATABASE_URL: { type: "string", pattern: "^postgres(ql)?://", description: "Unset: the embedded PostgreSQL (PGlite) persisted under DATA_DIR." },
     DATA_DIR: { type: "string", default: ".data" },
     DB_POOL_MAX: { type: "integer", minimum: 1, maximum: 200, default: 10 },
+    DB_POOL_WAIT_MS: {
+      type: "integer",
+      minimum: 100,
+      maximum: 60_000,
+      default: 10_000,
+      description:
+        "How long a request waits for one of the DB_POOL_MAX connections while all are busy before it is answered 503 `overloaded`; keep it below your clients' timeouts. DATABASE_URL only (the embedded database queues for up to 60 s).",
+    },
     JWT_SECRET: { type: "string", minLength: 32 },
     ACCESS_TOKEN_TTL_SECONDS: { type: "integer", minimum: 1, default: 50 * 60 },
     REFRESH_TOKEN_TTL_SECONDS: { type: "integer", minimum: 1, default: 24 * 60 * 60 },

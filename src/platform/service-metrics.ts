@@ -20,6 +20,8 @@ export interface Metrics {
   watchPool(pool: pg.Pool): void;
   /** An idle pool connection failed (its server went away). */
   poolError(): void;
+  /** Work waited DB_POOL_WAIT_MS for a connection in vain: the pool was saturated, or the database silent. */
+  poolWaitTimedOut(verdict: "overloaded" | "database-unavailable"): void;
   /** A catalogue read was served by the primary or the read replica (DATABASE_READ_URL). */
   readServed(target: "primary" | "replica"): void;
   /** The read replica's lag in seconds, or undefined when it does not answer. */
@@ -154,6 +156,14 @@ export function createMetrics(): Metrics {
     help: "Idle database connections that failed (their server went away); the pool replaced them.",
     registers,
   });
+  const poolWaitTimeouts = new client.Counter({
+    name: "db_pool_wait_timeouts_total",
+    help: 'Requests that waited DB_POOL_WAIT_MS for a database connection in vain, by verdict: "overloaded" (every connection busy while the database answered: answered 503 overloaded), "database-unavailable" (the database stopped answering).',
+    labelNames: ["verdict"],
+    registers,
+  });
+  // Both series exist from the start, so that rates and alerts read 0 rather than nothing.
+  for (const verdict of ["overloaded", "database-unavailable"]) poolWaitTimeouts.inc({ verdict }, 0);
   const readsServed = new client.Counter({
     name: "db_reads_total",
     help: "Catalogue reads by where they were served: the primary, or the read replica (DATABASE_READ_URL).",
@@ -247,6 +257,9 @@ export function createMetrics(): Metrics {
     },
     poolError() {
       poolErrors.inc();
+    },
+    poolWaitTimedOut(verdict) {
+      poolWaitTimeouts.inc({ verdict });
     },
     readServed(target) {
       readsServed.inc({ target });

@@ -2,7 +2,7 @@ import underPressure from "@fastify/under-pressure";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { sendProblem } from "../infra/http/error-handler.js";
-import { serviceUnavailable } from "../errors/app-error.js";
+import { overloaded } from "../errors/app-error.js";
 
 export interface PressureLimits {
   /** 0 switches the guard off. */
@@ -30,7 +30,7 @@ export const underPressurePlugin = fp(
       exposeStatusRoute: false,
       pressureHandler: (request, reply) => {
         if (!armed) return; // handled as if there were no pressure
-        sendProblem(request, reply, serviceUnavailable("The service is overloaded; try again shortly.", { retryAfterSeconds: limits.retryAfterSeconds }));
+        sendProblem(request, reply, overloaded("The service is overloaded; try again shortly.", { retryAfterSeconds: limits.retryAfterSeconds }));
       },
     });
   },

@@ -210,7 +210,7 @@ describe("overload", () => {
       statuses.push(response.statusCode);
       if (response.statusCode === 503) {
         expect(response.headers["retry-after"]).toBe("3");
-        expect(response.json().code).toBe("service-unavailable");
+        expect(response.json().code).toBe("overloaded");
         expect(response.headers["content-type"]).toMatch(/^application\/problem\+json/);
         expect(response.headers["x-request-id"]).toBe(response.json().request_id);
       }

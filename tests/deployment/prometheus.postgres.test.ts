@@ -180,6 +180,7 @@ describe("Prometheus", () => {
         "OrderServiceHigh5xxRatio",
         "OrderServiceHighLatencyP99",
         "OrderServiceDbPoolSaturated",
+        "OrderServiceOverloaded",
         "OrderServiceNotReady",
         "OrderServiceRateLimitStoreDown",
         "OrderServiceOrdersDeclinedForStock",

@@ -3,6 +3,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../../generated/prisma/client.js";
 import { isDatabaseUnavailable } from "./errors.js";
 import { retryConnectionLoss } from "./failover-retry.js";
+import { WaitAwarePool, type PoolWaitVerdict } from "./pool-wait.js";
 
 export interface DatabaseClient {
   prisma: PrismaClient;
@@ -54,6 +55,8 @@ export interface DatabaseClientOptions extends DatabaseWaits {
   observeQuery?: (model: string, operation: string, seconds: number) => void;
   /** Told when an idle connection fails (its server went away); the pool drops it either way. */
   onPoolError?: (err: Error) => void;
+  /** Told when work waited acquireTimeoutMs for a connection in vain, and why (src/infra/db/pool-wait.ts). */
+  onPoolWaitTimeout?: (verdict: PoolWaitVerdict) => void;
   /** A read replica for SqlRunner's reads (DATABASE_READ_URL), and when to use it. */
   replica?: ReplicaOptions;
 }
@@ -70,18 +73,30 @@ export interface ReplicaOptions {
   checkIntervalMs?: number;
 }
 
-/** How long work may wait for a connection, and a transaction to begin, before it fails. */
+/**
+ * How long work may wait for one of the pool's connections when all are busy (acquireTimeoutMs),
+ * and for a new connection to be opened (connectTimeoutMs). Separate because they mean different
+ * things: a queue for a busy pool is load and may be long (a burst is served rather than refused);
+ * a server that does not accept a connection within seconds is away, and waiting longer helps no one.
+ */
 export interface DatabaseWaits {
   acquireTimeoutMs?: number;
-  transactionWaitMs?: number;
+  connectTimeoutMs?: number;
 }
 
 /**
- * On PostgreSQL, fail fast while the database is away instead of queueing requests until
- * clients time out. The embedded database is never away but runs one statement at a time, so
- * its queue is the load itself: waiting is the right answer there (see database-url.ts).
+ * On PostgreSQL, a burst of work queues for the pool's connections for up to 10 s (DB_POOL_WAIT_MS
+ * sets it), well below what HTTP clients usually wait (30 s and more), and then answers `overloaded`;
+ * a connection PostgreSQL does not accept within 3 s fails at once (the database is unavailable).
+ * The embedded database is never away but runs one statement at a time, so its queue is the load
+ * itself: waiting is the right answer there (see database-url.ts).
  */
-const POSTGRES_WAITS: Required<DatabaseWaits> = { acquireTimeoutMs: 3_000, transactionWaitMs: 5_000 };
+export const POSTGRES_WAITS: Required<DatabaseWaits> = { acquireTimeoutMs: 10_000, connectTimeoutMs: 3_000 };
+/**
+ * Prisma's own limit on starting a transaction (maxWait) runs from the same moment as the pool's
+ * wait: set beyond it, so the pool's verdict (overloaded, or unavailable) is always the one given.
+ */
+const TRANSACTION_WAIT_MARGIN_MS = 1_000;
 
 /**
  * A stall answers 503 within seconds instead of a 500 after many: a row locked too long fails
@@ -111,30 +126,43 @@ export class CommitAwaitingClient extends pg.Client {
   }
 }
 
+/** CommitAwaitingClient giving up on opening its connection after `connectTimeoutMs`, whatever the pool's wait. */
+function connectingWithin(connectTimeoutMs: number): typeof CommitAwaitingClient {
+  return class extends CommitAwaitingClient {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+    }
+  };
+}
+
 export function createDatabaseClient(url: string, options: DatabaseClientOptions): DatabaseClient {
   const waits = { ...POSTGRES_WAITS, ...options };
   const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   // A database whose queue is its load (the embedded one) may take as long to answer as to hand
   // out a connection; PostgreSQL gets statement_timeout plus a little.
-  const replyTimeout = Math.max(statementTimeout + CLIENT_GRACE_MS, waits.acquireTimeoutMs);
+  const replyTimeout = Math.max(statementTimeout + CLIENT_GRACE_MS, waits.connectTimeoutMs);
+  // pg-pool's connectionTimeoutMillis bounds both the wait in its queue and the opening of a
+  // connection; each client's own connectionTimeoutMillis ends a connection attempt sooner.
+  const Client = connectingWithin(waits.connectTimeoutMs);
   const poolFor = (connectionString: string) =>
-    new pg.Pool({
+    new WaitAwarePool({
       connectionString,
       max: options.poolMax,
       connectionTimeoutMillis: waits.acquireTimeoutMs,
+      onWaitTimeout: options.onPoolWaitTimeout,
       idleTimeoutMillis: 30_000,
       statement_timeout: statementTimeout,
       lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       query_timeout: replyTimeout,
       // A connection whose server vanished without closing it (a dead host) is found out by TCP.
       keepAlive: true,
-      Client: CommitAwaitingClient,
+      Client,
     });
   const pool = poolFor(url);
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   // Without a listener the error would end the process.
   pool.on("error", (err) => options.onPoolError?.(err));
-  const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.transactionWaitMs } });
+  const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.acquireTimeoutMs + TRANSACTION_WAIT_MARGIN_MS } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const toQuery = queryConfigs(options.preparedStatements ?? true);

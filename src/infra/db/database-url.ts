@@ -16,7 +16,7 @@ export interface DatabaseLocation {
  * The embedded database runs one batch at a time for all connections, so under load work queues
  * for it as for a lock; it cannot be "away", so a long wait is load, not an outage.
  */
-export const EMBEDDED_WAITS: DatabaseWaits = { acquireTimeoutMs: 60_000, transactionWaitMs: 60_000 };
+export const EMBEDDED_WAITS: DatabaseWaits = { acquireTimeoutMs: 60_000, connectTimeoutMs: 60_000 };
 
 /** DATABASE_URL when set; otherwise the embedded PostgreSQL persisted under DATA_DIR. */
 export async function resolveDatabase(config: Config): Promise<DatabaseLocation> {

@@ -1,5 +1,5 @@
 import { Prisma } from "../../../generated/prisma/client.js";
-import { serviceUnavailable, type AppError } from "../../errors/app-error.js";
+import { overloaded, serviceUnavailable, type AppError } from "../../errors/app-error.js";
 
 // The one place that reads Prisma's and pg's errors: what they mean for a request.
 
@@ -31,10 +31,18 @@ const CONNECTION_LOST_CODES = new Set([
 const CONNECTION_LOST_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed"]);
 const CONNECTION_LOST_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|not queryable|Connection closed/i;
 
+/**
+ * Every connection of the pool stayed busy for the whole wait while the database kept answering
+ * (src/infra/db/pool-wait.ts): the service has more work than connections, the database is fine.
+ */
+const SATURATED_CODES = new Set([
+  "POOL_SATURATED",
+  "P2024", // Prisma: timed out fetching a connection from its own pool
+]);
+
 /** Error codes that mean "the database cannot be reached right now", not "the query is wrong". */
 const UNAVAILABLE_CODES = new Set([
   ...CONNECTION_LOST_CODES,
-  "P2024", // Prisma: timed out fetching a connection from the pool
   // A stall: a row held longer than lock_timeout, a statement longer than statement_timeout.
   "55P03", // lock_not_available
   "57014", // query_canceled
@@ -78,6 +86,12 @@ export function isConnectionLost(error: unknown): boolean {
     if (typeof e.kind === "string" && CONNECTION_LOST_KINDS.has(e.kind)) return true;
     if (typeof e.message === "string" && CONNECTION_LOST_MESSAGE.test(e.message)) return true;
   }
+  return false;
+}
+
+/** True when the work waited in vain for a connection of a pool busy with other work (see SATURATED_CODES). */
+export function isPoolSaturated(error: unknown): boolean {
+  for (const e of errorChain(error)) if (codesOf(e).some((code) => SATURATED_CODES.has(code))) return true;
   return false;
 }
 
@@ -134,12 +148,14 @@ export function isRecordMissing(error: unknown): boolean {
 }
 
 /**
- * The error a database failure is for the client: unreachable, stalled on a lock or a statement
- * timeout → service unavailable (try again shortly). Serialization failures and deadlocks are
+ * The error a database failure is for the client: no connection free in time while the database
+ * answers → overloaded; unreachable, stalled on a lock or a statement timeout → service
+ * unavailable (try again shortly). Serialization failures and deadlocks are
  * retried where transactions run (isTransientConflict); one still failing after its retries, like
  * any other database error, is ours (undefined here: an internal error).
  */
 export function fromDatabaseError(error: unknown): AppError | undefined {
+  if (isPoolSaturated(error)) return overloaded("The service is overloaded: no database connection became free in time; try again shortly.", { cause: error });
   if (isDatabaseUnavailable(error)) return serviceUnavailable("The database is unavailable; try again shortly.");
   return undefined;
 }

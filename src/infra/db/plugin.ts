@@ -49,6 +49,8 @@ export const databasePlugin = fp(
       statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
       preparedStatements: config.DB_PREPARED_STATEMENTS,
+      acquireTimeoutMs: config.DB_POOL_WAIT_MS,
+      onPoolWaitTimeout: metrics.poolWaitTimedOut,
       observeQuery: metrics.observeQuery,
       onPoolError: (err) => {
         metrics.poolError();
