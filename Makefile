@@ -63,10 +63,15 @@ admin: node_modules/.installed generated/prisma/client.ts
 build: dist/src/server.js migrate admin
 
 # The server migrates its embedded database and creates the development admin itself, after
-# checking its port and data directory; a DATABASE_URL is migrated first, as a separate step.
+# checking its port and data directory; a DATABASE_URL is migrated by the server too (--migrate),
+# once it has checked that the port is free. `exec`: the recipe's shell becomes node, so make's
+# only child is the service (make forwards SIGTERM to it; SIGINT to make alone is noticed by the
+# service itself, src/infra/startup/stop-signals.ts). GNU make still reports a refusal as
+# "Error 1" and exits 2: it cannot pass on its recipe's exit code (see docs/guides/configuration.md).
+# The command that serves; `make run SERVE_COMMAND=…` replaces it (tests run the sources, not the build).
+SERVE_COMMAND := node --import ./dist/src/instrumentation.js dist/src/server.js
 run: dist/src/server.js
-	$(if $(DATABASE_URL),node dist/scripts/migrate.js)
-	node --import ./dist/src/instrumentation.js dist/src/server.js
+	@exec $(SERVE_COMMAND)$(if $(DATABASE_URL), --migrate)
 
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
 # each one's output is printed whole when it ends. The integration halves use both cores each.

@@ -4,21 +4,21 @@
 import { join } from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/infra/db/embedded.js";
 import { applyMigrations } from "../src/infra/db/migrations.js";
-import { checkDatabaseReachable, embeddedFailure } from "../src/infra/startup/checks.js";
+import { embeddedFailure } from "../src/infra/startup/checks.js";
 import { exitWithStartupFailure } from "../src/infra/startup/failure.js";
+import { describeApplied, migrateDatabaseUrl } from "../src/infra/startup/migrate.js";
 
 const url = process.env.DATABASE_URL || undefined;
 const dataDir = join(process.env.DATA_DIR || ".data", "pglite");
 try {
-  let embedded: EmbeddedPostgres | undefined;
-  if (url) await checkDatabaseReachable(url);
-  else embedded = await startEmbeddedPostgres({ dataDir }).catch((error: unknown) => Promise.reject(embeddedFailure(error, dataDir)));
-  try {
-    const applied = await applyMigrations(url ?? embedded!.url);
-    const target = embedded ? `the embedded database (${dataDir})` : "DATABASE_URL";
-    console.log(applied.length ? `Applied to ${target}:\n${applied.map((name) => `  ${name}`).join("\n")}` : `${target}: already up to date.`);
-  } finally {
-    await embedded?.close();
+  if (url) console.log(await migrateDatabaseUrl(url));
+  else {
+    const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir }).catch((error: unknown) => Promise.reject(embeddedFailure(error, dataDir)));
+    try {
+      console.log(describeApplied(await applyMigrations(embedded.url), `the embedded database (${dataDir})`));
+    } finally {
+      await embedded.close();
+    }
   }
 } catch (error) {
   exitWithStartupFailure(error);

@@ -9,6 +9,8 @@ import { checkDatabase, checkPortFree, describeDatabaseUrl, listenFailure } from
 import { StartupError } from "./infra/startup/error.js";
 import { checkPooling } from "./infra/startup/pooler-check.js";
 import { exitWithStartupFailure } from "./infra/startup/failure.js";
+import { migrateDatabaseUrl } from "./infra/startup/migrate.js";
+import { onStopSignals } from "./infra/startup/stop-signals.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -28,12 +30,21 @@ async function serve(config: Config): Promise<void> {
     await app.close();
     throw listenFailure(error, config.HOST, config.PORT);
   });
-  closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  // SIGINT and SIGTERM are onStopSignals' (a duplicate is ignored, make's own SIGINT noticed);
+  // close-with-grace runs the shutdown within the grace period, and handles the other signals and errors.
+  const shutdown = closeWithGrace({ delay: SHUTDOWN_GRACE_MS, skip: ["SIGINT", "SIGTERM"] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, "shutting down after an error");
-    else app.log.info({ signal }, "shutting down");
+    else if (signal) app.log.info({ signal }, "shutting down");
     app.lifecycle.shuttingDown = true;
     await app.close(); // stops accepting, lets in-flight requests finish, then closes what the app opened
   });
+  onStopSignals(
+    (signal) => {
+      app.log.info({ signal }, "shutting down");
+      void shutdown.close();
+    },
+    { onForcedExit: (signal) => app.log.error({ signal }, `second ${signal}, exiting without waiting for requests in flight`) },
+  );
   logSummary(app, config);
 }
 
@@ -63,6 +74,8 @@ async function main(): Promise<void> {
   }
   // Checked once, before anything is migrated or any worker starts.
   await checkPortFree(config.HOST, config.PORT);
+  // `make run` asks for DATABASE_URL to be migrated (--migrate): only once the port is known to be free.
+  if (config.DATABASE_URL && process.argv.includes("--migrate")) console.log(await migrateDatabaseUrl(config.DATABASE_URL));
   if (config.DATABASE_URL) await checkDatabase(config.DATABASE_URL);
   await checkPooling(config);
   await runWorkers(config.WORKERS, () => serve(config));

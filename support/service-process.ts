@@ -36,6 +36,8 @@ export interface SpawnOptions {
   /** Run as this user and group (Patroni and PostgreSQL refuse to run as root). */
   uid?: number;
   gid?: number;
+  /** In a process group of its own, as a terminal starts a command (signal the group with kill(-pid)). */
+  detached?: boolean;
 }
 
 export function spawnProcess(command: string, args: string[], options: SpawnOptions = {}): ServiceProcess {
@@ -45,6 +47,7 @@ export function spawnProcess(command: string, args: string[], options: SpawnOpti
     env: options.env,
     uid: options.uid,
     gid: options.gid,
+    detached: options.detached,
     stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
   });
   const keepChars = options.keepOutputChars ?? 64_000;

@@ -120,16 +120,22 @@ describe("many connections on the one session", () => {
         return client;
       }),
     );
-    const answers = await Promise.all(
-      clients.flatMap((client, c) =>
-        Array.from({ length: 10 }, async (_, i) => {
-          const n = 101 + c * 10 + i; // rows the other tests leave as they were
-          const word = await client.query({ name: "lookup", text: `SELECT word || '/${c}' AS w FROM numbers WHERE n = $1`, values: [n] });
-          const echo = await client.query({ name: "echo", text: `SELECT $1::int + ${c} AS e`, values: [i] });
-          return word.rows[0]?.w === `n${n}/${c}` && echo.rows[0]?.e === i + c;
+    // The connections at once, each one's statements one after another: a pg.Client runs one
+    // query at a time (queueing more on it is deprecated, and gone in pg 9).
+    const answers = (
+      await Promise.all(
+        clients.map(async (client, c) => {
+          const oks: boolean[] = [];
+          for (let i = 0; i < 10; i++) {
+            const n = 101 + c * 10 + i; // rows the other tests leave as they were
+            const word = await client.query({ name: "lookup", text: `SELECT word || '/${c}' AS w FROM numbers WHERE n = $1`, values: [n] });
+            const echo = await client.query({ name: "echo", text: `SELECT $1::int + ${c} AS e`, values: [i] });
+            oks.push(word.rows[0]?.w === `n${n}/${c}` && echo.rows[0]?.e === i + c);
+          }
+          return oks;
         }),
-      ),
-    );
+      )
+    ).flat();
     expect(answers.filter((ok) => !ok)).toHaveLength(0);
     expect(answers).toHaveLength(200);
     expect(await prepared()).toBe(before + 40);
