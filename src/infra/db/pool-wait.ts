@@ -3,6 +3,12 @@ import pg from "pg";
 /** What a wait for a pool connection that ran out of time says about the database. */
 export type PoolWaitVerdict = "overloaded" | "database-unavailable";
 
+/**
+ * How recent the server's last answer must be for a wait that ran out to count as overload: a
+ * burst gets answers every few milliseconds, a database that died during the wait none since.
+ */
+const RECENT_ANSWER_MS = 1_000;
+
 /** pg-pool's error when a checkout waited `connectionTimeoutMillis` in its queue. */
 const QUEUE_TIMEOUT_MESSAGE = "timeout exceeded when trying to connect";
 
@@ -32,10 +38,11 @@ interface ClientState {
 /**
  * A pg.Pool that tells a busy pool from a silent database. A checkout that waited its whole
  * `connectionTimeoutMillis` for one of `max` busy connections fails with PoolSaturated when the
- * server answered some connection of the pool meanwhile, or when no connection was waiting for
- * it (the connections were all busy in the service): the database works, there is more work than
- * connections. Otherwise (statements waited for the server the whole time and it answered none:
- * frozen, or stalled on a lock) it fails with pg-pool's own error, classified as unavailable.
+ * server answered some connection of the pool in the last RECENT_ANSWER_MS of the wait, or when no
+ * connection was waiting for it (the connections were all busy in the service): the database
+ * works, there is more work than connections. Otherwise (statements waited for the server and it
+ * answered none lately: frozen, gone, or stalled on a lock) it fails with pg-pool's own error,
+ * classified as unavailable.
  */
 export class WaitAwarePool extends pg.Pool {
   /** performance.now() when a connection of this pool last got a ReadyForQuery from the server. */
@@ -79,8 +86,9 @@ export class WaitAwarePool extends pg.Pool {
 
   private explain(error: Error, started: number): Error {
     if (error.message !== QUEUE_TIMEOUT_MESSAGE) return error;
-    const answering = this.lastAnswerAt >= started || !this.awaitingServer();
+    const now = performance.now();
+    const answering = this.lastAnswerAt >= Math.max(started, now - RECENT_ANSWER_MS) || !this.awaitingServer();
     this.onWaitTimeout?.(answering ? "overloaded" : "database-unavailable");
-    return answering ? new PoolSaturated(Math.round(performance.now() - started)) : error;
+    return answering ? new PoolSaturated(Math.round(now - started)) : error;
   }
 }
