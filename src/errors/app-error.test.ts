@@ -119,6 +119,7 @@ describe("database errors", () => {
   it.each([
     ["connection refused", pgError("ECONNREFUSED")],
     ["connection lost", pgError("57P01")],
+    ["a connection not opened in time (pg's connectionTimeoutMillis)", new Error("timeout expired")],
     ["lock timeout", pgError("55P03")],
     ["statement timeout", pgError("57014")],
     ["wrapped by Prisma's adapter", known("P2010", { driverAdapterError: { cause: { originalCode: "08006" } } })],

@@ -29,7 +29,8 @@ const CONNECTION_LOST_CODES = new Set([
   "P1017", // Prisma: server closed the connection
 ]);
 const CONNECTION_LOST_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed"]);
-const CONNECTION_LOST_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|not queryable|Connection closed/i;
+// "timeout expired": pg's own limit on opening a connection (connectTimeoutMs, src/infra/db/client.ts) ran out.
+const CONNECTION_LOST_MESSAGE = /connection terminated|ECONNREFUSED|connection refused|not queryable|Connection closed|^timeout expired$/i;
 
 /**
  * Every connection of the pool stayed busy for the whole wait while the database kept answering
