@@ -143,12 +143,11 @@ test-postgres: node_modules/.installed generated/prisma/client.ts
 	fi
 
 # The orders and catalogue suites and the many-users test again, every app reaching PostgreSQL
-# through PgBouncer in transaction mode with the settings docs/guides/high-availability.md names
-# (not part of `make test`: tests/deployment/pgbouncer.postgres.test.ts is). The prepared-statement
-# test is left out on purpose: it checks named statements, which this configuration turns off.
+# through PgBouncer in transaction mode with the settings docs/guides/high-availability.md names.
+# The prepared-statement test is left out (vitest.config.ts): it checks named statements, which
+# this configuration turns off.
 test-pooler: node_modules/.installed generated/prisma/client.ts
-	TEST_DB=postgres TEST_POOLER=pgbouncer npx vitest run --project integration tests/orders tests/catalogue tests/resilience/many-users.test.ts \
-		--exclude '**/prepared-statements.test.ts' --exclude '**/node_modules/**'
+	TEST_DB=postgres TEST_POOLER=pgbouncer npx vitest run --project integration tests/orders tests/catalogue tests/resilience/many-users.test.ts
 
 contract-coverage: node_modules/.installed
 	CONTRACT_COVERAGE_DIR=$(COVERAGE_DIR) npx tsx scripts/contract-coverage.ts
