@@ -2,6 +2,7 @@ import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../../generated/prisma/client.js";
 import { isDatabaseUnavailable } from "./errors.js";
+import { FailoverPool } from "./failover-pool.js";
 import { retryConnectionLoss } from "./failover-retry.js";
 
 export interface DatabaseClient {
@@ -117,8 +118,8 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   // A database whose queue is its load (the embedded one) may take as long to answer as to hand
   // out a connection; PostgreSQL gets statement_timeout plus a little.
   const replyTimeout = Math.max(statementTimeout + CLIENT_GRACE_MS, waits.acquireTimeoutMs);
-  const poolFor = (connectionString: string) =>
-    new pg.Pool({
+  const poolOptions = (connectionString: string) =>
+    ({
       connectionString,
       max: options.poolMax,
       connectionTimeoutMillis: waits.acquireTimeoutMs,
@@ -129,8 +130,10 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
       // A connection whose server vanished without closing it (a dead host) is found out by TCP.
       keepAlive: true,
       Client: CommitAwaitingClient,
-    });
-  const pool = poolFor(url);
+    }) satisfies pg.PoolConfig;
+  // The primary's pool holds work that failed safely in a failover until a new primary is back
+  // (failover-pool.ts); the replica's does not: its reads fall back to the primary instead.
+  const pool: pg.Pool = new FailoverPool(poolOptions(url));
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   // Without a listener the error would end the process.
   pool.on("error", (err) => options.onPoolError?.(err));
@@ -138,7 +141,7 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const toQuery = queryConfigs(options.preparedStatements ?? true);
-  const replica = options.replica ? startReplica(poolFor(options.replica.url), options.replica, options.onPoolError) : undefined;
+  const replica = options.replica ? startReplica(new pg.Pool(poolOptions(options.replica.url)), options.replica, options.onPoolError) : undefined;
   for (const each of [pool, replica?.pool]) {
     // A client in use has no listener of the pool's, and Prisma's adapter listens only inside its
     // transactions: a connection ending while checked out (a failover's 57P01) would otherwise be an
