@@ -18,6 +18,9 @@ const DATABASE_INCIDENTAL = [
   "tests/contract/docs.browser.test.ts", // the docs pages in Chromium (Try it out calls /healthz)
 ];
 const otherHalf = process.env.TEST_DB === "postgres" ? ["tests/**/*.pglite.test.ts", ...DATABASE_INCIDENTAL] : ["tests/**/*.postgres.test.ts"];
+// Through PgBouncer (TEST_POOLER=pgbouncer, `make test-pooler`) named statements are off: the file
+// that checks them has nothing to check there.
+const notThroughPooler = process.env.TEST_POOLER ? ["tests/catalogue/prepared-statements.test.ts"] : [];
 
 export default defineConfig({
   test: {
@@ -46,7 +49,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["tests/**/*.test.ts"],
-          exclude: ["**/node_modules/**", "tests/unit/**", ...otherHalf],
+          exclude: ["**/node_modules/**", "tests/unit/**", ...otherHalf, ...notThroughPooler],
           // PGlite (WebAssembly) and the schema engine are happiest in plain child processes.
           pool: "forks",
           // Prepares the migrated template database that each test file copies (TEST_DB=pglite|postgres).

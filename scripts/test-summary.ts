@@ -1,7 +1,9 @@
 // Prints one closing line for the whole suite, the unit tier and both databases together: "N passed, N failed".
 import { existsSync, readFileSync } from "node:fs";
 
-const reports = ["artifacts/vitest-unit.json", "artifacts/vitest-pglite.json", "artifacts/vitest-postgres.json"].filter((file) => existsSync(file));
+const reports = ["artifacts/vitest-unit.json", "artifacts/vitest-pglite.json", "artifacts/vitest-postgres.json", "artifacts/vitest-pooler.json"].filter(
+  (file) => existsSync(file),
+);
 let passed = 0;
 let failed = 0;
 for (const file of reports) {

@@ -48,9 +48,13 @@ pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 10
 ; Below the server's max_connections (200) whatever the number of databases (a test file each):
-; PgBouncer closes another database's idle server connection rather than fail a client.
+; PgBouncer closes another database's idle server connection rather than fail a client. A test
+; database's server connections end with it (DROP DATABASE … WITH (FORCE)).
 max_user_connections = 150
-server_idle_timeout = 5
+; server_idle_timeout stays at PgBouncer's default (600 s), as docs/guides/high-availability.md
+; says: PgBouncer opens a pool's server connections one at a time, each a full PostgreSQL login,
+; so closing them after a few idle seconds made every burst after a pause queue behind serial
+; logins, past the service's 3 s wait for a connection (503s under load).
 ignore_startup_parameters = extra_float_digits,options,statement_timeout,lock_timeout
 log_connections = 0
 log_disconnections = 0

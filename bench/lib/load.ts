@@ -15,6 +15,8 @@ export interface LoadOptions {
   next: () => RequestSpec;
   connections?: number;
   durationSeconds?: number;
+  /** Checks each answer against the request that asked for it: a description of what is wrong, or undefined. */
+  check?: (spec: RequestSpec, status: number, body: string) => string | undefined;
 }
 
 export interface LoadResult {
@@ -29,14 +31,24 @@ export interface LoadResult {
   statuses: Record<string, number>;
   /** Answers ≥ 400 by "<status> <problem code>", with the detail of the first one. */
   problems: Record<string, { count: number; detail: string }>;
+  /** Answers `check` found wrong, and the first few descriptions. */
+  wrong: number;
+  firstWrong: string[];
 }
+
+/** How many wrong answers a result keeps the description of. */
+const WRONG_KEPT = 5;
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const durationSeconds = options.durationSeconds ?? benchDuration();
   const problems: LoadResult["problems"] = {};
+  const firstWrong: string[] = [];
+  let wrong = 0;
+  // autocannon keeps one request in flight per connection: its context knows which one an answer is for.
   const request: autocannon.Request = {
-    setupRequest: (base) => {
+    setupRequest: (base, context: { spec?: RequestSpec }) => {
       const spec = options.next();
+      context.spec = spec;
       return {
         ...base,
         method: spec.method ?? "GET",
@@ -49,7 +61,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
       } as autocannon.Request;
     },
-    onResponse: (status: number, body: string) => {
+    onResponse: (status: number, body: string, context: { spec?: RequestSpec }) => {
+      const fault = options.check && context.spec ? options.check(context.spec, status, body) : undefined;
+      if (fault !== undefined && wrong++ < WRONG_KEPT) firstWrong.push(`${context.spec?.method ?? "GET"} ${context.spec?.path}: ${fault}`);
       if (status < 400) return;
       const { code, detail } = problemOf(body);
       const entry = (problems[`${status} ${code}`] ??= { count: 0, detail });
@@ -75,6 +89,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     errors: result.errors + result.timeouts,
     statuses,
     problems,
+    wrong,
+    firstWrong,
   };
 }
 

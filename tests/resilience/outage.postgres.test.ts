@@ -110,4 +110,16 @@ describe("a database outage", () => {
     expect(before - stock).toBe(answer.statusCode === 201 ? 7 : 0);
     expect(sold).toBe(100 - stock); // every unit taken is in an order line, and only those
   }, 90_000);
+
+  it("holds a write while the database restarts, and answers it once the database is back instead of a 503", async () => {
+    const name = `Held Oolong ${process.pid}`;
+    await cluster.pause();
+    const held = call("POST", "/api/product/", { name, price: "4", stock: 3 });
+    await cluster.resume();
+    const answer = await held;
+    expect(answer.statusCode, answer.body).toBe(201);
+    expect(answer.json()).toMatchObject({ name, stock: 3 });
+    const listed = await call("GET", `/api/product/?keyword=${encodeURIComponent(name)}`);
+    expect(listed.json()).toMatchObject({ count: 1, results: [{ id: answer.json().id, name, stock: 3 }] });
+  }, 60_000);
 });

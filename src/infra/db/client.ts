@@ -2,8 +2,9 @@ import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../../generated/prisma/client.js";
 import { isDatabaseUnavailable } from "./errors.js";
+import { FailoverPool } from "./failover-pool.js";
 import { retryConnectionLoss } from "./failover-retry.js";
-import { WaitAwarePool, type PoolWaitVerdict } from "./pool-wait.js";
+import { WaitAwarePool, type PoolWaitVerdict, type WaitAwarePoolOptions } from "./pool-wait.js";
 
 export interface DatabaseClient {
   prisma: PrismaClient;
@@ -144,8 +145,8 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   // pg-pool's connectionTimeoutMillis bounds both the wait in its queue and the opening of a
   // connection; each client's own connectionTimeoutMillis ends a connection attempt sooner.
   const Client = connectingWithin(waits.connectTimeoutMs);
-  const poolFor = (connectionString: string) =>
-    new WaitAwarePool({
+  const poolOptions = (connectionString: string) =>
+    ({
       connectionString,
       max: options.poolMax,
       connectionTimeoutMillis: waits.acquireTimeoutMs,
@@ -157,8 +158,10 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
       // A connection whose server vanished without closing it (a dead host) is found out by TCP.
       keepAlive: true,
       Client,
-    });
-  const pool = poolFor(url);
+    }) satisfies WaitAwarePoolOptions;
+  // The primary's pool holds work that failed safely in a failover until a new primary is back
+  // (failover-pool.ts); the replica's does not: its reads fall back to the primary instead.
+  const pool: pg.Pool = new FailoverPool(poolOptions(url));
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   // Without a listener the error would end the process.
   pool.on("error", (err) => options.onPoolError?.(err));
@@ -166,7 +169,7 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
   const toQuery = queryConfigs(options.preparedStatements ?? true);
-  const replica = options.replica ? startReplica(poolFor(options.replica.url), options.replica, options.onPoolError) : undefined;
+  const replica = options.replica ? startReplica(new WaitAwarePool(poolOptions(options.replica.url)), options.replica, options.onPoolError) : undefined;
   for (const each of [pool, replica?.pool]) {
     // A client in use has no listener of the pool's, and Prisma's adapter listens only inside its
     // transactions: a connection ending while checked out (a failover's 57P01) would otherwise be an

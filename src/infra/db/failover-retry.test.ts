@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../errors/app-error.js";
 import { isConnectionLost, isDatabaseUnavailable } from "./errors.js";
-import { retryConnectionLoss, runFailoverSafe } from "./failover-retry.js";
+import { PrimaryWatch, retryConnectionLoss, runFailoverSafe } from "./failover-retry.js";
 
 /** Errors as pg raises them in a failover. */
 const terminated = () => new Error("Connection terminated unexpectedly");
@@ -102,5 +102,47 @@ describe("runFailoverSafe", () => {
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ status: 503, code: "service-unavailable", detail: expect.stringMatching(/not known/) });
     expect(t.runs).toEqual([100]);
+  });
+});
+
+describe("PrimaryWatch", () => {
+  it("holds its waiters until a probe finds the primary, with one probe at a time for all of them", async () => {
+    let probes = 0;
+    let inFlight = 0;
+    let most = 0;
+    const watch = new PrimaryWatch(
+      async () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        return ++probes >= 3;
+      },
+      5_000,
+      10,
+    );
+    expect(await Promise.all(Array.from({ length: 8 }, () => watch.waitForPrimary()))).toEqual(Array(8).fill(true));
+    expect({ probes, most }).toEqual({ probes: 3, most: 1 });
+  });
+
+  it("gives up once the primary has been away longer than the hold, and answers at once after that", async () => {
+    const watch = new PrimaryWatch(async () => false, 100, 10);
+    const started = Date.now();
+    expect(await watch.waitForPrimary()).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    const again = Date.now();
+    expect(await watch.waitForPrimary()).toBe(false);
+    expect(Date.now() - again).toBeLessThan(50);
+  });
+
+  it("holds again for a new outage once the last one is over", async () => {
+    let up = false;
+    const watch = new PrimaryWatch(async () => up, 100, 10);
+    expect(await watch.waitForPrimary()).toBe(false);
+    up = true;
+    expect(await watch.waitForPrimary()).toBe(true);
+    up = false;
+    setTimeout(() => (up = true), 50);
+    expect(await watch.waitForPrimary()).toBe(true);
   });
 });

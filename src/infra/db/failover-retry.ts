@@ -21,6 +21,66 @@ const ATTEMPTS = 5;
 const RETRY_WITHIN_MS = 3_000;
 const BACKOFF_MS = [100, 300, 600, 1_000];
 
+/**
+ * How long after the database was lost requests are held for a new primary before they answer
+ * 503: a planned switchover (about 3 s with Patroni and HAProxy) with room to spare. Past it, a
+ * longer outage (a lost node: about 10 s) answers 503 at once until a primary is back.
+ */
+export const HOLD_FOR_PRIMARY_MS = 6_000;
+const PROBE_INTERVAL_MS = 200;
+
+/**
+ * Whether the primary is back after a lost connection, asked by every request that failed
+ * safely: one probe at a time, shared by all of them (a fresh connection asking whether the
+ * server takes writes), so a failover is not met with a connection storm.
+ */
+export class PrimaryWatch {
+  /** When the primary was first found away, until a probe finds it again. */
+  private awaySince: number | undefined;
+  /** When a probe last found it away: an outage nobody asked about for a hold's length is over (or a new one). */
+  private lastAway = 0;
+  private probing: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly isPrimary: () => Promise<boolean>,
+    private readonly holdMs = HOLD_FOR_PRIMARY_MS,
+    private readonly intervalMs = PROBE_INTERVAL_MS,
+  ) {}
+
+  /**
+   * Resolves true as soon as the primary takes writes again; false once it has been away longer
+   * than the hold (at once when it already has been).
+   */
+  async waitForPrimary(): Promise<boolean> {
+    if (this.awaySince === undefined || Date.now() - this.lastAway > this.holdMs) this.awaySince = Date.now();
+    const deadline = this.awaySince + this.holdMs;
+    for (;;) {
+      if (await this.probe()) {
+        this.awaySince = undefined;
+        return true;
+      }
+      this.lastAway = Date.now();
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await sleep(Math.min(this.intervalMs, left));
+    }
+  }
+
+  /** A connection was opened: whatever was away is reachable again, and a later loss is a new outage with a hold of its own. */
+  reached(): void {
+    this.awaySince = undefined;
+  }
+
+  private probe(): Promise<boolean> {
+    this.probing ??= this.isPrimary()
+      .catch(() => false)
+      .finally(() => {
+        this.probing = undefined;
+      });
+    return this.probing;
+  }
+}
+
 /** Runs `work`, again when it fails quickly with a lost connection (a read, or work that wrote nothing). */
 export async function retryConnectionLoss<T>(work: () => Promise<T>): Promise<T> {
   const started = Date.now();
