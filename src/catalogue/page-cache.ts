@@ -45,16 +45,36 @@ export class PageCache<Row extends PlacedRow> {
     this.pages = new LRUCache<string, readonly Row[]>({ maxSize: MAX_CACHED_ROWS, sizeCalculation: (rows) => rows.length + 1, ttl: options.ttlMs });
   }
 
-  /** The page's rows, in its order; `scope` tells generations and read sources apart (asked again after a change it was not told of). */
-  async rows(scope: () => string, statement: Statement, values: unknown[]): Promise<Row[]> {
+  /**
+   * The page's rows, in its order (shared with other requests: never to be changed); `scope`
+   * tells generations and read sources apart (asked again after a change it was not told of).
+   * Requests for the same page until the event loop next turns to I/O share one read: its
+   * statements are sent then, after every one of them arrived (so each still sees every write
+   * answered before it was sent).
+   */
+  rows(scope: () => string, statement: Statement, values: unknown[]): Promise<readonly Row[]> {
     const query = `${statementId(statement)}|${JSON.stringify(values)}`;
-    let key = `${scope()}|${query}`;
+    const key = `${scope()}|${query}`;
+    let read = this.reading.get(key);
+    if (read === undefined) {
+      read = this.read(scope, key, query, statement, values);
+      this.reading.set(key, read);
+      setImmediate(() => this.reading.delete(key));
+    }
+    return read;
+  }
+
+  private readonly reading = new Map<string, Promise<readonly Row[]>>();
+
+  private async read(scope: () => string, key: string, query: string, statement: Statement, values: unknown[]): Promise<readonly Row[]> {
     const placed = this.pages.get(key);
     if (placed) {
       const fresh = await Promise.all(placed.map((row) => this.options.readById(row.id)));
       if (fresh.every((row, i) => row !== null && samePlace(row, placed[i]!))) return fresh as Row[];
       this.options.onUnannouncedChange?.();
       key = `${scope()}|${query}`;
+    } else {
+      await new Promise((sent) => setImmediate(sent));
     }
     const rows = await this.options.readPage(statement, values);
     this.pages.set(key, rows);

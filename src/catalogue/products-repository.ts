@@ -144,7 +144,8 @@ export class ProductsRepository {
   }
 
   /** A page by offset in `ordering` (ties broken by id, so consecutive pages never overlap). */
-  async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
+  /** The rows may be shared with concurrent requests for the same page: read them, never change them. */
+  async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: readonly ProductRecord[] }> {
     const bound = bindFilter(filter);
     const page = pageStatement(bound, ordering, limit, offset);
     const [count, rows] = await Promise.all([this.count(bound), limit === 0 ? [] : this.pageRows(page)]);
@@ -188,7 +189,7 @@ export class ProductsRepository {
     return count!;
   }
 
-  private pageRows(query: BoundStatement): Promise<ProductRow[]> {
+  private pageRows(query: BoundStatement): Promise<readonly ProductRow[]> {
     return this.pages.rows(() => this.listScope(), query.statement, query.values);
   }
 

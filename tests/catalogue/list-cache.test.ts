@@ -70,7 +70,7 @@ describe("the page's products", () => {
     return { pages, products: new ProductsRepository(t.database.prisma, sql, { wire: toProductBody }) };
   }
   const byPrice = { field: "price", descending: false } as const;
-  const summary = (rows: { id: number; name: string; stock: number }[]) => rows.map((r) => `${r.id} ${r.name} ${r.stock}`);
+  const summary = (rows: readonly { id: number; name: string; stock: number }[]) => rows.map((r) => `${r.id} ${r.name} ${r.stock}`);
 
   it("are read by id while nothing that places them changed; a rename, reprice or removal reads the page again", async () => {
     const made: Product[] = [];
@@ -116,6 +116,20 @@ describe("the page's products", () => {
     const added = await createProduct(viaApp(t), admin, { name: "Placedpage fig 4", price: "4", stock: 1 });
     products.invalidateLists();
     expect(await read()).toEqual([`${added.id} Placedpage fig 4 1`, `${a} Placedpage fig 1 5`]);
+  });
+
+  it("asked for at once share one read, each answer the whole page", async () => {
+    for (const n of [1, 2]) await createProduct(viaApp(t), admin, { name: `Sharedread lime ${n}`, price: String(n), stock: n });
+    const { pages, products } = countingRepository();
+    const read = () => products.page({ keyword: "sharedread" }, byPrice, 5, 0);
+    const first = await Promise.all(Array.from({ length: 10 }, read));
+    expect(pages.run).toBe(1);
+    const again = await Promise.all(Array.from({ length: 10 }, read));
+    expect(pages.run).toBe(1);
+    for (const page of [...first, ...again]) {
+      expect(page.count).toBe(2);
+      expect(page.rows.map((r) => r.name)).toEqual(["Sharedread lime 1", "Sharedread lime 2"]);
+    }
   });
 
   it("cursor pages too: the next page's rows are read by id, the link to it stays the same", async () => {
