@@ -26,25 +26,24 @@ export interface RunningServer {
  */
 const SERVICE_SCRIPT = process.env.BENCH_SERVICE_DIR ? join(process.env.BENCH_SERVICE_DIR, "src/server.ts") : "src/server.ts";
 
-/** The service with the abuse limits raised so that a benchmark's logins are never refused. */
+/** The service's environment on `databaseUrl`, with the abuse limits raised so that a benchmark's logins are never refused. */
+export function serviceEnvironment(databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
+    ADMIN_PASSWORD: ADMIN.password,
+    LOG_LEVEL: "warn",
+    DB_POOL_MAX: "20",
+    WORKERS: "1", // one process, so its RSS is the service's
+    LOGIN_RATE_LIMIT_PER_MINUTE: "1000000",
+    REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
+    LOGIN_FAILURES_BEFORE_DELAY: "1000000",
+  };
+}
+
+/** The service on `databaseUrl` (serviceEnvironment, then `env`). */
 export function startService(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
-  return startNodeServer(
-    SERVICE_SCRIPT,
-    {
-      DATABASE_URL: databaseUrl,
-      NODE_ENV: "development", // creates the default admin (admin / ADMIN_PASSWORD)
-      ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: "warn",
-      DB_POOL_MAX: "20",
-      WORKERS: "1", // one process, so its RSS is the service's
-      LOGIN_RATE_LIMIT_PER_MINUTE: "1000000",
-      REGISTER_RATE_LIMIT_PER_HOUR: "1000000",
-      LOGIN_FAILURES_BEFORE_DELAY: "1000000",
-      ...env,
-    },
-    {},
-    nodeArgs,
-  );
+  return startNodeServer(SERVICE_SCRIPT, { ...serviceEnvironment(databaseUrl), ...env }, {}, nodeArgs);
 }
 
 /** The service on its embedded database in `dataDir`, with the development defaults, as `make run` starts it. */

@@ -18,7 +18,7 @@ export function productETag(product: { id: number; version: number }): string {
  * A page's tag: a digest of everything its body shows (count, links, and each product by id and
  * version, in order), so it changes when any of them does, including the links' host.
  */
-export function pageETag(page: { count: number; next: string | null; previous: string | null }, products: { id: number; version: number }[]): string {
+export function pageETag(page: { count: number; next: string | null; previous: string | null }, products: readonly { id: number; version: number }[]): string {
   const digest = createHash("sha256")
     .update(JSON.stringify([page.count, page.next, page.previous, products.map((p) => `${p.id}-${p.version}`)]))
     .digest("base64url");

@@ -5,21 +5,47 @@ import { normalizeName, productNameViolations } from "../shared/names.js";
 import { decodeCursor, encodeCursor, parseOrdering } from "./cursor.js";
 import { invalidFields, notFound, rejectIfAny, type FieldError } from "../errors/app-error.js";
 import { expectedVersion, notModified, pageETag, productETag } from "./conditional.js";
-import { cursorLinks, pageLinks, pageRequest, sentInQuery } from "../infra/http/pagination.js";
+import { cursorLinks, pageLinks, pageRequest, sentInQuery, type PageLinks } from "../infra/http/pagination.js";
 import type { HandlersFor, OperationRequest, QueryOf, RequestBody, Wire } from "../infra/http/operation-types.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 
 type ProductHandlers = HandlersFor<"listProducts" | "createProduct" | "getProduct" | "updateProduct" | "patchProduct" | "deleteProduct">;
 
+/** Bodies of the rows that concurrent requests share (a coalesced read by id, a shared page), made once per row. */
+const bodies = new WeakMap<ProductRecord, Wire<"Product">>();
+
 export function toProductBody(product: ProductRecord): Wire<"Product"> {
-  return {
-    id: product.id,
-    name: product.name,
-    price: formatMoney(product.price),
-    stock: product.stock,
-    created_at: product.createdAt.toISOString(),
-    updated_at: product.updatedAt.toISOString(),
-  };
+  let body = bodies.get(product);
+  if (body === undefined) {
+    body = {
+      id: product.id,
+      name: product.name,
+      price: formatMoney(product.price),
+      stock: product.stock,
+      created_at: product.createdAt.toISOString(),
+      updated_at: product.updatedAt.toISOString(),
+    };
+    bodies.set(product, body);
+  }
+  return body;
+}
+
+interface PageAnswer {
+  links: string;
+  etag: string;
+  results: Wire<"Product">[];
+}
+
+/** The tag and products of a page whose rows concurrent requests share, made once for the same links. */
+const pageAnswers = new WeakMap<readonly ProductRecord[], PageAnswer>();
+
+function pageAnswer(links: PageLinks, rows: readonly ProductRecord[]): PageAnswer {
+  const linksKey = `${links.count} ${links.next} ${links.previous}`;
+  const known = pageAnswers.get(rows);
+  if (known?.links === linksKey) return known;
+  const answer = { links: linksKey, etag: pageETag(links, rows), results: rows.map(toProductBody) };
+  pageAnswers.set(rows, answer);
+  return answer;
 }
 
 const productNotFound = (id: number) => notFound("Product", id);
@@ -112,8 +138,9 @@ export function productHandlers(deps: { products: ProductsRepository }): Product
   return {
     async listProducts(request, reply) {
       const { links, rows } = await listPage(request);
-      if (notModified(reply, request.headers["if-none-match"], pageETag(links, rows))) return reply.code(304).send();
-      return { ...links, results: rows.map(toProductBody) };
+      const { etag, results } = pageAnswer(links, rows);
+      if (notModified(reply, request.headers["if-none-match"], etag)) return reply.code(304).send();
+      return { ...links, results };
     },
 
     async createProduct(request, reply) {

@@ -10,7 +10,7 @@ declare module "fastify" {
   }
 }
 
-/** The products on the app's database; a product write in another process drops this one's cached counts. */
+/** The products on the app's database; a product write in another process drops this one's cached counts and pages. */
 const cataloguePlugin = fp(
   async (app: FastifyInstance) => {
     const { database, serviceMetrics } = app;
@@ -20,7 +20,7 @@ const cataloguePlugin = fp(
       readsFromPrimary: database.readsFromPrimary,
     });
     app.decorate("catalogue", { products });
-    app.coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateCounts());
+    app.coordination?.onChange(PRODUCTS_CHANGED_CHANNEL, () => products.invalidateLists());
   },
   { name: "catalogue", dependencies: ["database", "metrics", "coordination"], fastify: "5.x" },
 );

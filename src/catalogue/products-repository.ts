@@ -5,6 +5,7 @@ import { uniqueViolationAs } from "../infra/db/errors.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { AppError, nameTaken } from "../errors/app-error.js";
 import { coalescedReads } from "./coalesced-reads.js";
+import { PageCache } from "./page-cache.js";
 import {
   bindFilter,
   countStatement,
@@ -72,14 +73,15 @@ const MAX_WRITE_ATTEMPTS = 3;
 const fields = { id: true, name: true, nameKey: true, price: true, stock: true, version: true, createdAt: true, updatedAt: true } as const;
 
 /**
- * How long a filter's total `count` is reused. Counting thousands of matches is the expensive
- * part of a filtered page at a million products; the page itself is always read fresh. Writes
- * through this process invalidate the counts at once; writes through other replicas too, as soon
- * as their notification arrives (invalidateCounts, from the `products_changed` channel); this
- * delay is the upper bound while that channel is down.
+ * How long a filter's total `count`, and which products a page holds, are reused. Counting
+ * thousands of matches is the expensive part of a filtered page at a million products; the
+ * products on a page are always read fresh, by id (src/catalogue/page-cache.ts). Writes through
+ * this process invalidate both at once; writes through other replicas too, as soon as their
+ * notification arrives (invalidateLists, from the `products_changed` channel); this delay is the
+ * upper bound while that channel is down.
  * Concurrent requests for one filter share a single count query.
  */
-const COUNT_CACHE_TTL_MS = 5_000;
+const LIST_CACHE_TTL_MS = 5_000;
 
 /** Notified by a trigger on `products` (see its migration) whenever a count may have changed. */
 export const PRODUCTS_CHANGED_CHANNEL = "products_changed";
@@ -97,8 +99,9 @@ interface ProductRow {
 
 export class ProductsRepository {
   private readonly counts: LRUCache<string, number, BoundStatement>;
+  private readonly pages: PageCache<ProductRow>;
   /**
-   * Part of every count's key; a write moves it on, so counts started before the write (even
+   * Part of every count's and page's key; a write moves it on, so counts started before the write (even
    * those still running) are never served after it. Old entries age out of the LRU.
    */
   private generation = 0;
@@ -121,24 +124,31 @@ export class ProductsRepository {
     this.readsFromPrimary = options.readsFromPrimary ?? (() => false);
     this.counts = new LRUCache<string, number, BoundStatement>({
       max: 10_000,
-      ttl: COUNT_CACHE_TTL_MS,
+      ttl: LIST_CACHE_TTL_MS,
       fetchMethod: async (_key, _stale, { context }) => {
         const [row] = await this.sql<{ count: number }>(context.statement, context.values);
         return row!.count;
       },
     });
+    this.pages = new PageCache<ProductRow>({
+      ttlMs: LIST_CACHE_TTL_MS,
+      readPage: (statement, values) => this.sql<ProductRow>(statement, values),
+      readById: (id) => this.readById(id),
+      onUnannouncedChange: () => this.invalidateLists(),
+    });
   }
 
-  /** Drops every reused count (another process changed the products, or may have). */
-  invalidateCounts(): void {
+  /** Drops every reused count and page (another process changed the products, or may have). */
+  invalidateLists(): void {
     this.generation++;
   }
 
   /** A page by offset in `ordering` (ties broken by id, so consecutive pages never overlap). */
-  async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: ProductRecord[] }> {
+  /** The rows may be shared with concurrent requests for the same page: read them, never change them. */
+  async page(filter: ProductFilter, ordering: Ordering, limit: number, offset: number): Promise<{ count: number; rows: readonly ProductRecord[] }> {
     const bound = bindFilter(filter);
     const page = pageStatement(bound, ordering, limit, offset);
-    const [count, rows] = await Promise.all([this.count(bound), limit === 0 ? [] : this.sql<ProductRow>(page.statement, page.values)]);
+    const [count, rows] = await Promise.all([this.count(bound), limit === 0 ? [] : this.pageRows(page)]);
     return { count, rows };
   }
 
@@ -161,7 +171,7 @@ export class ProductsRepository {
       "offset" in start
         ? pageStatement(bound, ordering, limit + 1, start.offset)
         : keysetStatement(bound, ordering, start.cursor.direction, start.cursor.key, limit + 1);
-    const [count, found] = await Promise.all([this.count(bound), limit === 0 ? [] : this.sql<ProductRow>(query.statement, query.values)]);
+    const [count, found] = await Promise.all([this.count(bound), limit === 0 ? [] : this.pageRows(query)]);
     if (limit === 0) return { count, rows: [], next: null, previous: null };
     const more = found.length > limit;
     const rows: ProductRecord[] = found.slice(0, limit);
@@ -175,14 +185,25 @@ export class ProductsRepository {
   }
 
   private async count(filter: BoundFilter): Promise<number> {
-    // Counts read on the primary (a client that just wrote) are kept apart from the replica's.
-    const source = this.readsFromPrimary() ? "primary" : "any";
-    const count = await this.counts.fetch(`${this.generation}|${source}|${filter.countKey}`, { context: countStatement(filter) });
+    const count = await this.counts.fetch(`${this.listScope()}|${filter.countKey}`, { context: countStatement(filter) });
     return count!;
+  }
+
+  private pageRows(query: BoundStatement): Promise<readonly ProductRow[]> {
+    return this.pages.rows(() => this.listScope(), query.statement, query.values);
+  }
+
+  /** What a reused count or page belongs to: this generation, and the primary or any database (a client that just wrote reads the primary's). */
+  private listScope(): string {
+    return `${this.generation}|${this.readsFromPrimary() ? "primary" : "any"}`;
   }
 
   /** Concurrent reads of products by id share one statement. */
   findById(id: number): Promise<ProductRecord | null> {
+    return this.readById(id);
+  }
+
+  private readById(id: number): Promise<ProductRow | null> {
     return this.byId[this.readsFromPrimary() ? "primary" : "replica"](id);
   }
 

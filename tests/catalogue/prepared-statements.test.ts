@@ -1,7 +1,9 @@
 // The catalogue's reads are prepared once per connection (DB_PREPARED_STATEMENTS, on by default)
 // and reused, except where one shared plan would not fit every value (keywords shorter than
 // three characters, pages deeper than 10,000); with the setting off nothing is prepared. One
-// pooled connection, so the statements seen are the ones the requests ran on.
+// pooled connection, so the statements seen are the ones the requests ran on. Which products a
+// page holds is reused until the products change (src/catalogue/page-cache.ts): each page here is
+// read after its cache was dropped, as after a write, so that its statement runs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createProduct, viaApp } from "../helpers/factories.js";
@@ -26,6 +28,7 @@ async function readCatalogue(t: TestApp, token: string, id: number, name: string
   expect(byId.statusCode).toBe(200);
   expect(byId.json()).toMatchObject({ id, name });
   for (const keyword of ["tea", "te", "te", "te"]) {
+    t.app.catalogue.products.invalidateLists();
     const page = await t.request({ url: `/api/product/?keyword=${keyword}&limit=5`, token });
     expect(page.statusCode).toBe(200);
     expect(page.json()).toMatchObject({ count: 1, results: [{ id, name }] });
@@ -59,6 +62,7 @@ describe("with prepared statements (the default)", () => {
     const unfilteredPages = async () =>
       (await preparedCatalogueReads(t)).filter((s) => !s.statement.includes("ILIKE") && s.statement.includes("OFFSET")).map((s) => s.executions);
     for (const offset of [0, 10_000, 10_001, 50_000]) {
+      t.app.catalogue.products.invalidateLists();
       const page = await t.request({ url: `/api/product/?limit=5&offset=${offset}`, token });
       expect(page.statusCode).toBe(200);
       expect(page.json()).toMatchObject({ results: offset === 0 ? [expect.objectContaining({ name: "Prepared green tea" })] : [] });

@@ -90,7 +90,9 @@ describe("a read replica", () => {
     await expect.poll(async () => (await asReader("GET", `/api/product/${id}`)).statusCode, { timeout: 5_000 }).toBe(200);
     const [replicaBefore, primaryAfter] = [await readsBy("replica"), await readsBy("primary")];
     for (let i = 0; i < 10; i++) expect(await seen(asReader, id, name)).toEqual({ stock: 10, listed: [10], count: 1 });
-    expect(await readsBy("replica")).toBeGreaterThanOrEqual(replicaBefore + 20);
+    // At least a statement each time (a page already read has its products read by id, in the
+    // same statement as the read by id asked for with it), every one of them the replica's.
+    expect(await readsBy("replica")).toBeGreaterThanOrEqual(replicaBefore + 10);
     expect(await readsBy("primary")).toBe(primaryAfter);
   });
 
