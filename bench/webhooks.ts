@@ -3,13 +3,16 @@
 // BENCH_WEBHOOK_RATE orders/s (default 100) with two endpoints subscribed, measured from the
 // order's 201 answer (just after its commit) to the delivery reaching a local receiver; (b) orders/s
 // under closed-loop load with no endpoint, two endpoints subscribed, then none again (goal: at
-// most 10 % slower than the mean of the two without). Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32).
+// most 10 % slower than the mean of the two without; after a warm-up), with the CPU each order cost the service and
+// PostgreSQL (ms per order: the figure a shared machine does not blur; on the embedded database
+// the service's figure includes the database). Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { adminToken, call, expect, registerUsers } from "./lib/api.js";
+import { postmasterPid, treeCpuSeconds } from "./lib/cpu.js";
 import { benchDatabases, createBenchDatabase, type BenchDatabase } from "./lib/databases.js";
-import { benchDuration, randomInts, roundRobin, runLoad } from "./lib/load.js";
+import { benchDuration, randomInts, roundRobin, runLoad, WARMUP_SECONDS } from "./lib/load.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { seedProducts } from "./lib/postgres.js";
 import { printTable, summarize, type Row } from "./lib/report.js";
@@ -28,8 +31,11 @@ async function startReceiver() {
     request.on("end", () => {
       const at = performance.now();
       deliveries++;
-      const { data } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { data: { id: number } };
-      if (request.url === "/a" && !arrivals.has(data.id)) arrivals.set(data.id, at);
+      // Only /a's arrivals are timed; /b just answers (a receiver costs this machine's CPU too).
+      if (request.url === "/a") {
+        const { data } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { data: { id: number } };
+        if (!arrivals.has(data.id)) arrivals.set(data.id, at);
+      }
       response.writeHead(204).end();
     });
   }).listen(0, "127.0.0.1");
@@ -59,14 +65,41 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
   const receiver = await startReceiver();
   const rows: Row[] = [];
 
-  const closedLoop = async (name: string) => {
+  const postmaster = db.url ? await postmasterPid(db.url) : undefined;
+  const cpu = async () => ({ service: (await service.cpuSeconds()) ?? Number.NaN, postgres: postmaster ? await treeCpuSeconds(postmaster) : Number.NaN });
+  const msPerOrder = (seconds: number, orders: number) => (Number.isNaN(seconds) ? "n/a" : Math.round((seconds * 1e5) / orders) / 100);
+
+  // The deliveries of a phase are sent during it and after it: its CPU is counted until they all arrived.
+  const closedLoop = async (name: string, deliveriesPerOrder: number) => {
+    const before = await cpu();
+    const sentBefore = receiver.deliveries();
     const result = await step(`${label} orders, ${name} (${benchDuration()} s, ${connections} connections)`, () =>
-      runLoad({ baseUrl: service.baseUrl, connections, next: () => ({ method: "POST", path: "/api/order/", token: nextToken(), body: orderBody() }) }),
+      runLoad({ baseUrl: service.baseUrl, connections, next: placeOrder }),
     );
-    rows.push({ database: db.kind, phase: `orders/s, ${name}`, "orders/s": Math.round(result.rps), p50: result.p50, p99: result.p99, non2xx: result.non2xx });
+    const created = result.statuses["201"] ?? 0;
+    await step(`${label} waiting for the phase's ${created * deliveriesPerOrder} deliveries`, async () => {
+      for (let i = 0; i < 1_200 && receiver.deliveries() - sentBefore < created * deliveriesPerOrder; i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    const after = await cpu();
+    rows.push({
+      database: db.kind,
+      phase: `orders/s, ${name}`,
+      "orders/s": Math.round(result.rps),
+      p50: result.p50,
+      p99: result.p99,
+      non2xx: result.non2xx,
+      "service ms/order": msPerOrder(after.service - before.service, created),
+      "postgres ms/order": msPerOrder(after.postgres - before.postgres, created),
+    });
     return result.rps;
   };
-  const none = await closedLoop("no endpoint");
+  const placeOrder = () => ({ method: "POST" as const, path: "/api/order/", token: nextToken(), body: orderBody() });
+  // Warmed up first, so that the first phase (no endpoint) is not measured on a cold process.
+  await step(`${label} warm-up (${WARMUP_SECONDS} s)`, () =>
+    runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: placeOrder }),
+  );
+  const none = await closedLoop("no endpoint", 0);
 
   const endpoints: { id: string }[] = [];
   for (const path of ["/a", "/b"]) {
@@ -77,7 +110,7 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
       }),
     );
   }
-  const two = await closedLoop("two endpoints");
+  const two = await closedLoop("two endpoints", 2);
   // Let the backlog of the closed-loop phase drain before measuring latency.
   await step(`${label} draining deliveries`, async () => {
     for (let i = 0; i < 600; i++) {
@@ -123,7 +156,7 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
   });
   // No endpoint again (disabled), so that warming up does not favour the phase that ran later.
   for (const endpoint of endpoints) await expect(200, service.baseUrl, "PATCH", `/api/webhook/${endpoint.id}`, { token: admin, body: { enabled: false } });
-  const noneAgain = await closedLoop("no endpoint, again");
+  const noneAgain = await closedLoop("no endpoint, again", 0);
   const baseline = (none + noneAgain) / 2;
   rows.push({ database: db.kind, phase: "two endpoints vs none (mean of both)", "orders/s": `${(((two - baseline) / baseline) * 100).toFixed(1)} %` });
   return rows;

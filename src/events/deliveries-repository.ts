@@ -44,20 +44,32 @@ FROM due, events e, webhook_endpoints w
 WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
 RETURNING d.id, d.attempts AS attempt, d.event_id AS "eventId", e.type, e.occurred_at AS "occurredAt", e.data, w.id AS "endpointId", w.url,
   w.secret, w.previous_secret AS "previousSecret", w.previous_secret_expires_at AS "previousSecretExpiresAt"`,
+  name: "webhook_claim",
   model: "WebhookDelivery",
   operation: "claim",
 };
 
-/** A 2xx: delivered; the endpoint is no longer failing. $1: id, $2: attempt, $3: status, $4: duration. */
+/**
+ * 2xx answers: delivered; their endpoints are no longer failing. One statement for a batch of
+ * attempts (their ids, attempt numbers, statuses and durations as arrays); an attempt whose lease
+ * another process took over meanwhile (a newer attempt number) is not recorded. The endpoints are
+ * locked in id order, so two processes recording at once cannot deadlock on them.
+ */
 const DELIVERED: Statement = {
   text: `
 WITH d AS (
-  UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), next_attempt_at = NULL,
-    last_response_code = $3::int, last_duration_ms = $4::int, last_error = NULL
-  WHERE id = $1::uuid AND attempts = $2::int AND status = 'pending'
-  RETURNING endpoint_id
+  UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = now(), next_attempt_at = NULL,
+    last_response_code = o.status, last_duration_ms = o.duration_ms, last_error = NULL
+  FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS o(id, attempt, status, duration_ms)
+  WHERE d.id = o.id AND d.attempts = o.attempt AND d.status = 'pending'
+  RETURNING d.endpoint_id
+), recovered AS (
+  SELECT w.id FROM webhook_endpoints w
+  WHERE w.id IN (SELECT endpoint_id FROM d) AND w.failing_since IS NOT NULL
+  ORDER BY w.id FOR UPDATE
 )
-UPDATE webhook_endpoints w SET failing_since = NULL FROM d WHERE w.id = d.endpoint_id AND w.failing_since IS NOT NULL`,
+UPDATE webhook_endpoints w SET failing_since = NULL FROM recovered WHERE w.id = recovered.id`,
+  name: "webhook_delivered",
   model: "WebhookDelivery",
   operation: "delivered",
 };
@@ -89,9 +101,18 @@ UPDATE webhook_endpoints w SET failing_since = coalesce(w.failing_since, now()),
   updated_at = CASE WHEN w.enabled AND disable.reason IS NOT NULL THEN now() ELSE w.updated_at END
 FROM disable WHERE w.id = disable.id
 RETURNING w.enabled, w.disabled_reason AS "disabledReason"`,
+  name: "webhook_failed",
   model: "WebhookDelivery",
   operation: "failed",
 };
+
+/** An attempt the endpoint answered with a 2xx. */
+export interface DeliveredAttempt {
+  id: string;
+  attempt: number;
+  status: number;
+  durationMs: number;
+}
 
 export interface FailedAttempt {
   status?: number;
@@ -110,8 +131,8 @@ export class DeliveriesRepository {
     return this.sql<ClaimedDelivery>(CLAIM, [count, leaseMs]);
   }
 
-  async delivered(delivery: ClaimedDelivery, status: number, durationMs: number): Promise<void> {
-    await this.sql(DELIVERED, [delivery.id, delivery.attempt, status, durationMs]);
+  async delivered(attempts: readonly DeliveredAttempt[]): Promise<void> {
+    await this.sql(DELIVERED, [attempts.map((a) => a.id), attempts.map((a) => a.attempt), attempts.map((a) => a.status), attempts.map((a) => a.durationMs)]);
   }
 
   /** Records a failed attempt; answers the endpoint's state when this attempt disabled it. */

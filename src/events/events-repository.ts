@@ -15,7 +15,8 @@ export interface StoredEvent {
  * The events after a position, in (xid, id) order, only of transactions older than the oldest
  * still running: every transaction with a smaller id has ended, so no event can appear later
  * before the last one listed. (Ordering by id or by a sequence alone would let a transaction
- * that commits after a reader passed its id be skipped forever.)
+ * that commits after a reader passed its id be skipped forever.) ORDER BY names the table's
+ * columns: a bare `xid` would be the selected `xid::text`, sorted as text (10 before 9).
  * $1, $2: the position (null: from the start), $3: the types (null: all), $4: the page size.
  */
 const EVENTS_AFTER: Statement = {
@@ -24,7 +25,7 @@ SELECT id, xid::text AS xid, type, occurred_at AS "occurredAt", data FROM events
 WHERE ($1::bigint IS NULL OR (xid, id) > ($1::bigint, $2::uuid))
   AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
   AND (CASE WHEN $3::text[] IS NULL THEN type <> '${TEST_EVENT_TYPE}' ELSE type = ANY ($3::text[]) END)
-ORDER BY xid, id
+ORDER BY events.xid, events.id
 LIMIT $4`,
   model: "Event",
   operation: "streamPage",

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { deliveriesQueued } from "./deliveries-queued.js";
 import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
 
 /**
@@ -29,7 +30,8 @@ export async function recordEvent(
   data: EventData | Record<string, unknown>,
 ): Promise<string> {
   const id = uuidv7();
-  await tx.$executeRawUnsafe(WRITE_EVENT, id, type, resourceOf(type, data), JSON.stringify(data));
+  const deliveries = await tx.$executeRawUnsafe(WRITE_EVENT, id, type, resourceOf(type, data), JSON.stringify(data));
+  if (deliveries > 0) deliveriesQueued();
   return id;
 }
 

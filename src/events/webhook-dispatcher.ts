@@ -1,11 +1,19 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
-import type { ClaimedDelivery, DeliveriesRepository } from "./deliveries-repository.js";
+import { batchedWrites } from "./batched-writes.js";
+import type { ClaimedDelivery, DeliveredAttempt, DeliveriesRepository } from "./deliveries-repository.js";
+import { onDeliveriesQueued } from "./deliveries-queued.js";
 import { nextDelayMs } from "./webhook-schedule.js";
 import { sendWebhook } from "./webhook-sender.js";
 import { signedHeaders } from "./webhook-signing.js";
 
 /** How long closing waits for attempts in flight (within the server's shutdown grace). */
 const STOP_GRACE_MS = 2_000;
+/**
+ * How long after this process queued a delivery it looks for it: the writing transaction commits
+ * in the meantime. Later than that it is found by the next look (another write's, or the poll).
+ */
+const COMMIT_SETTLE_MS = 10;
 
 export type AttemptOutcome = "delivered" | "retrying" | "failed";
 
@@ -24,21 +32,35 @@ export interface DispatcherOptions {
 }
 
 /**
- * Sends due webhook deliveries: claims as many as it has room for, sends each, records the
- * outcome, and claims again at once while there is work (else after `pollMs`). Every process
- * runs one; the database decides who sends what (DeliveriesRepository.claim).
+ * Sends due webhook deliveries: claims as many as it has room for in one statement, sends each,
+ * records the outcomes (the deliveries among them in one statement per batch), and claims again
+ * once outcomes are recorded, soon after this process queued deliveries, or after `pollMs`. Every
+ * process runs one; the database decides who sends what (DeliveriesRepository.claim).
  */
 export class WebhookDispatcher {
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  private readonly recordDelivered: (attempt: DeliveredAttempt) => Promise<void>;
+  private stopListening: (() => void) | undefined;
+  private settling: NodeJS.Timeout | undefined;
+  /** Set when a nudge came while the loop was not waiting (it was claiming). */
+  private nudged = false;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.recordDelivered = batchedWrites((attempts) => options.deliveries.delivered(attempts));
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopListening = onDeliveriesQueued(() => {
+      this.settling ??= setTimeout(() => {
+        this.settling = undefined;
+        this.nudge();
+      }, COMMIT_SETTLE_MS);
+    });
     this.loop = this.run();
   }
 
@@ -49,6 +71,8 @@ export class WebhookDispatcher {
    */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.running = false;
+    this.stopListening?.();
+    clearTimeout(this.settling);
     this.wake?.();
     await this.loop;
     let timer: NodeJS.Timeout | undefined;
@@ -58,12 +82,14 @@ export class WebhookDispatcher {
 
   /** Looks for due deliveries now instead of at the next poll (e.g. after a retry was asked for). */
   nudge(): void {
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.nudged = true;
   }
 
   private async run(): Promise<void> {
     const { concurrency, pollMs } = this.options;
     while (this.running) {
+      this.nudged = false;
       const room = concurrency - this.inFlight.size;
       let claimed: ClaimedDelivery[] = [];
       if (room > 0) {
@@ -73,23 +99,35 @@ export class WebhookDispatcher {
           this.options.log.warn({ err, component: "webhooks" }, "claiming webhook deliveries failed; trying again");
         }
       }
+      // The deliveries of one event to several endpoints share its body (each is signed with its own secret).
+      const bodies = new Map<string, string>();
       for (const delivery of claimed) {
-        const attempt: Promise<void> = this.attempt(delivery).finally(() => {
+        let body = bodies.get(delivery.eventId);
+        if (body === undefined) {
+          body = JSON.stringify({ type: delivery.type, timestamp: delivery.occurredAt.toISOString(), data: delivery.data });
+          bodies.set(delivery.eventId, body);
+        }
+        const attempt: Promise<void> = this.attempt(delivery, body).finally(() => {
           this.inFlight.delete(attempt);
-          this.wake?.();
+          this.nudge();
         });
         this.inFlight.add(attempt);
       }
-      // More may be due at once when every slot was filled; otherwise wait for the poll or a freed slot.
-      if (claimed.length > 0 && claimed.length === room && this.inFlight.size < concurrency) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      // Claim again at once when there is room and more may be due (every slot asked for was
+      // filled, or a slot was freed or deliveries queued while claiming); else wait for that or the poll.
+      const more = (claimed.length > 0 && claimed.length === room) || this.nudged;
+      if (!(more && this.inFlight.size < concurrency)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+      // Attempts recorded together free their slots together: one claim for all of them.
+      await nextTurn();
     }
   }
 
@@ -98,9 +136,8 @@ export class WebhookDispatcher {
     return 2 * this.options.timeoutMs + 1_000;
   }
 
-  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+  private async attempt(delivery: ClaimedDelivery, body: string): Promise<void> {
     const { deliveries, schedule, log } = this.options;
-    const body = JSON.stringify({ type: delivery.type, timestamp: delivery.occurredAt.toISOString(), data: delivery.data });
     const headers = signedHeaders(delivery.eventId, body, {
       secret: delivery.secret,
       previous: delivery.previousSecret,
@@ -110,7 +147,7 @@ export class WebhookDispatcher {
     const seconds = result.durationMs / 1000;
     try {
       if (result.status !== undefined && result.status >= 200 && result.status < 300) {
-        await deliveries.delivered(delivery, result.status, result.durationMs);
+        await this.recordDelivered({ id: delivery.id, attempt: delivery.attempt, status: result.status, durationMs: result.durationMs });
         this.options.onAttempt?.("delivered", seconds);
         return;
       }

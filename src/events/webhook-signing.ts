@@ -1,5 +1,18 @@
 import { randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { Webhook } from "standardwebhooks";
+
+/** Signers by secret: a secret's key is decoded once, not at every delivery. */
+const signers = new LRUCache<string, Webhook>({ max: 1_000 });
+
+function signerFor(secret: string): Webhook {
+  let signer = signers.get(secret);
+  if (!signer) {
+    signer = new Webhook(secret);
+    signers.set(secret, signer);
+  }
+  return signer;
+}
 
 /** A new endpoint secret in the Standard Webhooks form: `whsec_` and 24 random bytes in base64. */
 export function newSecret(): string {
@@ -24,6 +37,6 @@ export function signedHeaders(eventId: string, body: string, secrets: SigningSec
   return {
     "webhook-id": eventId,
     "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-    "webhook-signature": keys.map((key) => new Webhook(key).sign(eventId, now, body)).join(" "),
+    "webhook-signature": keys.map((key) => signerFor(key).sign(eventId, now, body)).join(" "),
   };
 }

@@ -169,6 +169,31 @@ describe("the event stream", () => {
     expect((await readAll(third.cursor, 4)).events).toEqual([...all.events.slice(3), polled.results[0]]);
   });
 
+  it("orders events by their transaction id as a number, also where it gains a digit (9, 10, 99, 100)", async () => {
+    // Written as transactions that old would have (every real one since is younger), so they open the stream.
+    const product = await createProduct(viaApp(t), admin);
+    const xids = [100, 9, 99, 10];
+    for (const [index, xid] of xids.entries()) {
+      await t.database.prisma.$executeRawUnsafe(
+        "INSERT INTO events (id, xid, type, resource, data) VALUES (gen_random_uuid(), $1::bigint, 'product.updated', $2, $3::jsonb)",
+        xid,
+        `product:${product.id}`,
+        JSON.stringify({ ...product, stock: index }),
+      );
+    }
+    const inXidOrder = [9, 10, 99, 100].map((xid) => xids.indexOf(xid));
+    expect((await page("?limit=4")).results.map((e) => e.data.stock)).toEqual(inXidOrder);
+    // One at a time, each cursor leads to the next of them.
+    const walked: unknown[] = [];
+    let after = "";
+    for (let i = 0; i < 4; i++) {
+      const one = await page(`?limit=1${after}`);
+      walked.push(one.results[0]?.data.stock);
+      after = `&after=${one.cursor}`;
+    }
+    expect(walked).toEqual(inXidOrder);
+  });
+
   it("refuses a cursor it did not write, a type it does not know, non-admins and anonymous callers", async () => {
     for (const after of [
       "bm90LWEtY3Vyc29y",
