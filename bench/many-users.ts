@@ -1,7 +1,8 @@
 // npm run load:users — many distinct users at once, on the embedded database (as `make run` starts
 // it, with the development defaults) and on a throwaway PostgreSQL, in one run: each user
 // registers, logs in, orders and reads back its own data while readers fetch product pages. Every
-// answer is checked; afterwards SIGTERM must stop the service within its grace period (10 s).
+// answer is checked, and its latency kept (p50, p99); afterwards SIGTERM must stop the service
+// within its grace period (10 s). BENCH_SERVICE_DIR runs the service from another checkout.
 // Env: LOAD_USERS (default 2000), LOAD_ORDERS_PER_USER (3), LOAD_READERS (20), LOAD_CONCURRENCY
 // (users at once, default 300), LOAD_DATABASES (embedded,postgres).
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { adminToken } from "./lib/api.js";
 import { runManyUsers } from "./lib/many-users.js";
 import { main, onCleanup, startCluster, step } from "./lib/main.js";
 import { createMigratedDatabase } from "./lib/postgres.js";
-import { printChecks, printTable, type Check, type Row } from "./lib/report.js";
+import { printChecks, printTable, summarize, type Check, type Row } from "./lib/report.js";
 import { startEmbeddedService, startService, type RunningServer } from "./lib/service.js";
 
 const users = Number(process.env.LOAD_USERS ?? 2_000);
@@ -33,12 +34,15 @@ await main("load:users", async () => {
     const fiveHundreds = Object.entries(report.answers)
       .filter(([key]) => / 5\d\d$/.test(key))
       .reduce((sum, [, n]) => sum + n, 0);
+    const latency = summarize(report.latenciesMs);
     rows.push({
       database,
       users,
       requests: report.requests,
       seconds: report.seconds,
       "req/s": report.requests / report.seconds,
+      "p50 ms": latency.p50,
+      "p99 ms": latency.p99,
       orders: report.ordersPlaced,
       "5xx": fiveHundreds,
       "wrong answers": report.failures.length,

@@ -26,6 +26,8 @@ export interface ManyUsersReport {
   /** Every answer that was wrong: unexpected status, someone else's data, a mismatch. */
   failures: string[];
   ordersPlaced: number;
+  /** Every answered request's latency in ms (request sent to body read), for percentiles. */
+  latenciesMs: number[];
 }
 
 interface Product {
@@ -39,7 +41,7 @@ const PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ2345
 const PRODUCT_STOCK = 1_000_000;
 
 export async function runManyUsers(options: ManyUsersOptions): Promise<ManyUsersReport> {
-  const report: ManyUsersReport = { requests: 0, seconds: 0, answers: {}, failures: [], ordersPlaced: 0 };
+  const report: ManyUsersReport = { requests: 0, seconds: 0, answers: {}, failures: [], ordersPlaced: 0, latenciesMs: [] };
   const api = client(options.baseUrl, report);
   const run = randomBytes(4).toString("hex");
   const products: Product[] = [];
@@ -89,6 +91,7 @@ function client(baseUrl: string, report: ManyUsersReport) {
       report.requests++;
       let answer: Response;
       let text: string;
+      const sent = performance.now();
       try {
         answer = await fetch(baseUrl + path, {
           method,
@@ -97,6 +100,7 @@ function client(baseUrl: string, report: ManyUsersReport) {
           signal: AbortSignal.timeout(60_000),
         });
         text = await answer.text();
+        report.latenciesMs.push(performance.now() - sent);
       } catch (error) {
         report.failures.push(`${method} ${path}: ${(error as Error).message}`);
         return undefined;

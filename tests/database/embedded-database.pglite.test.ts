@@ -1,6 +1,6 @@
-// The embedded database (PGlite behind the service's own loopback server): only the process that
-// started it can connect, concurrent connections never see each other's statements, and a data
-// directory that does not open is never replaced by a new database.
+// The embedded database (PGlite behind the service's own loopback server, both in a thread of
+// their own): only the process that started it can connect, concurrent connections never see each
+// other's statements, and a data directory that does not open is never replaced by a new database.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +51,27 @@ describe("who can connect", () => {
       await other.close();
     }
   }, 120_000);
+});
+
+describe("its own thread", () => {
+  const handles = (kind: string) => process.getActiveResourcesInfo().filter((resource) => resource === kind).length;
+
+  it("listens and serves connections off the service's thread: only the client's end of a connection is here", async () => {
+    const listeningBefore = handles("TCPServerWrap");
+    const db = await startEmbeddedPostgres({});
+    try {
+      expect(handles("TCPServerWrap")).toBe(listeningBefore);
+      const socketsBefore = handles("TCPSocketWrap");
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      expect((await client.query("SELECT 40 + 2 AS answer")).rows).toEqual([{ answer: 42 }]);
+      expect(handles("TCPSocketWrap")).toBe(socketsBefore + 1); // the server's end lives in the database's thread
+      await client.end();
+    } finally {
+      await db.close();
+    }
+    expect(handles("TCPServerWrap")).toBe(listeningBefore);
+  }, 60_000);
 });
 
 describe("many connections on the one session", () => {

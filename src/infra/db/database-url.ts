@@ -18,11 +18,14 @@ export interface DatabaseLocation {
  */
 export const EMBEDDED_WAITS: DatabaseWaits = { acquireTimeoutMs: 60_000, connectTimeoutMs: 60_000 };
 
-/** DATABASE_URL when set; otherwise the embedded PostgreSQL persisted under DATA_DIR. */
-export async function resolveDatabase(config: Config): Promise<DatabaseLocation> {
+/**
+ * DATABASE_URL when set; otherwise the embedded PostgreSQL persisted under DATA_DIR, whose
+ * failure after start (its thread ended) is told to `onEmbeddedFailure`.
+ */
+export async function resolveDatabase(config: Config, onEmbeddedFailure?: (error: Error) => void): Promise<DatabaseLocation> {
   if (config.DATABASE_URL) {
     return { url: config.DATABASE_URL, embedded: false, waits: {}, close: async () => {} };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: join(config.DATA_DIR, "pglite") });
+  const embedded = await startEmbeddedPostgres({ dataDir: join(config.DATA_DIR, "pglite"), onFailure: onEmbeddedFailure });
   return { url: embedded.url, embedded: true, waits: EMBEDDED_WAITS, close: () => embedded.close() };
 }

@@ -1,10 +1,12 @@
-// An in-process PostgreSQL (PGlite, PostgreSQL 18 compiled to WebAssembly, in a worker thread of
-// its own: ./pglite-thread.ts) served over TCP on loopback by ./pglite-server.ts, which gives each connection the one PGlite session to itself
+// An in-process PostgreSQL (PGlite, PostgreSQL 18 compiled to WebAssembly) served over TCP on
+// loopback by ./pglite-server.ts, which gives each connection the one PGlite session to itself
 // for a whole batch or transaction and admits only this process (a password made at each start).
+// PGlite and that server run together in a worker thread of their own (./pglite-thread.ts,
+// ./pglite-worker.ts): the service's connections reach it over TCP and its event loop does no
+// database work; this module guards the data directory and starts and stops the thread.
 import { access, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { startPgliteServer, type PgliteServer } from "./pglite-server.js";
-import { PgliteOpenError, startPgliteThread, type PgliteThread } from "./pglite-thread.js";
+import { PgliteOpenError, startPgliteThread, type PgliteThread, type PgliteThreadOptions } from "./pglite-thread.js";
 
 /** The embedded database cannot start; the message says what happened and what to do. */
 export class EmbeddedDatabaseError extends Error {}
@@ -27,30 +29,28 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** Start from a tarball made by PGlite's dumpDataDir() (much faster than a fresh initdb). */
   loadDataDir?: Blob;
+  /** Told once if the database's thread ends other than by close(): from then on every connection to it fails. */
+  onFailure?: (error: Error) => void;
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
-  const { dataDir, host = "127.0.0.1", port = 0, loadDataDir } = opts;
+  const { dataDir, host = "127.0.0.1", port = 0, loadDataDir, onFailure } = opts;
   const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
-  let db: PgliteThread | undefined;
-  let server: PgliteServer;
+  let db: PgliteThread;
   try {
     if (dataDir) await refuseForeignDataDir(dataDir);
-    db = await openPglite(dataDir, loadDataDir);
-    server = await startPgliteServer(db, { host, port });
+    db = await openPglite({ dataDir, loadDataDir, host, port, onUnexpectedExit: onFailure });
   } catch (error) {
-    await db?.close().catch(() => {});
     await unlock();
     throw error;
   }
   const urlHost = host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
-    url: `postgres://${server.user}:${server.password}@${urlHost}:${server.port}/postgres`,
+    url: `postgres://${db.user}:${db.password}@${urlHost}:${db.port}/postgres`,
     close() {
       closing ??= (async () => {
-        await server.close(); // ends every connection, rolling back what they left open
-        await db.close();
+        await db.close(); // ends every connection (rolling back what they left open), then PGlite
         await unlock();
       })();
       return closing;
@@ -59,9 +59,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   };
 }
 
-async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<PgliteThread> {
+async function openPglite(options: PgliteThreadOptions): Promise<PgliteThread> {
+  const { dataDir } = options;
   try {
-    return await startPgliteThread({ dataDir, loadDataDir });
+    return await startPgliteThread(options);
   } catch (error) {
     if (!dataDir || !(error instanceof PgliteOpenError)) throw error;
     const reason = error.message.split("\n")[0]!.slice(0, 200);

@@ -1,6 +1,7 @@
 // The embedded PGlite served over TCP on loopback, so that pg, Prisma's adapter and the schema
-// engine reach it exactly as they reach PostgreSQL. PGlite itself runs in a thread of its own
-// (./pglite-thread.ts): this side only frames, schedules and moves bytes.
+// engine reach it exactly as they reach PostgreSQL. It runs in the embedded database's own thread
+// beside PGlite (./pglite-worker.ts), never on the service's event loop: each batch goes straight
+// from a socket to PGlite and its answer straight back.
 //
 // PGlite is one single-user backend: every connection shares its one session. That is safe only
 // if a connection has the session to itself from its first message until the backend is idle
@@ -25,7 +26,12 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { cString, message } from "./pg-protocol-messages.js";
 import { ConnectionStatementNames } from "./pglite-statement-names.js";
-import type { ProtocolBackend } from "./pglite-thread.js";
+
+/** What the server needs of PGlite: one session that runs protocol batches, one at a time. */
+export interface ProtocolBackend {
+  /** Runs frontend messages and answers the backend's (a copy of its own: the server may keep it). */
+  execProtocol(batch: Uint8Array): Promise<Buffer>;
+}
 
 export interface PgliteServerOptions {
   host: string;

@@ -1,5 +1,8 @@
-// PGlite in a worker thread (./pglite-worker.ts), driven from the service's thread through the
-// one call the loopback server needs: run a batch of wire-protocol messages, answer the output.
+// The embedded database's thread, seen from the service's thread. PGlite and the loopback server
+// that serves it both run in a worker thread of their own (./pglite-worker.ts): the service's
+// connections talk TCP straight to that thread, and this thread does no protocol work at all.
+// What passes between the two threads is control only: start (data directory, address), ready
+// with the port and this start's password, or failed; dump the data directory; close.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -8,27 +11,39 @@ import { Worker } from "node:worker_threads";
 export interface PgliteThreadData {
   dataDir?: string;
   loadDataDir?: Uint8Array<ArrayBuffer>;
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  idleInTransactionMs?: number;
 }
 
-export type PgliteThreadRequest = { id: number; op: "exec"; batch: Uint8Array } | { id: number; op: "dump" | "close" };
+export type PgliteThreadRequest = { id: number; op: "dump" | "close" };
+
+/** Where starting failed: opening PGlite (its data directory), or listening on the address. */
+export type PgliteStartStage = "open" | "listen";
 
 export type PgliteThreadReply =
-  | { kind: "ready" }
-  | { kind: "failed"; message: string }
+  | { kind: "ready"; port: number; user: string; password: string }
+  | { kind: "failed"; stage: PgliteStartStage; message: string; code?: string }
   | { kind: "result"; id: number; bytes: Uint8Array<ArrayBuffer> }
   | { kind: "error"; id: number; message: string };
 
-/** What the loopback server needs of PGlite: one session that runs protocol batches, one at a time. */
-export interface ProtocolBackend {
-  /** Runs frontend messages and answers the backend's (a copy of its own). */
-  execProtocol(batch: Uint8Array): Promise<Buffer>;
-}
-
-export interface PgliteThread extends ProtocolBackend {
+export interface PgliteThread {
+  host: string;
+  port: number;
+  /** The user name and password connections must present. */
+  user: string;
+  password: string;
   /** An uncompressed tarball of the data directory. */
   dumpDataDir(): Promise<Blob>;
-  /** Closes PGlite (flushing the data directory) and ends the thread. */
+  /** Ends every connection (rolling back what they left open), closes PGlite (flushing the data directory) and ends the thread. */
   close(): Promise<void>;
+}
+
+export interface PgliteThreadOptions extends Omit<PgliteThreadData, "loadDataDir"> {
+  loadDataDir?: Blob;
+  /** Told once if the thread ends other than by close() (the database is gone: every connection to it fails). */
+  onUnexpectedExit?: (error: Error) => void;
 }
 
 /** PGlite could not open; the message is its own. */
@@ -49,25 +64,36 @@ import(workerData.tsx).then(({ tsImport }) => tsImport(workerData.entry, workerD
   return new Worker(boot, { eval: true, workerData: { ...workerData, tsx, entry }, transferList: transfer });
 }
 
-export async function startPgliteThread(options: { dataDir?: string; loadDataDir?: Blob }): Promise<PgliteThread> {
-  const loadDataDir = options.loadDataDir ? new Uint8Array(await options.loadDataDir.arrayBuffer()) : undefined;
-  const worker = startWorker({ dataDir: options.dataDir, loadDataDir }, loadDataDir ? [loadDataDir.buffer as ArrayBuffer] : []);
+function startFailure(reply: Extract<PgliteThreadReply, { kind: "failed" }>): Error {
+  const error = reply.stage === "open" ? new PgliteOpenError(reply.message) : new Error(reply.message);
+  if (reply.code) (error as NodeJS.ErrnoException).code = reply.code;
+  return error;
+}
+
+export async function startPgliteThread(options: PgliteThreadOptions): Promise<PgliteThread> {
+  const { loadDataDir: blob, onUnexpectedExit, ...start } = options;
+  const loadDataDir = blob ? new Uint8Array(await blob.arrayBuffer()) : undefined;
+  const worker = startWorker({ ...start, loadDataDir }, loadDataDir ? [loadDataDir.buffer] : []);
   const pending = new Map<number, { resolve: (bytes: Uint8Array<ArrayBuffer>) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let gone: Error | undefined;
+  let closing: Promise<void> | undefined;
+  let started = false;
   const fail = (error: Error) => {
-    gone ??= error;
+    if (gone) return;
+    gone = error;
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
+    if (started && !closing) onUnexpectedExit?.(error);
   };
 
-  const ready = new Promise<void>((resolve, reject) => {
+  const ready = new Promise<Extract<PgliteThreadReply, { kind: "ready" }>>((resolve, reject) => {
     worker.on("message", (message: PgliteThreadReply) => {
       switch (message.kind) {
         case "ready":
-          return resolve();
+          return resolve(message);
         case "failed":
-          return reject(new PgliteOpenError(message.message));
+          return reject(startFailure(message));
         case "result":
           pending.get(message.id)?.resolve(message.bytes);
           return pending.delete(message.id);
@@ -76,9 +102,10 @@ export async function startPgliteThread(options: { dataDir?: string; loadDataDir
           return pending.delete(message.id);
       }
     });
+    // An uncaught error in the thread is reported here, then it exits.
     worker.once("error", (error) => {
       reject(error);
-      fail(error);
+      fail(new Error(`the embedded database's thread failed: ${error.message}`, { cause: error }));
     });
     worker.once("exit", (code) => {
       const error = new Error(`the embedded database's thread ended (exit code ${code})`);
@@ -86,38 +113,33 @@ export async function startPgliteThread(options: { dataDir?: string; loadDataDir
       fail(error);
     });
   });
+  let address: Extract<PgliteThreadReply, { kind: "ready" }>;
   try {
-    await ready;
+    address = await ready;
+    started = true;
   } catch (error) {
     await worker.terminate();
     throw error;
   }
 
-  const call = (request: { op: "exec"; batch: Uint8Array } | { op: "dump" | "close" }): Promise<Uint8Array<ArrayBuffer>> => {
+  const call = (op: PgliteThreadRequest["op"]): Promise<Uint8Array<ArrayBuffer>> => {
     if (gone) return Promise.reject(gone);
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      if (request.op === "exec") {
-        // A copy of its own to hand over: the batch may be a view of a shared pool.
-        const batch = Uint8Array.from(request.batch);
-        worker.postMessage({ id, op: "exec", batch }, [batch.buffer]);
-      } else {
-        worker.postMessage({ id, op: request.op });
-      }
+      worker.postMessage({ id, op } satisfies PgliteThreadRequest);
     });
   };
 
-  let closing: Promise<void> | undefined;
   return {
-    execProtocol: async (batch) => {
-      const bytes = await call({ op: "exec", batch });
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    },
-    dumpDataDir: async () => new Blob([await call({ op: "dump" })]),
+    host: start.host,
+    port: address.port,
+    user: address.user,
+    password: address.password,
+    dumpDataDir: async () => new Blob([await call("dump")]),
     close() {
       closing ??= (async () => {
-        await call({ op: "close" }).catch(() => {});
+        await call("close").catch(() => {});
         await worker.terminate();
       })();
       return closing;

@@ -82,7 +82,9 @@ function provided(database: ProvidedDatabase): DatabaseLocation {
 async function open(app: FastifyInstance): Promise<DatabaseLocation> {
   const { config } = app;
   if (config.DATABASE_URL) return resolveDatabase(config);
-  return resolveDatabase(config).catch((error: unknown) => {
+  const failed = (err: Error) =>
+    app.log.error({ err, component: "embedded-database" }, "the embedded database stopped: every database request fails until the service is restarted");
+  return resolveDatabase(config, failed).catch((error: unknown) => {
     throw embeddedFailure(error, join(config.DATA_DIR, "pglite"));
   });
 }
