@@ -27,6 +27,9 @@ MARK_RUN_INSTALLED = touch -r "$$(ls -t package.json package-lock.json | head -1
 node_modules/.installed-run: package.json package-lock.json
 	@if [ node_modules/.installed -nt package-lock.json ] && [ node_modules/.installed -nt package.json ]; then \
 		$(MARK_RUN_INSTALLED); \
+	elif [ -e node_modules/.installed ]; then \
+		echo "package.json or package-lock.json changed since the full install: installing everything again (npm ci), so that the test and lint tools stay"; \
+		npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) || exit 1; \
 	else \
 		echo "Installing the service's dependencies (npm ci --omit=dev); the test and lint tools come with the first make test"; \
 		npm ci --omit=dev --prefer-offline $(NPM_QUIET) || exit 1; \
