@@ -1,6 +1,7 @@
 import type { FastifyServerOptions } from "fastify";
 import pinoPretty from "pino-pretty";
 import type { Config } from "./config.js";
+import { traceIdMixin } from "./http/trace-context.js";
 
 type LoggerOptions = Exclude<FastifyServerOptions["logger"], boolean | undefined>;
 
@@ -12,6 +13,7 @@ export function loggerOptions(config: Pick<Config, "NODE_ENV" | "LOG_LEVEL">): L
   if (config.NODE_ENV === "development") {
     return {
       level: config.LOG_LEVEL,
+      mixin: traceIdMixin,
       stream: pinoPretty({
         translateTime: "SYS:HH:MM:ss.l",
         // One line per request event: its id, method and URL, or status and time, then the message.
@@ -23,5 +25,5 @@ export function loggerOptions(config: Pick<Config, "NODE_ENV" | "LOG_LEVEL">): L
       }),
     };
   }
-  return { level: config.LOG_LEVEL, timestamp: () => `,"time":"${new Date().toISOString()}"` };
+  return { level: config.LOG_LEVEL, mixin: traceIdMixin, timestamp: () => `,"time":"${new Date().toISOString()}"` };
 }

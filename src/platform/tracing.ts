@@ -2,6 +2,7 @@ import { FastifyOtelInstrumentation } from "@fastify/otel";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { PrismaInstrumentation } from "@prisma/instrumentation";
+import { skipWorkForUnsampledSpans } from "./unsampled-spans.js";
 
 /** Requests that only poll the service: probes and Prometheus' scrapes are not traced. */
 const UNTRACED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -28,11 +29,17 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
         ignorePaths: ({ url }) => UNTRACED_PATHS.has((url.split("?")[0] ?? url).replace(/\/$/, "")),
       }),
       new PrismaInstrumentation(),
-      // Statements outside a request (the periodic jobs' bookkeeping, pool connects) would each be a trace of their own.
-      new PgInstrumentation({ requireParentSpan: true }),
+      new PgInstrumentation({
+        // Statements outside a request (the periodic jobs' bookkeeping, pool connects) would each be a trace of their own.
+        requireParentSpan: true,
+        // A `pg-pool.connect` span per checkout parsed the pool's connection URL every time, sampled
+        // or not; the wait for a connection still shows as the gap before a statement's span.
+        ignoreConnectSpans: true,
+      }),
     ],
   });
   sdk.start();
+  skipWorkForUnsampledSpans();
   // The batch of spans not yet sent goes out when the process winds down after a graceful shutdown.
   process.once("beforeExit", () => void sdk.shutdown());
   return sdk;

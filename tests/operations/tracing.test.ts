@@ -209,6 +209,28 @@ describe("traces exported over OTLP", () => {
     expect(request.map((span) => [span.scope, span.parentSpanId ?? ""])).toEqual([["@fastify/otel", ""]]);
   });
 
+  it("a request the caller did not sample exports nothing, yet is served in full and names its trace in logs and problems", async () => {
+    const login = await send(service.baseUrl, { method: "POST", path: "/api/token/", body: ADMIN_IN_PRODUCTION });
+    const admin = login.json<{ access: string }>().access;
+    const { traceId } = newTraceparent();
+    const traceparent = `00-${traceId}-${randomBytes(8).toString("hex")}-00`;
+    const refused = await send(service.baseUrl, { method: "POST", path: "/api/order/", token: admin, headers: { traceparent }, body: { products: [] } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ request_id: refused.headers["x-request-id"], trace_id: traceId });
+    const listed = await send(service.baseUrl, { method: "GET", path: "/api/order/", token: admin, headers: { traceparent } });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json()).toMatchObject({ count: expect.any(Number), results: expect.any(Array) });
+
+    // A sampled request sent afterwards is exported; by then the unsampled ones' spans would have been too.
+    const sampled = newTraceparent();
+    await send(service.baseUrl, { method: "GET", path: "/api/order/", token: admin, headers: { traceparent: sampled.traceparent } });
+    expect(await spansOf(sampled.traceId, (received) => received.some((span) => span.kind === SPAN_KIND_SERVER))).not.toEqual([]);
+    expect(receiver.spans.filter((span) => span.traceId === traceId)).toEqual([]);
+    const lines = logLines().filter((line) => line.request_id === refused.headers["x-request-id"] || line.request_id === listed.headers["x-request-id"]);
+    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(["incoming request", "request completed"]));
+    for (const line of lines) expect(line.trace_id, JSON.stringify(line)).toBe(traceId);
+  });
+
   it("behind nginx (ops/nginx), a client's traceparent goes through, and nginx starts the trace of a request without one", async () => {
     const nginx = await startNginx([new URL(service.baseUrl).host]);
     try {
