@@ -113,6 +113,16 @@ describe("a database outage", () => {
 
   it("holds a write while the database restarts, and answers it once the database is back instead of a 503", async () => {
     const name = `Held Oolong ${process.pid}`;
+    // The last test's outage is over for the service too (a readiness probe reached the database),
+    // so this restart is a new outage with a hold of its own.
+    expect(
+      (
+        await until(
+          () => call("GET", "/readyz"),
+          (ready) => ready.statusCode === 200,
+        )
+      ).statusCode,
+    ).toBe(200);
     await cluster.pause();
     const held = call("POST", "/api/product/", { name, price: "4", stock: 3 });
     await cluster.resume();

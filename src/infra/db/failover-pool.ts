@@ -77,6 +77,12 @@ export class FailoverPool extends WaitAwarePool {
     );
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool.end's two forms, passed through
+  override end(...args: any[]): any {
+    this.watch.close();
+    return (super.end as (...a: unknown[]) => unknown)(...args);
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: pg.Pool.query's overloads, passed through unchanged
   override query(...args: any[]): any {
     // The callback form is left as it is (nothing here uses it).

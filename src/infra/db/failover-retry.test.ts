@@ -145,4 +145,48 @@ describe("PrimaryWatch", () => {
     setTimeout(() => (up = true), 50);
     expect(await watch.waitForPrimary()).toBe(true);
   });
+
+  it("notices in the background that the primary is back, so the next outage is held again", async () => {
+    let up = false;
+    let probes = 0;
+    const watch = new PrimaryWatch(
+      async () => {
+        probes++;
+        return up;
+      },
+      100,
+      10,
+      20,
+    );
+    expect(await watch.waitForPrimary()).toBe(false);
+    up = true; // back, and no request reaches it: well within a hold's length of the outage
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const quiet = probes;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(probes).toBe(quiet); // the background probe stopped once it found the primary
+    up = false; // a new outage, soon after
+    setTimeout(() => (up = true), 50);
+    const started = Date.now();
+    expect(await watch.waitForPrimary()).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    watch.close();
+  });
+
+  it("stops probing in the background once closed", async () => {
+    let probes = 0;
+    const watch = new PrimaryWatch(
+      async () => {
+        probes++;
+        return false;
+      },
+      30,
+      10,
+      10,
+    );
+    expect(await watch.waitForPrimary()).toBe(false);
+    watch.close();
+    const after = probes;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(probes).toBe(after);
+  });
 });

@@ -29,22 +29,28 @@ const BACKOFF_MS = [100, 300, 600, 1_000];
 export const HOLD_FOR_PRIMARY_MS = 6_000;
 const PROBE_INTERVAL_MS = 200;
 
+/** How often, once a hold has run out, a probe asks in the background whether the primary is back. */
+const RECHECK_INTERVAL_MS = 1_000;
+
 /**
  * Whether the primary is back after a lost connection, asked by every request that failed
  * safely: one probe at a time, shared by all of them (a fresh connection asking whether the
- * server takes writes), so a failover is not met with a connection storm.
+ * server takes writes), so a failover is not met with a connection storm. Once a hold has run
+ * out, requests answer at once while a background probe keeps asking, so the end of the outage
+ * is noticed even when no request reaches the database, and the next outage is held again.
  */
 export class PrimaryWatch {
-  /** When the primary was first found away, until a probe finds it again. */
+  /** When the primary was first found away, until a probe or a new connection finds it again. */
   private awaySince: number | undefined;
-  /** When a probe last found it away: an outage nobody asked about for a hold's length is over (or a new one). */
-  private lastAway = 0;
   private probing: Promise<boolean> | undefined;
+  private recovering: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly isPrimary: () => Promise<boolean>,
     private readonly holdMs = HOLD_FOR_PRIMARY_MS,
     private readonly intervalMs = PROBE_INTERVAL_MS,
+    private readonly recheckMs = RECHECK_INTERVAL_MS,
   ) {}
 
   /**
@@ -52,16 +58,18 @@ export class PrimaryWatch {
    * than the hold (at once when it already has been).
    */
   async waitForPrimary(): Promise<boolean> {
-    if (this.awaySince === undefined || Date.now() - this.lastAway > this.holdMs) this.awaySince = Date.now();
+    this.awaySince ??= Date.now();
     const deadline = this.awaySince + this.holdMs;
     for (;;) {
       if (await this.probe()) {
-        this.awaySince = undefined;
+        this.reached();
         return true;
       }
-      this.lastAway = Date.now();
       const left = deadline - Date.now();
-      if (left <= 0) return false;
+      if (left <= 0) {
+        this.watchForRecovery();
+        return false;
+      }
       await sleep(Math.min(this.intervalMs, left));
     }
   }
@@ -69,6 +77,26 @@ export class PrimaryWatch {
   /** A connection was opened: whatever was away is reachable again, and a later loss is a new outage with a hold of its own. */
   reached(): void {
     this.awaySince = undefined;
+    clearTimeout(this.recovering);
+    this.recovering = undefined;
+  }
+
+  /** Stops the background probe (the pool is closing). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.recovering);
+  }
+
+  private watchForRecovery(): void {
+    if (this.recovering !== undefined || this.closed) return;
+    this.recovering = setTimeout(() => {
+      void this.probe().then((up) => {
+        this.recovering = undefined;
+        if (up) this.reached();
+        else this.watchForRecovery();
+      });
+    }, this.recheckMs);
+    this.recovering.unref();
   }
 
   private probe(): Promise<boolean> {
