@@ -67,7 +67,10 @@ await main("load:users", async () => {
       `${database}: answers`,
       Object.entries(report.answers)
         .sort()
-        .map(([answer, count]) => ({ answer, count })),
+        .map(([answer, count]) => {
+          const { p50, p99 } = summarize(report.latenciesByAnswer[answer] ?? []);
+          return { answer, count, "p50 ms": p50, "p99 ms": p99 };
+        }),
     );
   }
   printTable("Many users at once", rows);

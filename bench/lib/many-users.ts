@@ -28,6 +28,8 @@ export interface ManyUsersReport {
   ordersPlaced: number;
   /** Every answered request's latency in ms (request sent to body read), for percentiles. */
   latenciesMs: number[];
+  /** The same latencies by `METHOD route status`, to tell which answers make the tail. */
+  latenciesByAnswer: Record<string, number[]>;
 }
 
 interface Product {
@@ -41,7 +43,7 @@ const PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ2345
 const PRODUCT_STOCK = 1_000_000;
 
 export async function runManyUsers(options: ManyUsersOptions): Promise<ManyUsersReport> {
-  const report: ManyUsersReport = { requests: 0, seconds: 0, answers: {}, failures: [], ordersPlaced: 0, latenciesMs: [] };
+  const report: ManyUsersReport = { requests: 0, seconds: 0, answers: {}, failures: [], ordersPlaced: 0, latenciesMs: [], latenciesByAnswer: {} };
   const api = client(options.baseUrl, report);
   const run = randomBytes(4).toString("hex");
   const products: Product[] = [];
@@ -91,6 +93,7 @@ function client(baseUrl: string, report: ManyUsersReport) {
       report.requests++;
       let answer: Response;
       let text: string;
+      let latency: number;
       const sent = performance.now();
       try {
         answer = await fetch(baseUrl + path, {
@@ -100,13 +103,15 @@ function client(baseUrl: string, report: ManyUsersReport) {
           signal: AbortSignal.timeout(60_000),
         });
         text = await answer.text();
-        report.latenciesMs.push(performance.now() - sent);
+        latency = performance.now() - sent;
+        report.latenciesMs.push(latency);
       } catch (error) {
         report.failures.push(`${method} ${path}: ${(error as Error).message}`);
         return undefined;
       }
       const key = `${method} ${route} ${answer.status}`;
       report.answers[key] = (report.answers[key] ?? 0) + 1;
+      (report.latenciesByAnswer[key] ??= []).push(latency);
       if (answer.status !== status) {
         report.failures.push(`${method} ${path}: expected ${status}, got ${answer.status}: ${text.slice(0, 300)}`);
         return undefined;
