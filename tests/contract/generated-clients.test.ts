@@ -31,11 +31,14 @@ const GENERATORS: Record<string, (dir: string) => string[]> = {
   oazapfts: (dir) => ["oazapfts", "openapi.yaml", `${dir}/client/client.ts`],
   "typed-openapi": (dir) => ["typed-openapi", "openapi.yaml", "--output", `${dir}/client/client.ts`],
   "swagger-typescript-api": (dir) => ["swagger-typescript-api", "generate", "--path", "openapi.yaml", "--output", `${dir}/client`, "--name", "client.ts"],
+  "orval-axios": (dir) => ["orval", "--input", "openapi.yaml", "--output", `${dir}/client/client.ts`, "--client", "axios"],
+  // Its config reads the service's address from SERVICE_URL.
+  "orval-fetch": () => ["orval", "--config", `${FLOWS}/orval-fetch.config.ts`],
 };
 
 /** `tsc --strict` over the flow and everything it imports; kubb writes `.ts` import paths. */
 const STRICT = ["--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", "esnext", "--moduleResolution", "bundler"];
-const COMPILE = [...STRICT, "--allowImportingTsExtensions", "--lib", "es2022,dom", "--types", "node"];
+const COMPILE = [...STRICT, "--allowImportingTsExtensions", "--lib", "es2022,dom,dom.iterable", "--types", "node"];
 
 let t: TestApp;
 let baseUrl: string;
@@ -54,7 +57,7 @@ describe.each(Object.keys(GENERATORS))("%s", (tool) => {
     copyFileSync(join(FLOWS, `${tool}.ts`), join(dir, "flow.ts"));
 
     const [command, ...args] = GENERATORS[tool]!(dir);
-    await run("npx", ["--no-install", command!, ...args], { maxBuffer: 1 << 24 });
+    await run("npx", ["--no-install", command!, ...args], { maxBuffer: 1 << 24, env: { ...process.env, SERVICE_URL: baseUrl } });
     await run("npx", ["--no-install", "tsc", ...COMPILE, join(dir, "flow.ts")], { maxBuffer: 1 << 24 }).catch((error: { stdout: string }) => {
       throw new Error(`tsc --strict refused ${tool}'s client:\n${error.stdout}`);
     });
