@@ -17,6 +17,20 @@ export interface ClaimedDelivery {
 }
 
 /**
+ * Which database a statement runs on, as SQL: its name and its server's start (a restarted or
+ * another server differs), independent of the session's settings.
+ */
+export const DATABASE_IDENTITY = "current_database() || ' ' || extract(epoch FROM pg_postmaster_start_time())::text";
+
+/** The state of transactions by id: 'committed', 'aborted', 'in progress' (null: too old to know). $1: their ids. */
+const TRANSACTION_STATUSES: Statement = {
+  text: "SELECT x AS xid, pg_xact_status(x::xid8) AS status FROM unnest($1::text[]) AS x",
+  name: "webhook_transaction_statuses",
+  model: "WebhookDelivery",
+  operation: "transactionStatuses",
+};
+
+/**
  * Claims due deliveries for one attempt each: pending, due, of an enabled endpoint, and with no
  * earlier event of the same resource still pending for that endpoint (an order's `created`
  * reaches an endpoint before its `cancelled`). SKIP LOCKED lets every process claim at once
@@ -106,6 +120,8 @@ RETURNING w.enabled, w.disabled_reason AS "disabledReason"`,
   operation: "failed",
 };
 
+export type TransactionStatus = "committed" | "aborted" | "in progress";
+
 /** An attempt the endpoint answered with a 2xx. */
 export interface DeliveredAttempt {
   id: string;
@@ -126,6 +142,20 @@ export interface FailedAttempt {
 
 export class DeliveriesRepository {
   constructor(private readonly sql: SqlRunner) {}
+
+  async databaseIdentity(): Promise<string> {
+    const [row] = await this.sql<{ identity: string }>(
+      { text: `SELECT ${DATABASE_IDENTITY} AS identity`, model: "WebhookDelivery", operation: "databaseIdentity" },
+      [],
+    );
+    return row!.identity;
+  }
+
+  /** The transactions among `xids` that committed, aborted, or are still in progress (absent: unknown). */
+  async transactionStatuses(xids: readonly string[]): Promise<Map<string, TransactionStatus>> {
+    const rows = await this.sql<{ xid: string; status: TransactionStatus | null }>(TRANSACTION_STATUSES, [xids]);
+    return new Map(rows.flatMap((row) => (row.status === null ? [] : [[row.xid, row.status] as const])));
+  }
 
   claim(count: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     return this.sql<ClaimedDelivery>(CLAIM, [count, leaseMs]);

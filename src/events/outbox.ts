@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { deliveriesQueued } from "./deliveries-queued.js";
+import { availableTakers, deliveriesQueued } from "./deliveries-queued.js";
+import { type ClaimedDelivery, DATABASE_IDENTITY } from "./deliveries-repository.js";
 import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
 
 /**
@@ -12,16 +13,44 @@ import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
  * before one a reader has passed; the events of one resource follow each other in that order
  * because a later change of the resource is written by a transaction that got its id after the
  * earlier one committed (see lockResourceEvents for the one case where that needs help).
+ *
+ * A delivery is written already leased to a dispatcher of this process ($5: the databases of
+ * those with room, $6: their leases), its first attempt claimed, unless no dispatcher here is on
+ * this database or an earlier delivery of the same resource to that endpoint is still pending
+ * (then it waits for it, and is claimed as usual). The rows answered are the deliveries written
+ * (taker: the dispatcher's position in $5, or null), with what the taker needs to send them: the
+ * data as stored, so that the first attempt's body is the same as a retry's (jsonb orders keys).
  */
 const WRITE_EVENT = `
 WITH event AS (
   INSERT INTO events (id, xid, type, resource, data)
   VALUES ($1::uuid, pg_current_xact_id()::text::bigint, $2::text, $3::text, $4::jsonb)
-  RETURNING id, xid, resource
+  RETURNING id, xid, resource, occurred_at, data
+), here AS (
+  SELECT array_position($5::text[], ${DATABASE_IDENTITY}) AS taker
+), target AS (
+  SELECT w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at,
+    CASE WHEN NOT EXISTS (
+      SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = w.id AND p.resource = $3::text AND p.status = 'pending'
+    ) THEN here.taker END AS taker
+  FROM webhook_endpoints w, here
+  WHERE w.enabled AND $2::text = ANY (w.event_types)
+), queued AS (
+  INSERT INTO webhook_deliveries (endpoint_id, event_id, event_xid, resource, attempts, next_attempt_at)
+  SELECT target.id, event.id, event.xid, event.resource, CASE WHEN target.taker IS NULL THEN 0 ELSE 1 END,
+    now() + coalesce(($6::int[])[target.taker], 0) * interval '1 millisecond'
+  FROM event, target
+  RETURNING id, endpoint_id
 )
-INSERT INTO webhook_deliveries (endpoint_id, event_id, event_xid, resource, next_attempt_at)
-SELECT w.id, event.id, event.xid, event.resource, now()
-FROM event JOIN webhook_endpoints w ON w.enabled AND $2::text = ANY (w.event_types)`;
+SELECT queued.id, target.taker, event.xid::text AS xid, event.occurred_at AS "occurredAt", event.data, target.id AS "endpointId", target.url, target.secret,
+  target.previous_secret AS "previousSecret", target.previous_secret_expires_at AS "previousSecretExpiresAt"
+FROM queued JOIN target ON target.id = queued.endpoint_id CROSS JOIN event`;
+
+interface WrittenDelivery
+  extends Pick<ClaimedDelivery, "id" | "occurredAt" | "data" | "endpointId" | "url" | "secret" | "previousSecret" | "previousSecretExpiresAt"> {
+  taker: number | null;
+  xid: string;
+}
 
 /** Records that `data` (the resource after the change, as the API describes it) changed in this transaction. Returns the event's id. */
 export async function recordEvent(
@@ -30,8 +59,25 @@ export async function recordEvent(
   data: EventData | Record<string, unknown>,
 ): Promise<string> {
   const id = uuidv7();
-  const deliveries = await tx.$executeRawUnsafe(WRITE_EVENT, id, type, resourceOf(type, data), JSON.stringify(data));
-  if (deliveries > 0) deliveriesQueued();
+  const takers = availableTakers();
+  const written = await tx.$queryRawUnsafe<WrittenDelivery[]>(
+    WRITE_EVENT,
+    id,
+    type,
+    resourceOf(type, data),
+    JSON.stringify(data),
+    takers.map((taker) => taker.database),
+    takers.map((taker) => taker.leaseMs),
+  );
+  const taken = new Map<number, ClaimedDelivery[]>();
+  for (const { taker, xid: _xid, ...delivery } of written) {
+    if (taker === null) continue;
+    const leased = taken.get(taker) ?? [];
+    leased.push({ ...delivery, attempt: 1, eventId: id, type });
+    taken.set(taker, leased);
+  }
+  for (const [taker, deliveries] of taken) takers[taker - 1]!.take(written[0]!.xid, deliveries);
+  if (written.some((delivery) => delivery.taker === null)) deliveriesQueued();
   return id;
 }
 
