@@ -20,6 +20,7 @@ import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
  * (then it waits for it, and is claimed as usual). The rows answered are the deliveries written
  * (taker: the dispatcher's position in $5, or null), with what the taker needs to send them: the
  * data as stored, so that the first attempt's body is the same as a retry's (jsonb orders keys).
+ * A delivery's created_at is its event's occurred_at: the purge removes them together by it.
  */
 const WRITE_EVENT = `
 WITH event AS (
@@ -36,8 +37,8 @@ WITH event AS (
   FROM webhook_endpoints w, here
   WHERE w.enabled AND $2::text = ANY (w.event_types)
 ), queued AS (
-  INSERT INTO webhook_deliveries (endpoint_id, event_id, event_xid, resource, attempts, next_attempt_at)
-  SELECT target.id, event.id, event.xid, event.resource, CASE WHEN target.taker IS NULL THEN 0 ELSE 1 END,
+  INSERT INTO webhook_deliveries (endpoint_id, event_id, event_xid, resource, created_at, attempts, next_attempt_at)
+  SELECT target.id, event.id, event.xid, event.resource, event.occurred_at, CASE WHEN target.taker IS NULL THEN 0 ELSE 1 END,
     now() + coalesce(($6::int[])[target.taker], 0) * interval '1 millisecond'
   FROM event, target
   RETURNING id, endpoint_id
