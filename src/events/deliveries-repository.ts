@@ -16,12 +16,6 @@ export interface ClaimedDelivery {
   previousSecretExpiresAt: Date | null;
 }
 
-/**
- * Which database a statement runs on, as SQL: its name and its server's start (a restarted or
- * another server differs), independent of the session's settings.
- */
-export const DATABASE_IDENTITY = "current_database() || ' ' || extract(epoch FROM pg_postmaster_start_time())::text";
-
 /** The state of transactions by id: 'committed', 'aborted', 'in progress' (null: too old to know). $1: their ids. */
 const TRANSACTION_STATUSES: Statement = {
   text: "SELECT x AS xid, pg_xact_status(x::xid8) AS status FROM unnest($1::text[]) AS x",
@@ -143,9 +137,10 @@ export interface FailedAttempt {
 export class DeliveriesRepository {
   constructor(private readonly sql: SqlRunner) {}
 
+  /** Which database this is (a function of the migrations: the outbox's write compares it). */
   async databaseIdentity(): Promise<string> {
     const [row] = await this.sql<{ identity: string }>(
-      { text: `SELECT ${DATABASE_IDENTITY} AS identity`, model: "WebhookDelivery", operation: "databaseIdentity" },
+      { text: "SELECT webhook_database_identity() AS identity", model: "WebhookDelivery", operation: "databaseIdentity" },
       [],
     );
     return row!.identity;

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { availableTakers, deliveriesQueued } from "./deliveries-queued.js";
-import { type ClaimedDelivery, DATABASE_IDENTITY } from "./deliveries-repository.js";
+import type { ClaimedDelivery } from "./deliveries-repository.js";
 import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
 
 /**
@@ -14,38 +14,12 @@ import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
  * because a later change of the resource is written by a transaction that got its id after the
  * earlier one committed (see lockResourceEvents for the one case where that needs help).
  *
- * A delivery is written already leased to a dispatcher of this process ($5: the databases of
- * those with room, $6: their leases), its first attempt claimed, unless no dispatcher here is on
- * this database or an earlier delivery of the same resource to that endpoint is still pending
- * (then it waits for it, and is claimed as usual). The rows answered are the deliveries written
- * (taker: the dispatcher's position in $5, or null), with what the taker needs to send them: the
- * data as stored, so that the first attempt's body is the same as a retry's (jsonb orders keys).
- * A delivery's created_at is its event's occurred_at: the purge removes them together by it.
+ * The statement is the database function record_event (its migration says why, and what it
+ * does): deliveries are written already leased to a dispatcher of this process when one on this
+ * database has room ($5: their databases, $6: their leases) and no earlier delivery of the same
+ * resource to that endpoint is pending. It answers the deliveries written, with their taker.
  */
-const WRITE_EVENT = `
-WITH event AS (
-  INSERT INTO events (id, xid, type, resource, data)
-  VALUES ($1::uuid, pg_current_xact_id()::text::bigint, $2::text, $3::text, $4::jsonb)
-  RETURNING id, xid, resource, occurred_at, data
-), here AS (
-  SELECT array_position($5::text[], ${DATABASE_IDENTITY}) AS taker
-), target AS (
-  SELECT w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at,
-    CASE WHEN NOT EXISTS (
-      SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = w.id AND p.resource = $3::text AND p.status = 'pending'
-    ) THEN here.taker END AS taker
-  FROM webhook_endpoints w, here
-  WHERE w.enabled AND $2::text = ANY (w.event_types)
-), queued AS (
-  INSERT INTO webhook_deliveries (endpoint_id, event_id, event_xid, resource, created_at, attempts, next_attempt_at)
-  SELECT target.id, event.id, event.xid, event.resource, event.occurred_at, CASE WHEN target.taker IS NULL THEN 0 ELSE 1 END,
-    now() + coalesce(($6::int[])[target.taker], 0) * interval '1 millisecond'
-  FROM event, target
-  RETURNING id, endpoint_id
-)
-SELECT queued.id, target.taker, event.xid::text AS xid, event.occurred_at AS "occurredAt", event.data, target.id AS "endpointId", target.url, target.secret,
-  target.previous_secret AS "previousSecret", target.previous_secret_expires_at AS "previousSecretExpiresAt"
-FROM queued JOIN target ON target.id = queued.endpoint_id CROSS JOIN event`;
+const WRITE_EVENT = "SELECT * FROM record_event($1::uuid, $2::text, $3::text, $4::jsonb, $5::text[], $6::int[])";
 
 interface WrittenDelivery
   extends Pick<ClaimedDelivery, "id" | "occurredAt" | "data" | "endpointId" | "url" | "secret" | "previousSecret" | "previousSecretExpiresAt"> {
