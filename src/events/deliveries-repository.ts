@@ -16,6 +16,14 @@ export interface ClaimedDelivery {
   previousSecretExpiresAt: Date | null;
 }
 
+/** The state of transactions by id: 'committed', 'aborted', 'in progress' (null: too old to know). $1: their ids. */
+const TRANSACTION_STATUSES: Statement = {
+  text: "SELECT x AS xid, pg_xact_status(x::xid8) AS status FROM unnest($1::text[]) AS x",
+  name: "webhook_transaction_statuses",
+  model: "WebhookDelivery",
+  operation: "transactionStatuses",
+};
+
 /**
  * Claims due deliveries for one attempt each: pending, due, of an enabled endpoint, and with no
  * earlier event of the same resource still pending for that endpoint (an order's `created`
@@ -106,6 +114,8 @@ RETURNING w.enabled, w.disabled_reason AS "disabledReason"`,
   operation: "failed",
 };
 
+export type TransactionStatus = "committed" | "aborted" | "in progress";
+
 /** An attempt the endpoint answered with a 2xx. */
 export interface DeliveredAttempt {
   id: string;
@@ -126,6 +136,21 @@ export interface FailedAttempt {
 
 export class DeliveriesRepository {
   constructor(private readonly sql: SqlRunner) {}
+
+  /** Which database this is (a function of the migrations: the outbox's write compares it). */
+  async databaseIdentity(): Promise<string> {
+    const [row] = await this.sql<{ identity: string }>(
+      { text: "SELECT webhook_database_identity() AS identity", model: "WebhookDelivery", operation: "databaseIdentity" },
+      [],
+    );
+    return row!.identity;
+  }
+
+  /** The transactions among `xids` that committed, aborted, or are still in progress (absent: unknown). */
+  async transactionStatuses(xids: readonly string[]): Promise<Map<string, TransactionStatus>> {
+    const rows = await this.sql<{ xid: string; status: TransactionStatus | null }>(TRANSACTION_STATUSES, [xids]);
+    return new Map(rows.flatMap((row) => (row.status === null ? [] : [[row.xid, row.status] as const])));
+  }
 
   claim(count: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     return this.sql<ClaimedDelivery>(CLAIM, [count, leaseMs]);

@@ -61,10 +61,11 @@ export class EndpointsRepository {
       if (!endpoint) return null;
       const eventId = await recordEvent(tx, TEST_EVENT_TYPE, { id: endpoint.id, url: endpoint.url });
       const event = await tx.event.findUniqueOrThrow({ where: { id: eventId } });
-      return tx.webhookDelivery.create({
-        data: { endpointId: id, eventId, eventXid: event.xid, resource: event.resource, nextAttemptAt: new Date() },
-        include: { event: { select: { type: true } } },
+      const delivery = await tx.webhookDelivery.create({
+        // created_at: its event's time, by which the purge removes both.
+        data: { endpointId: id, eventId, eventXid: event.xid, resource: event.resource, createdAt: event.occurredAt, nextAttemptAt: new Date() },
       });
+      return { ...delivery, event: { type: event.type } };
     });
   }
 
@@ -74,15 +75,22 @@ export class EndpointsRepository {
       this.db.webhookDelivery.count({ where }),
       limit === 0
         ? []
-        : this.db.webhookDelivery.findMany({
-            where,
-            include: { event: { select: { type: true } } },
-            orderBy: [{ createdAt: "desc" }, { eventXid: "desc" }, { id: "desc" }],
-            take: limit,
-            skip: offset,
-          }),
+        : this.db.webhookDelivery.findMany({ where, orderBy: [{ createdAt: "desc" }, { eventXid: "desc" }, { id: "desc" }], take: limit, skip: offset }),
     ]);
-    return { count, rows };
+    const events =
+      rows.length === 0
+        ? []
+        : await this.db.event.findMany({ where: { id: { in: [...new Set(rows.map((row) => row.eventId))] } }, select: { id: true, type: true } });
+    const types = new Map(events.map((event) => [event.id, event.type]));
+    return {
+      count,
+      rows: rows.map((row) => {
+        // The purge removes a delivery with its event, in one statement.
+        const type = types.get(row.eventId);
+        if (type === undefined) throw new Error(`delivery ${row.id} has no event ${row.eventId}`);
+        return { ...row, event: { type } };
+      }),
+    };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { deliveriesQueued } from "./deliveries-queued.js";
+import { availableTakers, deliveriesQueued } from "./deliveries-queued.js";
+import type { ClaimedDelivery } from "./deliveries-repository.js";
 import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
 
 /**
@@ -12,16 +13,19 @@ import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
  * before one a reader has passed; the events of one resource follow each other in that order
  * because a later change of the resource is written by a transaction that got its id after the
  * earlier one committed (see lockResourceEvents for the one case where that needs help).
+ *
+ * The statement is the database function record_event (its migration says why, and what it
+ * does): deliveries are written already leased to a dispatcher of this process when one on this
+ * database has room ($5: their databases, $6: their leases) and no earlier delivery of the same
+ * resource to that endpoint is pending. It answers the deliveries written, with their taker.
  */
-const WRITE_EVENT = `
-WITH event AS (
-  INSERT INTO events (id, xid, type, resource, data)
-  VALUES ($1::uuid, pg_current_xact_id()::text::bigint, $2::text, $3::text, $4::jsonb)
-  RETURNING id, xid, resource
-)
-INSERT INTO webhook_deliveries (endpoint_id, event_id, event_xid, resource, next_attempt_at)
-SELECT w.id, event.id, event.xid, event.resource, now()
-FROM event JOIN webhook_endpoints w ON w.enabled AND $2::text = ANY (w.event_types)`;
+const WRITE_EVENT = "SELECT * FROM record_event($1::uuid, $2::text, $3::text, $4::jsonb, $5::text[], $6::int[])";
+
+interface WrittenDelivery
+  extends Pick<ClaimedDelivery, "id" | "occurredAt" | "data" | "endpointId" | "url" | "secret" | "previousSecret" | "previousSecretExpiresAt"> {
+  taker: number | null;
+  xid: string;
+}
 
 /** Records that `data` (the resource after the change, as the API describes it) changed in this transaction. Returns the event's id. */
 export async function recordEvent(
@@ -30,8 +34,25 @@ export async function recordEvent(
   data: EventData | Record<string, unknown>,
 ): Promise<string> {
   const id = uuidv7();
-  const deliveries = await tx.$executeRawUnsafe(WRITE_EVENT, id, type, resourceOf(type, data), JSON.stringify(data));
-  if (deliveries > 0) deliveriesQueued();
+  const takers = availableTakers();
+  const written = await tx.$queryRawUnsafe<WrittenDelivery[]>(
+    WRITE_EVENT,
+    id,
+    type,
+    resourceOf(type, data),
+    JSON.stringify(data),
+    takers.map((taker) => taker.database),
+    takers.map((taker) => taker.leaseMs),
+  );
+  const taken = new Map<number, ClaimedDelivery[]>();
+  for (const { taker, xid: _xid, ...delivery } of written) {
+    if (taker === null) continue;
+    const leased = taken.get(taker) ?? [];
+    leased.push({ ...delivery, attempt: 1, eventId: id, type });
+    taken.set(taker, leased);
+  }
+  for (const [taker, deliveries] of taken) takers[taker - 1]!.take(written[0]!.xid, deliveries);
+  if (written.some((delivery) => delivery.taker === null)) deliveriesQueued();
   return id;
 }
 

@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { FastifyBaseLogger } from "fastify";
 import { batchedWrites } from "./batched-writes.js";
 import type { ClaimedDelivery, DeliveredAttempt, DeliveriesRepository } from "./deliveries-repository.js";
-import { onDeliveriesQueued } from "./deliveries-queued.js";
+import { addDeliveryTaker, onDeliveriesQueued } from "./deliveries-queued.js";
 import { nextDelayMs } from "./webhook-schedule.js";
 import { sendWebhook } from "./webhook-sender.js";
 import { signedHeaders } from "./webhook-signing.js";
@@ -14,6 +14,11 @@ const STOP_GRACE_MS = 2_000;
  * in the meantime. Later than that it is found by the next look (another write's, or the poll).
  */
 const COMMIT_SETTLE_MS = 10;
+/**
+ * How long after a transaction handed deliveries over this process asks whether it committed
+ * (one statement for every transaction waiting), and asks again while it is still in progress.
+ */
+const COMMIT_CHECK_MS = 3;
 
 export type AttemptOutcome = "delivered" | "retrying" | "failed";
 
@@ -36,6 +41,11 @@ export interface DispatcherOptions {
  * records the outcomes (the deliveries among them in one statement per batch), and claims again
  * once outcomes are recorded, soon after this process queued deliveries, or after `pollMs`. Every
  * process runs one; the database decides who sends what (DeliveriesRepository.claim).
+ *
+ * In the normal case there is no claim at all: a transaction of this process writes its
+ * deliveries already leased to this dispatcher (recordEvent) and hands them over; they are sent
+ * once the database says that transaction committed, and never if it rolled back. If this
+ * process dies first, they are claimed by another once their lease has passed.
  */
 export class WebhookDispatcher {
   private running = false;
@@ -47,14 +57,24 @@ export class WebhookDispatcher {
   private settling: NodeJS.Timeout | undefined;
   /** Set when a nudge came while the loop was not waiting (it was claiming). */
   private nudged = false;
+  private stopTaking: (() => void) | undefined;
+  /** Deliveries handed over by transactions (by id) whose commit is not confirmed yet, and since when. */
+  private readonly awaitingCommit = new Map<string, { deliveries: ClaimedDelivery[]; since: number }>();
+  /**
+   * Deliveries taken at insert waiting for their endpoint's answer. (Those still waiting for their
+   * commit are not counted: there are at most as many as transactions in flight times endpoints.)
+   */
+  private takenSending = 0;
+  private commitCheck: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
     this.recordDelivered = batchedWrites((attempts) => options.deliveries.delivered(attempts));
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    await this.takeAtInsert();
     this.stopListening = onDeliveriesQueued(() => {
       this.settling ??= setTimeout(() => {
         this.settling = undefined;
@@ -72,7 +92,9 @@ export class WebhookDispatcher {
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.running = false;
     this.stopListening?.();
+    this.stopTaking?.();
     clearTimeout(this.settling);
+    clearTimeout(this.commitCheck);
     this.wake?.();
     await this.loop;
     let timer: NodeJS.Timeout | undefined;
@@ -99,20 +121,7 @@ export class WebhookDispatcher {
           this.options.log.warn({ err, component: "webhooks" }, "claiming webhook deliveries failed; trying again");
         }
       }
-      // The deliveries of one event to several endpoints share its body (each is signed with its own secret).
-      const bodies = new Map<string, string>();
-      for (const delivery of claimed) {
-        let body = bodies.get(delivery.eventId);
-        if (body === undefined) {
-          body = JSON.stringify({ type: delivery.type, timestamp: delivery.occurredAt.toISOString(), data: delivery.data });
-          bodies.set(delivery.eventId, body);
-        }
-        const attempt: Promise<void> = this.attempt(delivery, body).finally(() => {
-          this.inFlight.delete(attempt);
-          this.nudge();
-        });
-        this.inFlight.add(attempt);
-      }
+      this.send(claimed, "claimed");
       // Claim again at once when there is room and more may be due (every slot asked for was
       // filled, or a slot was freed or deliveries queued while claiming); else wait for that or the poll.
       const more = (claimed.length > 0 && claimed.length === room) || this.nudged;
@@ -131,12 +140,87 @@ export class WebhookDispatcher {
     }
   }
 
+  /**
+   * Sends each delivery. A finished claimed attempt frees a slot for the claim loop; one taken
+   * at insert frees one for taking (and leaves nothing behind to claim).
+   */
+  private send(deliveries: readonly ClaimedDelivery[], how: "claimed" | "taken"): void {
+    // The deliveries of one event to several endpoints share its body (each is signed with its own secret).
+    const bodies = new Map<string, string>();
+    for (const delivery of deliveries) {
+      let body = bodies.get(delivery.eventId);
+      if (body === undefined) {
+        body = JSON.stringify({ type: delivery.type, timestamp: delivery.occurredAt.toISOString(), data: delivery.data });
+        bodies.set(delivery.eventId, body);
+      }
+      const sent = how === "taken" ? () => this.takenSending-- : undefined;
+      const attempt: Promise<void> = this.attempt(delivery, body, sent).finally(() => {
+        this.inFlight.delete(attempt);
+        if (how === "claimed") this.nudge();
+      });
+      this.inFlight.add(attempt);
+    }
+  }
+
+  /** Offers to take this process's deliveries at insert (on a database it cannot identify, it only claims). */
+  private async takeAtInsert(): Promise<void> {
+    let database: string;
+    try {
+      database = await this.options.deliveries.databaseIdentity();
+    } catch (err) {
+      this.options.log.warn({ err, component: "webhooks" }, "webhook deliveries will only be claimed: the database could not be identified");
+      return;
+    }
+    if (!this.running) return;
+    const { concurrency } = this.options;
+    this.stopTaking = addDeliveryTaker({
+      database,
+      leaseMs: this.leaseMs(),
+      // Its own count only: claimed attempts filling every slot must not keep it from taking.
+      hasRoom: () => this.running && this.takenSending < concurrency,
+      take: (xid, deliveries) => {
+        const waiting = this.awaitingCommit.get(xid);
+        if (waiting) waiting.deliveries.push(...deliveries);
+        else this.awaitingCommit.set(xid, { deliveries, since: performance.now() });
+        this.commitCheck ??= setTimeout(() => void this.sendCommitted(), COMMIT_CHECK_MS);
+      },
+    });
+  }
+
+  /**
+   * Sends the deliveries taken at insert whose transactions committed; forgets those of
+   * transactions that rolled back (their rows are gone) or whose state is unknown, and those
+   * waiting so long that their lease might pass before an attempt ends (claimed later instead).
+   */
+  private async sendCommitted(): Promise<void> {
+    const xids = [...this.awaitingCommit.keys()];
+    let statuses: Map<string, string> | undefined;
+    try {
+      statuses = await this.options.deliveries.transactionStatuses(xids);
+    } catch (err) {
+      this.options.log.warn({ err, component: "webhooks" }, "asking whether transactions committed failed; trying again");
+    }
+    const latest = performance.now() - this.options.timeoutMs;
+    for (const xid of xids) {
+      const waiting = this.awaitingCommit.get(xid)!;
+      const status = statuses === undefined ? "in progress" : statuses.get(xid);
+      if (status === "in progress" && waiting.since > latest && this.running) continue;
+      this.awaitingCommit.delete(xid);
+      if (status === "committed" && this.running) {
+        this.takenSending += waiting.deliveries.length;
+        this.send(waiting.deliveries, "taken");
+      }
+    }
+    this.commitCheck = this.awaitingCommit.size > 0 && this.running ? setTimeout(() => void this.sendCommitted(), COMMIT_CHECK_MS) : undefined;
+  }
+
   /** Long enough for an attempt to time out and be recorded; after it, another process may try again. */
   private leaseMs(): number {
     return 2 * this.options.timeoutMs + 1_000;
   }
 
-  private async attempt(delivery: ClaimedDelivery, body: string): Promise<void> {
+  /** `sent`: called once the endpoint answered (or did not), before the outcome is recorded. */
+  private async attempt(delivery: ClaimedDelivery, body: string, sent?: () => void): Promise<void> {
     const { deliveries, schedule, log } = this.options;
     const headers = signedHeaders(delivery.eventId, body, {
       secret: delivery.secret,
@@ -144,6 +228,7 @@ export class WebhookDispatcher {
       previousExpiresAt: delivery.previousSecretExpiresAt,
     });
     const result = await sendWebhook(delivery.url, headers, body, { timeoutMs: this.options.timeoutMs, allowPrivate: this.options.allowPrivate });
+    sent?.();
     const seconds = result.durationMs / 1000;
     try {
       if (result.status !== undefined && result.status >= 200 && result.status < 300) {

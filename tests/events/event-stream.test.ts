@@ -213,15 +213,32 @@ describe("the event stream", () => {
     expect((await t.request({ url: "/api/event/" })).statusCode).toBe(401);
   });
 
-  it("purges events older than the retention on the periodic job", async () => {
+  it("purges events older than the retention on the periodic job, with their webhook deliveries", async () => {
+    // An endpoint nothing listens on: its deliveries stay in the log (pending) until purged.
+    const hook = await t.request({
+      method: "POST",
+      url: "/api/webhook/",
+      token: admin,
+      payload: { url: "http://127.0.0.1:9/", event_types: ["product.created"] },
+    });
+    expect(hook.statusCode).toBe(201);
     const product = await createProduct(viaApp(t), admin);
     const recent = await createProduct(viaApp(t), admin);
-    await t.database.prisma.event.updateMany({
-      where: { resource: `product:${product.id}` },
-      data: { occurredAt: new Date(Date.now() - 8 * 24 * 3600 * 1000) },
-    });
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    const [old] = await t.database.prisma.event.findMany({ where: { resource: `product:${product.id}` } });
+    // A delivery is created with its event: the same time.
+    await t.database.prisma.$transaction([
+      t.database.prisma.event.updateMany({ where: { id: old!.id }, data: { occurredAt: eightDaysAgo } }),
+      t.database.prisma.webhookDelivery.updateMany({ where: { eventId: old!.id }, data: { createdAt: eightDaysAgo } }),
+    ]);
     for (let i = 0; i < 100 && (await t.database.prisma.event.count({ where: { resource: `product:${product.id}` } })) > 0; i++) await sleep(50);
     expect(await t.database.prisma.event.count({ where: { resource: `product:${product.id}` } })).toBe(0);
     expect(await t.database.prisma.event.count({ where: { resource: `product:${recent.id}` } })).toBe(1);
+    const deliveries = await t.database.prisma.webhookDelivery.findMany({ where: { endpointId: hook.json().id } });
+    expect(deliveries.map((d) => d.eventId)).not.toContain(old!.id);
+    expect(deliveries).toHaveLength(1);
+    const log = (await t.request({ url: `/api/webhook/${hook.json().id}/deliveries`, token: admin })).json();
+    expect(log.results.map((d: { event_type: string }) => d.event_type)).toEqual(["product.created"]);
+    await t.request({ method: "DELETE", url: `/api/webhook/${hook.json().id}`, token: admin });
   });
 });

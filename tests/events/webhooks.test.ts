@@ -4,6 +4,7 @@
 // secret rotation, test events and replays.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
+import { recordEvent } from "../../src/events/index.js";
 import { createProduct, viaApp } from "../helpers/factories.js";
 import { type Receiver, startReceiver } from "../helpers/webhook-receiver.js";
 
@@ -184,6 +185,27 @@ describe("delivering events", () => {
       expect(d).toMatchObject({ status: "delivered", attempts: 1, last_response_code: 204, last_error: null, next_attempt_at: null });
       expect(d.last_duration_ms).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it("sends nothing for a change rolled back after its event and its delivery (taken at insert) were written", async () => {
+    const hook = await endpoint(["product.created"]);
+    const rolledBack = { id: 2_000_000_001, name: "Rolled back", price: "1.00", stock: 1 };
+    await expect(
+      t.app.database.prisma.$transaction(async (tx) => {
+        const eventId = await recordEvent(tx, "product.created", rolledBack as never);
+        // Written already leased to this process's dispatcher: its first attempt is claimed.
+        const written = await tx.$queryRawUnsafe<{ attempts: number }[]>("SELECT attempts FROM webhook_deliveries WHERE event_id = $1::uuid", eventId);
+        expect(written).toEqual([{ attempts: 1 }]);
+        // Long enough for the dispatcher to ask (more than once) whether this transaction committed.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    const product = await createProduct(viaApp(t), admin);
+    await waitForDelivery(hook.id, "delivered");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(forPath(hook.path).map((r) => r.payload.data.id)).toEqual([product.id]);
+    expect((await deliveries(hook.id)).count).toBe(1);
   });
 
   it("retries refused attempts on the schedule with the same webhook-id, then delivers", async () => {
