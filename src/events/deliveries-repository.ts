@@ -125,7 +125,11 @@ export interface FailedAttempt {
 }
 
 export class DeliveriesRepository {
-  constructor(private readonly sql: SqlRunner) {}
+  private readonly sql: SqlRunner;
+
+  constructor(sql: SqlRunner) {
+    this.sql = sql;
+  }
 
   claim(count: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     return this.sql<ClaimedDelivery>(CLAIM, [count, leaseMs]);

@@ -48,7 +48,10 @@ export class WebhookDispatcher {
   /** Set when a nudge came while the loop was not waiting (it was claiming). */
   private nudged = false;
 
-  constructor(private readonly options: DispatcherOptions) {
+  private readonly options: DispatcherOptions;
+
+  constructor(options: DispatcherOptions) {
+    this.options = options;
     this.recordDelivered = batchedWrites((attempts) => options.deliveries.delivered(attempts));
   }
 
