@@ -10,7 +10,8 @@ import { dirname, join, relative, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 const config = JSON.parse(readFileSync(join(root, "tsconfig.build.json"), "utf8"));
-const outDir = join(root, "dist");
+// dist/, or the folder named as the argument (the tests build into one of their own).
+const outDir = resolve(root, process.argv[2] ?? "dist");
 const excluded = (config.exclude ?? []).map(globToRegExp);
 
 const fileNames = config.include
