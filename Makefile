@@ -44,10 +44,14 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 	@$(MARK_RUN_INSTALLED)
 
-# generated/prisma/ is committed: regenerated only when prisma/schema.prisma or @prisma/client's
-# version changed (scripts/prisma-client-current.mjs), with the Prisma CLI of the full install.
-generated/prisma/client.ts: node_modules/.installed-run FORCE
-	@if ! node scripts/prisma-client-current.mjs; then \
+# generated/prisma/ is committed. When the schema or the install is newer (a fresh clone's file
+# times say nothing), scripts/prisma-client-current.mjs compares what the client was generated from
+# with prisma/schema.prisma and @prisma/client's version: the same, the file is only marked current;
+# else it is regenerated, with the Prisma CLI of the full install.
+generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed-run
+	@if node scripts/prisma-client-current.mjs; then \
+		touch $@; \
+	else \
 		if [ ! -e node_modules/prisma/package.json ]; then \
 			echo "Regenerating it needs the Prisma CLI, which comes with the full install: installing everything (npm ci)"; \
 			npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) || exit 1; \
@@ -55,8 +59,6 @@ generated/prisma/client.ts: node_modules/.installed-run FORCE
 		echo "Regenerating generated/prisma/ (prisma generate): commit it with the schema"; \
 		npx prisma generate || exit 1; \
 	fi
-# No recipe, never a file: what depends on it has its recipe run every time (it decides itself).
-FORCE:
 
 generate: node_modules/.installed
 	npx tsx scripts/generate-types.ts

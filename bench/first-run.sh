@@ -8,7 +8,6 @@
 # Each run's output, every line stamped with the seconds since `make run` started, is kept in
 # artifacts/first-run/<ref>-<round>.log: where the time went (install, generate, build, start).
 set -euo pipefail
-set -m # each `make run` in a process group of its own, stopped as a whole
 [ $# -gt 0 ] || { echo "usage: $0 REF [REF…]  (ROUNDS=3)" >&2; exit 2; }
 repo=$(git rev-parse --show-toplevel)
 logs="$repo/artifacts/first-run"
@@ -23,7 +22,9 @@ since() { echo "$(now) - $1" | bc; }
 time_make_run() {
   local dir=$1 port=$2 log=$3 start pid
   start=$(now)
-  (cd "$dir" && PORT=$port exec make --no-print-directory run) > >(while IFS= read -r line; do printf '%7.2f %s\n' "$(since "$start")" "$line"; done >>"$log") 2>&1 &
+  # setsid: in a process group of its own (as a terminal starts it), stopped as a whole.
+  setsid bash -c 'cd "$1" && PORT=$2 exec make --no-print-directory run' _ "$dir" "$port" \
+    > >(while IFS= read -r line; do printf '%7.2f %s\n' "$(since "$start")" "$line"; done >>"$log") 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then echo "make run ended before it was ready: $log" >&2; return 1; fi

@@ -4,14 +4,15 @@
 // (npm ci --omit=optional) and this puts the bundle in place alone: the locked version's tarball
 // from npm (its cache first), checked against package-lock.json's integrity, unpacked to
 // node_modules/redoc with only its package.json, licences and bundle. Nothing to do when the
-// package is installed whole (npm ci, npm ci --omit=dev).
+// package is installed whole (npm ci, npm ci --omit=dev). An argument names another project
+// folder to put it in (the tests').
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
-const root = join(import.meta.dirname, "..");
+const root = resolve(process.argv[2] ?? join(import.meta.dirname, ".."));
 const target = join(root, "node_modules/redoc");
 const BUNDLE = "bundles/redoc.standalone.js";
 
