@@ -5,8 +5,16 @@
 // only removed, replaced by spaces, so every line and column of a built file is the one of its
 // source and no source map is needed. The Dockerfile builds with tsc instead; both run the same.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { stripTypeScriptTypes } from "node:module";
+import * as nodeModule from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
+
+const { stripTypeScriptTypes } = nodeModule;
+if (typeof stripTypeScriptTypes !== "function") {
+  console.error(
+    `Node ${process.version} cannot strip TypeScript's types: the service needs Node 22.20 or later (package.json engines; Node 24 LTS recommended).`,
+  );
+  process.exit(1);
+}
 
 const root = resolve(import.meta.dirname, "..");
 const config = JSON.parse(readFileSync(join(root, "tsconfig.build.json"), "utf8"));
