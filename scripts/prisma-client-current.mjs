@@ -1,7 +1,7 @@
 // generated/prisma/ is committed, so that `make run` needs no Prisma CLI (and none of the ~110
 // packages it brings). This says whether it is still what `prisma generate` would write: the
 // client keeps the schema it was generated from (inlineSchema) and the generator's version
-// (clientVersion), which must be prisma/schema.prisma (as \`prisma format\` would lay it out) and
+// (clientVersion), which must be prisma/schema.prisma (as `prisma format` would lay it out) and
 // the installed @prisma/client's.
 // Exit 0: current. Exit 1: prints why not (the Makefile then regenerates it). An argument names
 // another project folder to check (the tests').
