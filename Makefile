@@ -86,13 +86,14 @@ build: dist/src/server.js migrate admin
 # The command that serves; `make run SERVE_COMMAND=…` replaces it (tests run the sources, not the build).
 SERVE_COMMAND := node --import ./dist/src/instrumentation.js dist/src/server.js
 # The tracing packages are optionalDependencies, which the run's install leaves out: added here
-# (npm install --omit=dev: what the image has) when an OTEL_* variable turns tracing on.
+# (npm install --omit=dev: what the image has) when an OTEL_* variable turns tracing on. Without
+# any OTEL_* variable the line is empty and nothing runs.
 TRACING_REQUESTED := node --input-type=module -e 'import { tracingRequested } from "./dist/src/platform/tracing-switch.js"; process.exit(tracingRequested(process.env) ? 0 : 1)'
 run: dist/src/server.js
-	@if [ ! -e node_modules/@opentelemetry/sdk-node/package.json ] && env | grep -q '^OTEL_' && $(TRACING_REQUESTED); then \
+	$(if $(filter OTEL_%,$(.VARIABLES)),@if [ ! -e node_modules/@opentelemetry/sdk-node/package.json ] && $(TRACING_REQUESTED); then \
 		echo "Tracing is on (OTEL_*): installing the tracing packages the first make run left out (npm install --omit=dev --no-save)"; \
 		npm install --omit=dev --no-save --prefer-offline $(NPM_QUIET) || exit 1; \
-	fi
+	fi)
 	@exec $(SERVE_COMMAND)$(if $(DATABASE_URL), --migrate)
 
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
