@@ -13,12 +13,13 @@ SOURCES := $(shell find src generated/openapi.ts -name '*.ts' 2>/dev/null)
 
 .PHONY: up down build run test test-smoke test-unit test-pglite test-postgres test-pooler lint lint-spec lint-imports lint-style lint-deploy lint-docs api-compat format typecheck typecheck-app typecheck-bench contract-coverage generate migrate admin clean
 
-# Two installs. `make run` needs only the service's dependencies and the build's tools
-# (node_modules/.installed-run: npm ci --omit=dev, which brings BUILD_TOOLS along: see
-# scripts/missing-build-tools.mjs); the test and lint tools (Prism, newman, Portman, Redocly,
-# Playwright, dependency-cruiser, vitest, Biome…) come with the first `make test`
-# (node_modules/.installed: npm ci, everything).
-BUILD_TOOLS := typescript prisma json-schema-to-ts @types/node @types/pg
+# Two installs. `make run` installs only what the service needs to start (node_modules/.installed-run:
+# npm ci --omit=dev --omit=optional, about 170 packages): no TypeScript (scripts/build.mjs builds with
+# Node's own type stripping), no Prisma CLI (generated/prisma/ is committed), and none of the
+# optionalDependencies: the tracing packages, installed by `make run` when OTEL_* turns tracing on,
+# and Redoc, of which the docs page serves one file (scripts/redoc-bundle.mjs unpacks it alone).
+# The test and lint tools (Prism, newman, Portman, Redocly, Playwright, dependency-cruiser, vitest,
+# Biome…) come with the first `make test` (node_modules/.installed: npm ci, everything).
 NPM_QUIET := --no-audit --no-fund --loglevel=error
 # The full install covers the run's: marked with the time of the newer of package.json and
 # package-lock.json, so that what was generated and built from the run's install stays up to date.
@@ -31,13 +32,9 @@ node_modules/.installed-run: package.json package-lock.json
 		echo "package.json or package-lock.json changed since the full install: installing everything again (npm ci), so that the test and lint tools stay"; \
 		npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) || exit 1; \
 	else \
-		echo "Installing the service's dependencies (npm ci --omit=dev); the test and lint tools come with the first make test"; \
-		npm ci --omit=dev --prefer-offline $(NPM_QUIET) || exit 1; \
-		missing=$$(node scripts/missing-build-tools.mjs $(BUILD_TOOLS)); \
-		if [ -n "$$missing" ]; then \
-			echo "The build needs $$missing, which only the full install has: installing everything (npm ci)"; \
-			npm ci $(NPM_QUIET) && touch node_modules/.installed || exit 1; \
-		fi; \
+		echo "Installing the service's dependencies only (npm ci --omit=dev --omit=optional); the test and lint tools come with the first make test, the tracing packages when OTEL_* turns tracing on"; \
+		npm ci --omit=dev --omit=optional --prefer-offline $(NPM_QUIET) || exit 1; \
+		node scripts/redoc-bundle.mjs || exit 1; \
 		touch $@; \
 	fi
 
@@ -47,17 +44,30 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 	@$(MARK_RUN_INSTALLED)
 
+# generated/prisma/ is committed. When the schema or the install is newer (a fresh clone's file
+# times say nothing), scripts/prisma-client-current.mjs compares what the client was generated from
+# with prisma/schema.prisma and @prisma/client's version: the same, the file is only marked current;
+# else it is regenerated, with the Prisma CLI of the full install.
 generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed-run
-	npx prisma generate
+	@if node scripts/prisma-client-current.mjs; then \
+		touch $@; \
+	else \
+		if [ ! -e node_modules/prisma/package.json ]; then \
+			echo "Regenerating it needs the Prisma CLI, which comes with the full install: installing everything (npm ci)"; \
+			npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) || exit 1; \
+		fi; \
+		echo "Regenerating generated/prisma/ (prisma generate): commit it with the schema"; \
+		npx prisma generate || exit 1; \
+	fi
 
 generate: node_modules/.installed
 	npx tsx scripts/generate-types.ts
 	npx prisma generate
 
-# TypeScript to JavaScript file by file, without type checking (scripts/build.mjs: the same output
-# as tsc, in a third of the time); `make typecheck`, part of `make test`, checks the types.
+# TypeScript to JavaScript file by file by Node itself, without type checking and without installing
+# TypeScript (scripts/build.mjs: types stripped); `make typecheck`, part of `make test`, checks the types.
 dist/src/server.js: node_modules/.installed-run generated/prisma/client.ts $(SOURCES) tsconfig.json tsconfig.build.json scripts/build.mjs
-	node scripts/build.mjs
+	node --disable-warning=ExperimentalWarning scripts/build.mjs
 
 migrate: node_modules/.installed generated/prisma/client.ts
 	npx tsx scripts/migrate.ts
@@ -75,7 +85,15 @@ build: dist/src/server.js migrate admin
 # "Error 1" and exits 2: it cannot pass on its recipe's exit code (see docs/guides/configuration.md).
 # The command that serves; `make run SERVE_COMMAND=…` replaces it (tests run the sources, not the build).
 SERVE_COMMAND := node --import ./dist/src/instrumentation.js dist/src/server.js
+# The tracing packages are optionalDependencies, which the run's install leaves out: added here
+# (npm install --omit=dev: what the image has) when an OTEL_* variable turns tracing on. Without
+# any OTEL_* variable the line is empty and nothing runs.
+TRACING_REQUESTED := node --input-type=module -e 'import { tracingRequested } from "./dist/src/platform/tracing-switch.js"; process.exit(tracingRequested(process.env) ? 0 : 1)'
 run: dist/src/server.js
+	$(if $(filter OTEL_%,$(.VARIABLES)),@if [ ! -e node_modules/@opentelemetry/sdk-node/package.json ] && $(TRACING_REQUESTED); then \
+		echo "Tracing is on (OTEL_*): installing the tracing packages the first make run left out (npm install --omit=dev --no-save)"; \
+		npm install --omit=dev --no-save --prefer-offline $(NPM_QUIET) || exit 1; \
+	fi)
 	@exec $(SERVE_COMMAND)$(if $(DATABASE_URL), --migrate)
 
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
@@ -174,4 +192,4 @@ down:
 	docker compose --profile monitoring down
 
 clean:
-	rm -rf .data dist generated/prisma coverage artifacts node_modules/.installed node_modules/.installed-run
+	rm -rf .data dist coverage artifacts node_modules/.installed node_modules/.installed-run

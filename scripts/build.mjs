@@ -1,48 +1,64 @@
-// The build `make run` needs: every file of tsconfig.build.json turned into JavaScript on its own
-// (TypeScript's transpileModule, with the same compiler options and source maps), without type
-// checking. Checking is `make typecheck` (part of `make test`): done here it took most of a first
-// run's build, reading every type the dependencies declare. The sources are written for this
-// (tsc's --isolatedModules finds nothing to refuse), so the output is what `tsc -p
-// tsconfig.build.json` writes, file for file.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// The build `make run` needs: every file tsconfig.build.json includes turned into JavaScript by
+// Node's own TypeScript support (node:module's stripTypeScriptTypes), without type checking and
+// without installing TypeScript. Checking is `make typecheck` (part of `make test`), whose
+// tsconfig.json keeps the sources erasable (erasableSyntaxOnly, verbatimModuleSyntax): types are
+// only removed, replaced by spaces, so every line and column of a built file is the one of its
+// source and no source map is needed. The Dockerfile builds with tsc instead; both run the same.
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import * as nodeModule from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
-import ts from "typescript";
+
+const { stripTypeScriptTypes } = nodeModule;
+if (typeof stripTypeScriptTypes !== "function") {
+  console.error(
+    `Node ${process.version} cannot strip TypeScript's types: the service needs Node 22.20 or later (package.json engines; Node 24 LTS recommended).`,
+  );
+  process.exit(1);
+}
 
 const root = resolve(import.meta.dirname, "..");
-const configFile = join(root, "tsconfig.build.json");
-const config = ts.getParsedCommandLineOfConfigFile(configFile, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => fail([d]) });
-if (!config) process.exit(1);
-if (config.errors.length > 0) fail(config.errors);
-const { options, fileNames } = config;
-const outDir = options.outDir ?? join(root, "dist");
-const rootDir = options.rootDir ?? root;
+const config = JSON.parse(readFileSync(join(root, "tsconfig.build.json"), "utf8"));
+// dist/, or the folder named as the argument (the tests build into one of their own).
+const outDir = resolve(root, process.argv[2] ?? "dist");
+const excluded = (config.exclude ?? []).map(globToRegExp);
+
+const fileNames = config.include
+  .flatMap((entry) => typeScriptFiles(join(root, entry)))
+  .filter((file) => !excluded.some((glob) => glob.test(relative(root, file))));
 
 rmSync(outDir, { recursive: true, force: true });
 const problems = [];
 for (const fileName of fileNames) {
-  if (fileName.endsWith(".d.ts")) continue;
-  const out = join(outDir, relative(rootDir, fileName)).replace(/\.(m|c)?ts$/, (_, kind = "") => `.${kind}js`);
-  const {
-    outputText,
-    sourceMapText,
-    diagnostics = [],
-  } = ts.transpileModule(readFileSync(fileName, "utf8"), {
-    // package.json's "type": "module" makes every file an ES module under NodeNext, which a file
-    // transpiled alone cannot look up.
-    compilerOptions: { ...options, isolatedModules: true, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler },
-    fileName,
-    reportDiagnostics: true,
-  });
-  problems.push(...diagnostics);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, outputText);
-  if (sourceMapText) writeFileSync(`${out}.map`, sourceMapText);
+  const out = join(outDir, relative(root, fileName)).replace(/\.(m|c)?ts$/, (_, kind = "") => `.${kind}js`);
+  try {
+    const javaScript = stripTypeScriptTypes(readFileSync(fileName, "utf8"), { mode: "strip" });
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, javaScript);
+  } catch (error) {
+    problems.push(`${relative(root, fileName)}: ${error.message}`);
+  }
 }
-if (problems.length > 0) fail(problems);
+if (problems.length > 0) {
+  console.error(`Could not build (make typecheck names the cause):\n${problems.join("\n")}`);
+  process.exit(1);
+}
 console.log(`Built ${fileNames.length} files into ${relative(root, outDir)}/ without type checking (make typecheck checks them)`);
 
-function fail(diagnostics) {
-  const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" };
-  console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, host));
-  process.exit(1);
+/** The TypeScript files at `path`: the file itself, or every one under the folder (declarations left out). */
+function typeScriptFiles(path) {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && /\.(m|c)?ts$/.test(entry.name) && !/\.d\.(m|c)?ts$/.test(entry.name))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** tsconfig's exclude patterns (`**` any folders, `*` any name part) as a regular expression on a path from the root. */
+function globToRegExp(glob) {
+  const pattern = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*\*\//g, "\u0000")
+    .replace(/\*/g, "[^/]*")
+    .replaceAll("\u0000", "(?:.*/)?");
+  return new RegExp(`^${pattern}$`);
 }

@@ -4,9 +4,16 @@
 // hook registered beforehand can see (import-in-the-middle, OpenTelemetry's ESM support).
 // Tracing stays off, and nothing of the SDK is loaded, unless a trace exporter is configured.
 import { register } from "node:module";
-import { tracingRequested } from "./platform/tracing-switch.js";
+import { missingTracingPackages, tracingRequested } from "./platform/tracing-switch.js";
 
 if (tracingRequested(process.env)) {
+  const missing = missingTracingPackages(import.meta.resolve);
+  if (missing.length > 0) {
+    console.error(
+      `Tracing is on (OTEL_*), but its packages are not installed: ${missing.join(", ")}. They are optional dependencies, which the first \`make run\` leaves out until tracing is asked for: \`make run\` installs them itself; otherwise run \`npm install --omit=dev\`.`,
+    );
+    process.exit(1);
+  }
   register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
   const { startTracing } = await import("./platform/tracing.js");
   startTracing();

@@ -64,11 +64,15 @@ export class TokenService {
    */
   private readonly verified = new LRUCache<string, TokenClaims>({ max: 10_000 });
 
-  constructor(
-    private readonly signer: TokenSigner,
-    private readonly db: PrismaClient,
-    private readonly lifetimes: TokenLifetimes,
-  ) {}
+  private readonly signer: TokenSigner;
+  private readonly db: PrismaClient;
+  private readonly lifetimes: TokenLifetimes;
+
+  constructor(signer: TokenSigner, db: PrismaClient, lifetimes: TokenLifetimes) {
+    this.signer = signer;
+    this.db = db;
+    this.lifetimes = lifetimes;
+  }
 
   /** Verifies signature, algorithm, expiry and type; throws a 401 problem otherwise. */
   verify(token: string, expected: TokenType, options: { ignoreExpiration?: boolean } = {}): TokenClaims {

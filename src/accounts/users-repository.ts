@@ -22,7 +22,11 @@ export interface UserChanges {
 const publicFields = { id: true, name: true, isAdmin: true, tokensValidAfter: true, createdAt: true, updatedAt: true } as const;
 
 export class UsersRepository {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly db: PrismaClient;
+
+  constructor(db: PrismaClient) {
+    this.db = db;
+  }
 
   async create(input: { name: string; key: string; passwordHash: string; isAdmin?: boolean }): Promise<UserRecord> {
     try {

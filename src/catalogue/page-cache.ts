@@ -41,7 +41,10 @@ export interface PageCacheOptions<Row extends PlacedRow> {
 export class PageCache<Row extends PlacedRow> {
   private readonly pages: LRUCache<string, readonly Row[]>;
 
-  constructor(private readonly options: PageCacheOptions<Row>) {
+  private readonly options: PageCacheOptions<Row>;
+
+  constructor(options: PageCacheOptions<Row>) {
+    this.options = options;
     this.pages = new LRUCache<string, readonly Row[]>({ maxSize: MAX_CACHED_ROWS, sizeCalculation: (rows) => rows.length + 1, ttl: options.ttlMs });
   }
 

@@ -109,11 +109,14 @@ export class ProductsRepository {
   private readonly byId: Record<"replica" | "primary", (id: number) => Promise<ProductRow | null>>;
   private readonly readsFromPrimary: () => boolean;
 
-  constructor(
-    private readonly db: PrismaClient,
-    private readonly sql: SqlRunner,
-    private readonly options: { wire: ProductWire; onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean },
-  ) {
+  private readonly db: PrismaClient;
+  private readonly sql: SqlRunner;
+  private readonly options: { wire: ProductWire; onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean };
+
+  constructor(db: PrismaClient, sql: SqlRunner, options: { wire: ProductWire; onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean }) {
+    this.db = db;
+    this.sql = sql;
+    this.options = options;
     const byIds = () =>
       coalescedReads(async (ids: number[]) => {
         // An id no row can have is not sent: it would fail the statement for every read sharing it.

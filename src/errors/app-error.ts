@@ -79,12 +79,13 @@ export class AppError extends Error {
   readonly retryAfterSeconds?: number;
   readonly invalidToken: boolean;
 
-  constructor(
-    readonly code: ErrorCode,
-    readonly detail: string,
-    options: AppErrorOptions = {},
-  ) {
+  readonly code: ErrorCode;
+  readonly detail: string;
+
+  constructor(code: ErrorCode, detail: string, options: AppErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.detail = detail;
     this.name = "AppError";
     this.status = options.status ?? ERROR_CODES[code].status;
     this.fieldErrors = options.fieldErrors;

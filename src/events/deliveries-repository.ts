@@ -135,7 +135,11 @@ export interface FailedAttempt {
 }
 
 export class DeliveriesRepository {
-  constructor(private readonly sql: SqlRunner) {}
+  private readonly sql: SqlRunner;
+
+  constructor(sql: SqlRunner) {
+    this.sql = sql;
+  }
 
   /** Which database this is (a function of the migrations: the outbox's write compares it). */
   async databaseIdentity(): Promise<string> {

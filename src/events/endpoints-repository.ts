@@ -14,7 +14,11 @@ export interface EndpointChanges {
 
 /** Webhook endpoints and their delivery logs, as the admins manage them. */
 export class EndpointsRepository {
-  constructor(private readonly db: PrismaClient) {}
+  private readonly db: PrismaClient;
+
+  constructor(db: PrismaClient) {
+    this.db = db;
+  }
 
   create(url: string, eventTypes: string[]): Promise<WebhookEndpoint> {
     return this.db.webhookEndpoint.create({ data: { id: uuidv7(), url, eventTypes, secret: newSecret() } });

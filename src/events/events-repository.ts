@@ -34,7 +34,11 @@ LIMIT $4`,
 };
 
 export class EventsRepository {
-  constructor(private readonly sql: SqlRunner) {}
+  private readonly sql: SqlRunner;
+
+  constructor(sql: SqlRunner) {
+    this.sql = sql;
+  }
 
   page(after: StreamPosition | undefined, types: readonly EventType[] | undefined, limit: number): Promise<StoredEvent[]> {
     return this.sql<StoredEvent>(EVENTS_AFTER, [after?.xid ?? null, after?.id ?? null, types?.length ? types : null, limit]);

@@ -67,7 +67,10 @@ export class WebhookDispatcher {
   private takenSending = 0;
   private commitCheck: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: DispatcherOptions) {
+  private readonly options: DispatcherOptions;
+
+  constructor(options: DispatcherOptions) {
+    this.options = options;
     this.recordDelivered = batchedWrites((attempts) => options.deliveries.delivered(attempts));
   }
 

@@ -119,10 +119,12 @@ export class OrdersRepository {
   /** Part of every count's key; a write moves it on, so no count started before a write is served after it. */
   private generation = 0;
 
-  constructor(
-    private readonly db: PrismaClient,
-    private readonly wire: OrderWire,
-  ) {
+  private readonly db: PrismaClient;
+  private readonly wire: OrderWire;
+
+  constructor(db: PrismaClient, wire: OrderWire) {
+    this.db = db;
+    this.wire = wire;
     this.counts = new LRUCache<string, number, OrderFilter>({
       max: 1_000,
       ttl: COUNT_CACHE_TTL_MS,

@@ -84,10 +84,13 @@ export async function createSharedRateLimitStore(
 
   /** One limiter's counters: in Redis, or in memory while Redis fails. */
   class FallbackStore implements RateLimitStore {
-    constructor(
-      private readonly shared: RateLimitStore,
-      private readonly local: RateLimitStore,
-    ) {}
+    private readonly shared: RateLimitStore;
+    private readonly local: RateLimitStore;
+
+    constructor(shared: RateLimitStore, local: RateLimitStore) {
+      this.shared = shared;
+      this.local = local;
+    }
 
     incr(key: string, callback: Callback, timeWindow: number, max: number) {
       this.shared.incr(key, this.orLocally("incr", key, callback, timeWindow, max), timeWindow, max);

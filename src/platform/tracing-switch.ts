@@ -13,3 +13,24 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   if (exporters.includes("none")) return false;
   return exporters.length > 0 || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
+
+/** The packages tracing loads: optionalDependencies, which the first `make run` leaves out until OTEL_* asks for tracing. */
+export const TRACING_PACKAGES = [
+  "@opentelemetry/instrumentation",
+  "@opentelemetry/sdk-node",
+  "@opentelemetry/instrumentation-pg",
+  "@fastify/otel",
+  "@prisma/instrumentation",
+] as const;
+
+/** The tracing packages `resolve` cannot find (import.meta.resolve throws for a package not installed). */
+export function missingTracingPackages(resolve: (specifier: string) => string): string[] {
+  return TRACING_PACKAGES.filter((name) => {
+    try {
+      resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}

@@ -19,7 +19,11 @@ function unsampledParent(parent: Span | undefined, options: SpanOptions | undefi
  * `end()` a no-op. The trace ids in logs and problems, and a `traceparent` sent on, are unchanged.
  */
 class UnsampledFastPathTracer implements Tracer {
-  constructor(private readonly tracer: Tracer) {}
+  private readonly tracer: Tracer;
+
+  constructor(tracer: Tracer) {
+    this.tracer = tracer;
+  }
 
   startSpan(name: string, options?: SpanOptions, ctx: Context = context.active()): Span {
     return unsampledParent(trace.getSpan(ctx), options) ?? this.tracer.startSpan(name, options, ctx);

@@ -46,12 +46,17 @@ export class PrimaryWatch {
   private recovering: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(
-    private readonly isPrimary: () => Promise<boolean>,
-    private readonly holdMs = HOLD_FOR_PRIMARY_MS,
-    private readonly intervalMs = PROBE_INTERVAL_MS,
-    private readonly recheckMs = RECHECK_INTERVAL_MS,
-  ) {}
+  private readonly isPrimary: () => Promise<boolean>;
+  private readonly holdMs: number;
+  private readonly intervalMs: number;
+  private readonly recheckMs: number;
+
+  constructor(isPrimary: () => Promise<boolean>, holdMs = HOLD_FOR_PRIMARY_MS, intervalMs = PROBE_INTERVAL_MS, recheckMs = RECHECK_INTERVAL_MS) {
+    this.isPrimary = isPrimary;
+    this.holdMs = holdMs;
+    this.intervalMs = intervalMs;
+    this.recheckMs = recheckMs;
+  }
 
   /**
    * Resolves true as soon as the primary takes writes again; false once it has been away longer

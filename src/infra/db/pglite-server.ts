@@ -105,7 +105,11 @@ class SessionScheduler {
   private readonly waiting: { connection: Connection; grant: () => void; refuse: (error: Error) => void }[] = [];
   private running: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly db: ProtocolBackend) {}
+  readonly db: ProtocolBackend;
+
+  constructor(db: ProtocolBackend) {
+    this.db = db;
+  }
 
   isOwner(connection: Connection): boolean {
     return this.owner === connection;
@@ -215,13 +219,18 @@ class Connection {
   private ended: Promise<void> | undefined;
   private readonly statementNames = new ConnectionStatementNames(`c${++connectionsOpened}_`);
 
-  constructor(
-    private readonly socket: Socket,
-    private readonly session: SessionScheduler,
-    private readonly greetings: StartupReplies,
-    private readonly passwordDigest: Buffer,
-    private readonly idleInTransactionMs: number,
-  ) {
+  private readonly socket: Socket;
+  private readonly session: SessionScheduler;
+  private readonly greetings: StartupReplies;
+  private readonly passwordDigest: Buffer;
+  private readonly idleInTransactionMs: number;
+
+  constructor(socket: Socket, session: SessionScheduler, greetings: StartupReplies, passwordDigest: Buffer, idleInTransactionMs: number) {
+    this.socket = socket;
+    this.session = session;
+    this.greetings = greetings;
+    this.passwordDigest = passwordDigest;
+    this.idleInTransactionMs = idleInTransactionMs;
     socket.setNoDelay(true);
     socket.on("data", (data) => this.receive(data));
     socket.on("error", () => socket.destroy());

@@ -17,7 +17,11 @@ const STATEMENT = 0x53; // 'S'
 export class ConnectionStatementNames {
   private readonly prepared = new Set<string>();
 
-  constructor(private readonly prefix: string) {}
+  private readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
 
   /** `packet` (one whole frontend message) with its statement name, if any, in this connection's namespace. */
   rewrite(packet: Buffer): Buffer {

@@ -18,8 +18,11 @@ const QUEUE_TIMEOUT_MESSAGE = "timeout exceeded when trying to connect";
  */
 export class PoolSaturated extends Error {
   readonly code = "POOL_SATURATED";
-  constructor(readonly waitedMs: number) {
+  readonly waitedMs: number;
+
+  constructor(waitedMs: number) {
     super(`Waited ${waitedMs} ms for a database connection: every connection was busy while the database kept answering`);
+    this.waitedMs = waitedMs;
     this.name = "PoolSaturated";
   }
 }

@@ -15,7 +15,11 @@ export class ReadYourWrites {
   private readonly writers = new Map<string, number>();
   private readonly current = new AsyncLocalStorage<{ client?: string }>();
 
-  constructor(private readonly windowMs: number) {}
+  private readonly windowMs: number;
+
+  constructor(windowMs: number) {
+    this.windowMs = windowMs;
+  }
 
   /** Runs `next` as the request of `client` (undefined: an anonymous one). */
   within(client: string | undefined, next: () => void): void {
