@@ -294,7 +294,6 @@ export type WebhookDeliveryWhereInput = {
   createdAt?: Prisma.DateTimeFilter<"WebhookDelivery"> | Date | string
   deliveredAt?: Prisma.DateTimeNullableFilter<"WebhookDelivery"> | Date | string | null
   endpoint?: Prisma.XOR<Prisma.WebhookEndpointScalarRelationFilter, Prisma.WebhookEndpointWhereInput>
-  event?: Prisma.XOR<Prisma.EventScalarRelationFilter, Prisma.EventWhereInput>
 }
 
 export type WebhookDeliveryOrderByWithRelationInput = {
@@ -312,7 +311,6 @@ export type WebhookDeliveryOrderByWithRelationInput = {
   createdAt?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
   endpoint?: Prisma.WebhookEndpointOrderByWithRelationInput
-  event?: Prisma.EventOrderByWithRelationInput
 }
 
 export type WebhookDeliveryWhereUniqueInput = Prisma.AtLeast<{
@@ -333,7 +331,6 @@ export type WebhookDeliveryWhereUniqueInput = Prisma.AtLeast<{
   createdAt?: Prisma.DateTimeFilter<"WebhookDelivery"> | Date | string
   deliveredAt?: Prisma.DateTimeNullableFilter<"WebhookDelivery"> | Date | string | null
   endpoint?: Prisma.XOR<Prisma.WebhookEndpointScalarRelationFilter, Prisma.WebhookEndpointWhereInput>
-  event?: Prisma.XOR<Prisma.EventScalarRelationFilter, Prisma.EventWhereInput>
 }, "id">
 
 export type WebhookDeliveryOrderByWithAggregationInput = {
@@ -378,6 +375,7 @@ export type WebhookDeliveryScalarWhereWithAggregatesInput = {
 
 export type WebhookDeliveryCreateInput = {
   id?: string
+  eventId: string
   eventXid: bigint | number
   resource: string
   status?: string
@@ -389,7 +387,6 @@ export type WebhookDeliveryCreateInput = {
   createdAt?: Date | string
   deliveredAt?: Date | string | null
   endpoint: Prisma.WebhookEndpointCreateNestedOneWithoutDeliveriesInput
-  event: Prisma.EventCreateNestedOneWithoutDeliveriesInput
 }
 
 export type WebhookDeliveryUncheckedCreateInput = {
@@ -410,6 +407,7 @@ export type WebhookDeliveryUncheckedCreateInput = {
 
 export type WebhookDeliveryUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  eventId?: Prisma.StringFieldUpdateOperationsInput | string
   eventXid?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   resource?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
@@ -421,7 +419,6 @@ export type WebhookDeliveryUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   endpoint?: Prisma.WebhookEndpointUpdateOneRequiredWithoutDeliveriesNestedInput
-  event?: Prisma.EventUpdateOneRequiredWithoutDeliveriesNestedInput
 }
 
 export type WebhookDeliveryUncheckedUpdateInput = {
@@ -458,6 +455,7 @@ export type WebhookDeliveryCreateManyInput = {
 
 export type WebhookDeliveryUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  eventId?: Prisma.StringFieldUpdateOperationsInput | string
   eventXid?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   resource?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
@@ -558,48 +556,6 @@ export type WebhookDeliverySumOrderByAggregateInput = {
   lastDurationMs?: Prisma.SortOrder
 }
 
-export type WebhookDeliveryCreateNestedManyWithoutEventInput = {
-  create?: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEventInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput> | Prisma.WebhookDeliveryCreateWithoutEventInput[] | Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput[]
-  connectOrCreate?: Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput | Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput[]
-  createMany?: Prisma.WebhookDeliveryCreateManyEventInputEnvelope
-  connect?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-}
-
-export type WebhookDeliveryUncheckedCreateNestedManyWithoutEventInput = {
-  create?: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEventInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput> | Prisma.WebhookDeliveryCreateWithoutEventInput[] | Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput[]
-  connectOrCreate?: Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput | Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput[]
-  createMany?: Prisma.WebhookDeliveryCreateManyEventInputEnvelope
-  connect?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-}
-
-export type WebhookDeliveryUpdateManyWithoutEventNestedInput = {
-  create?: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEventInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput> | Prisma.WebhookDeliveryCreateWithoutEventInput[] | Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput[]
-  connectOrCreate?: Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput | Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput[]
-  upsert?: Prisma.WebhookDeliveryUpsertWithWhereUniqueWithoutEventInput | Prisma.WebhookDeliveryUpsertWithWhereUniqueWithoutEventInput[]
-  createMany?: Prisma.WebhookDeliveryCreateManyEventInputEnvelope
-  set?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  disconnect?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  delete?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  connect?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  update?: Prisma.WebhookDeliveryUpdateWithWhereUniqueWithoutEventInput | Prisma.WebhookDeliveryUpdateWithWhereUniqueWithoutEventInput[]
-  updateMany?: Prisma.WebhookDeliveryUpdateManyWithWhereWithoutEventInput | Prisma.WebhookDeliveryUpdateManyWithWhereWithoutEventInput[]
-  deleteMany?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
-}
-
-export type WebhookDeliveryUncheckedUpdateManyWithoutEventNestedInput = {
-  create?: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEventInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput> | Prisma.WebhookDeliveryCreateWithoutEventInput[] | Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput[]
-  connectOrCreate?: Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput | Prisma.WebhookDeliveryCreateOrConnectWithoutEventInput[]
-  upsert?: Prisma.WebhookDeliveryUpsertWithWhereUniqueWithoutEventInput | Prisma.WebhookDeliveryUpsertWithWhereUniqueWithoutEventInput[]
-  createMany?: Prisma.WebhookDeliveryCreateManyEventInputEnvelope
-  set?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  disconnect?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  delete?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  connect?: Prisma.WebhookDeliveryWhereUniqueInput | Prisma.WebhookDeliveryWhereUniqueInput[]
-  update?: Prisma.WebhookDeliveryUpdateWithWhereUniqueWithoutEventInput | Prisma.WebhookDeliveryUpdateWithWhereUniqueWithoutEventInput[]
-  updateMany?: Prisma.WebhookDeliveryUpdateManyWithWhereWithoutEventInput | Prisma.WebhookDeliveryUpdateManyWithWhereWithoutEventInput[]
-  deleteMany?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
-}
-
 export type WebhookDeliveryCreateNestedManyWithoutEndpointInput = {
   create?: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEndpointInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEndpointInput> | Prisma.WebhookDeliveryCreateWithoutEndpointInput[] | Prisma.WebhookDeliveryUncheckedCreateWithoutEndpointInput[]
   connectOrCreate?: Prisma.WebhookDeliveryCreateOrConnectWithoutEndpointInput | Prisma.WebhookDeliveryCreateOrConnectWithoutEndpointInput[]
@@ -642,83 +598,9 @@ export type WebhookDeliveryUncheckedUpdateManyWithoutEndpointNestedInput = {
   deleteMany?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
 }
 
-export type WebhookDeliveryCreateWithoutEventInput = {
-  id?: string
-  eventXid: bigint | number
-  resource: string
-  status?: string
-  attempts?: number
-  nextAttemptAt?: Date | string | null
-  lastResponseCode?: number | null
-  lastDurationMs?: number | null
-  lastError?: string | null
-  createdAt?: Date | string
-  deliveredAt?: Date | string | null
-  endpoint: Prisma.WebhookEndpointCreateNestedOneWithoutDeliveriesInput
-}
-
-export type WebhookDeliveryUncheckedCreateWithoutEventInput = {
-  id?: string
-  endpointId: string
-  eventXid: bigint | number
-  resource: string
-  status?: string
-  attempts?: number
-  nextAttemptAt?: Date | string | null
-  lastResponseCode?: number | null
-  lastDurationMs?: number | null
-  lastError?: string | null
-  createdAt?: Date | string
-  deliveredAt?: Date | string | null
-}
-
-export type WebhookDeliveryCreateOrConnectWithoutEventInput = {
-  where: Prisma.WebhookDeliveryWhereUniqueInput
-  create: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEventInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput>
-}
-
-export type WebhookDeliveryCreateManyEventInputEnvelope = {
-  data: Prisma.WebhookDeliveryCreateManyEventInput | Prisma.WebhookDeliveryCreateManyEventInput[]
-  skipDuplicates?: boolean
-}
-
-export type WebhookDeliveryUpsertWithWhereUniqueWithoutEventInput = {
-  where: Prisma.WebhookDeliveryWhereUniqueInput
-  update: Prisma.XOR<Prisma.WebhookDeliveryUpdateWithoutEventInput, Prisma.WebhookDeliveryUncheckedUpdateWithoutEventInput>
-  create: Prisma.XOR<Prisma.WebhookDeliveryCreateWithoutEventInput, Prisma.WebhookDeliveryUncheckedCreateWithoutEventInput>
-}
-
-export type WebhookDeliveryUpdateWithWhereUniqueWithoutEventInput = {
-  where: Prisma.WebhookDeliveryWhereUniqueInput
-  data: Prisma.XOR<Prisma.WebhookDeliveryUpdateWithoutEventInput, Prisma.WebhookDeliveryUncheckedUpdateWithoutEventInput>
-}
-
-export type WebhookDeliveryUpdateManyWithWhereWithoutEventInput = {
-  where: Prisma.WebhookDeliveryScalarWhereInput
-  data: Prisma.XOR<Prisma.WebhookDeliveryUpdateManyMutationInput, Prisma.WebhookDeliveryUncheckedUpdateManyWithoutEventInput>
-}
-
-export type WebhookDeliveryScalarWhereInput = {
-  AND?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
-  OR?: Prisma.WebhookDeliveryScalarWhereInput[]
-  NOT?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
-  id?: Prisma.UuidFilter<"WebhookDelivery"> | string
-  endpointId?: Prisma.UuidFilter<"WebhookDelivery"> | string
-  eventId?: Prisma.UuidFilter<"WebhookDelivery"> | string
-  eventXid?: Prisma.BigIntFilter<"WebhookDelivery"> | bigint | number
-  resource?: Prisma.StringFilter<"WebhookDelivery"> | string
-  status?: Prisma.StringFilter<"WebhookDelivery"> | string
-  attempts?: Prisma.IntFilter<"WebhookDelivery"> | number
-  nextAttemptAt?: Prisma.DateTimeNullableFilter<"WebhookDelivery"> | Date | string | null
-  lastResponseCode?: Prisma.IntNullableFilter<"WebhookDelivery"> | number | null
-  lastDurationMs?: Prisma.IntNullableFilter<"WebhookDelivery"> | number | null
-  lastError?: Prisma.StringNullableFilter<"WebhookDelivery"> | string | null
-  createdAt?: Prisma.DateTimeFilter<"WebhookDelivery"> | Date | string
-  deliveredAt?: Prisma.DateTimeNullableFilter<"WebhookDelivery"> | Date | string | null
-}
-
 export type WebhookDeliveryCreateWithoutEndpointInput = {
   id?: string
+  eventId: string
   eventXid: bigint | number
   resource: string
   status?: string
@@ -729,7 +611,6 @@ export type WebhookDeliveryCreateWithoutEndpointInput = {
   lastError?: string | null
   createdAt?: Date | string
   deliveredAt?: Date | string | null
-  event: Prisma.EventCreateNestedOneWithoutDeliveriesInput
 }
 
 export type WebhookDeliveryUncheckedCreateWithoutEndpointInput = {
@@ -773,64 +654,23 @@ export type WebhookDeliveryUpdateManyWithWhereWithoutEndpointInput = {
   data: Prisma.XOR<Prisma.WebhookDeliveryUpdateManyMutationInput, Prisma.WebhookDeliveryUncheckedUpdateManyWithoutEndpointInput>
 }
 
-export type WebhookDeliveryCreateManyEventInput = {
-  id?: string
-  endpointId: string
-  eventXid: bigint | number
-  resource: string
-  status?: string
-  attempts?: number
-  nextAttemptAt?: Date | string | null
-  lastResponseCode?: number | null
-  lastDurationMs?: number | null
-  lastError?: string | null
-  createdAt?: Date | string
-  deliveredAt?: Date | string | null
-}
-
-export type WebhookDeliveryUpdateWithoutEventInput = {
-  id?: Prisma.StringFieldUpdateOperationsInput | string
-  eventXid?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
-  resource?: Prisma.StringFieldUpdateOperationsInput | string
-  status?: Prisma.StringFieldUpdateOperationsInput | string
-  attempts?: Prisma.IntFieldUpdateOperationsInput | number
-  nextAttemptAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-  lastResponseCode?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
-  lastDurationMs?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
-  lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
-  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-  endpoint?: Prisma.WebhookEndpointUpdateOneRequiredWithoutDeliveriesNestedInput
-}
-
-export type WebhookDeliveryUncheckedUpdateWithoutEventInput = {
-  id?: Prisma.StringFieldUpdateOperationsInput | string
-  endpointId?: Prisma.StringFieldUpdateOperationsInput | string
-  eventXid?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
-  resource?: Prisma.StringFieldUpdateOperationsInput | string
-  status?: Prisma.StringFieldUpdateOperationsInput | string
-  attempts?: Prisma.IntFieldUpdateOperationsInput | number
-  nextAttemptAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-  lastResponseCode?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
-  lastDurationMs?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
-  lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
-  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-}
-
-export type WebhookDeliveryUncheckedUpdateManyWithoutEventInput = {
-  id?: Prisma.StringFieldUpdateOperationsInput | string
-  endpointId?: Prisma.StringFieldUpdateOperationsInput | string
-  eventXid?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
-  resource?: Prisma.StringFieldUpdateOperationsInput | string
-  status?: Prisma.StringFieldUpdateOperationsInput | string
-  attempts?: Prisma.IntFieldUpdateOperationsInput | number
-  nextAttemptAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-  lastResponseCode?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
-  lastDurationMs?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
-  lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
-  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+export type WebhookDeliveryScalarWhereInput = {
+  AND?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
+  OR?: Prisma.WebhookDeliveryScalarWhereInput[]
+  NOT?: Prisma.WebhookDeliveryScalarWhereInput | Prisma.WebhookDeliveryScalarWhereInput[]
+  id?: Prisma.UuidFilter<"WebhookDelivery"> | string
+  endpointId?: Prisma.UuidFilter<"WebhookDelivery"> | string
+  eventId?: Prisma.UuidFilter<"WebhookDelivery"> | string
+  eventXid?: Prisma.BigIntFilter<"WebhookDelivery"> | bigint | number
+  resource?: Prisma.StringFilter<"WebhookDelivery"> | string
+  status?: Prisma.StringFilter<"WebhookDelivery"> | string
+  attempts?: Prisma.IntFilter<"WebhookDelivery"> | number
+  nextAttemptAt?: Prisma.DateTimeNullableFilter<"WebhookDelivery"> | Date | string | null
+  lastResponseCode?: Prisma.IntNullableFilter<"WebhookDelivery"> | number | null
+  lastDurationMs?: Prisma.IntNullableFilter<"WebhookDelivery"> | number | null
+  lastError?: Prisma.StringNullableFilter<"WebhookDelivery"> | string | null
+  createdAt?: Prisma.DateTimeFilter<"WebhookDelivery"> | Date | string
+  deliveredAt?: Prisma.DateTimeNullableFilter<"WebhookDelivery"> | Date | string | null
 }
 
 export type WebhookDeliveryCreateManyEndpointInput = {
@@ -850,6 +690,7 @@ export type WebhookDeliveryCreateManyEndpointInput = {
 
 export type WebhookDeliveryUpdateWithoutEndpointInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  eventId?: Prisma.StringFieldUpdateOperationsInput | string
   eventXid?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   resource?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
@@ -860,7 +701,6 @@ export type WebhookDeliveryUpdateWithoutEndpointInput = {
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
-  event?: Prisma.EventUpdateOneRequiredWithoutDeliveriesNestedInput
 }
 
 export type WebhookDeliveryUncheckedUpdateWithoutEndpointInput = {
@@ -910,7 +750,6 @@ export type WebhookDeliverySelect<ExtArgs extends runtime.Types.Extensions.Inter
   createdAt?: boolean
   deliveredAt?: boolean
   endpoint?: boolean | Prisma.WebhookEndpointDefaultArgs<ExtArgs>
-  event?: boolean | Prisma.EventDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["webhookDelivery"]>
 
 export type WebhookDeliverySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -928,7 +767,6 @@ export type WebhookDeliverySelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   createdAt?: boolean
   deliveredAt?: boolean
   endpoint?: boolean | Prisma.WebhookEndpointDefaultArgs<ExtArgs>
-  event?: boolean | Prisma.EventDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["webhookDelivery"]>
 
 export type WebhookDeliverySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -946,7 +784,6 @@ export type WebhookDeliverySelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   createdAt?: boolean
   deliveredAt?: boolean
   endpoint?: boolean | Prisma.WebhookEndpointDefaultArgs<ExtArgs>
-  event?: boolean | Prisma.EventDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["webhookDelivery"]>
 
 export type WebhookDeliverySelectScalar = {
@@ -968,26 +805,25 @@ export type WebhookDeliverySelectScalar = {
 export type WebhookDeliveryOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "endpointId" | "eventId" | "eventXid" | "resource" | "status" | "attempts" | "nextAttemptAt" | "lastResponseCode" | "lastDurationMs" | "lastError" | "createdAt" | "deliveredAt", ExtArgs["result"]["webhookDelivery"]>
 export type WebhookDeliveryInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   endpoint?: boolean | Prisma.WebhookEndpointDefaultArgs<ExtArgs>
-  event?: boolean | Prisma.EventDefaultArgs<ExtArgs>
 }
 export type WebhookDeliveryIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   endpoint?: boolean | Prisma.WebhookEndpointDefaultArgs<ExtArgs>
-  event?: boolean | Prisma.EventDefaultArgs<ExtArgs>
 }
 export type WebhookDeliveryIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   endpoint?: boolean | Prisma.WebhookEndpointDefaultArgs<ExtArgs>
-  event?: boolean | Prisma.EventDefaultArgs<ExtArgs>
 }
 
 export type $WebhookDeliveryPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "WebhookDelivery"
   objects: {
     endpoint: Prisma.$WebhookEndpointPayload<ExtArgs>
-    event: Prisma.$EventPayload<ExtArgs>
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
     endpointId: string
+    /**
+     * The event (no foreign key: the purge removes deliveries with their events, by created_at)
+     */
     eventId: string
     eventXid: bigint
     resource: string
@@ -1394,7 +1230,6 @@ readonly fields: WebhookDeliveryFieldRefs;
 export interface Prisma__WebhookDeliveryClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
   endpoint<T extends Prisma.WebhookEndpointDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.WebhookEndpointDefaultArgs<ExtArgs>>): Prisma.Prisma__WebhookEndpointClient<runtime.Types.Result.GetResult<Prisma.$WebhookEndpointPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
-  event<T extends Prisma.EventDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.EventDefaultArgs<ExtArgs>>): Prisma.Prisma__EventClient<runtime.Types.Result.GetResult<Prisma.$EventPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
