@@ -67,7 +67,9 @@ generate: node_modules/.installed
 # TypeScript to JavaScript file by file by Node itself, without type checking and without installing
 # TypeScript (scripts/build.mjs: types stripped); `make typecheck`, part of `make test`, checks the types.
 dist/src/server.js: node_modules/.installed-run generated/prisma/client.ts $(SOURCES) tsconfig.json tsconfig.build.json scripts/build.mjs
-	node --disable-warning=ExperimentalWarning scripts/build.mjs
+	@node --disable-warning=ExperimentalWarning scripts/build.mjs || { status=$$?; [ $$status -eq 3 ] || exit $$status; \
+		echo "Building on this Node needs TypeScript, which comes with the full install: installing everything (npm ci)"; \
+		npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) && node scripts/build.mjs; }
 
 migrate: node_modules/.installed generated/prisma/client.ts
 	npx tsx scripts/migrate.ts

@@ -8,13 +8,9 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import * as nodeModule from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
-const { stripTypeScriptTypes } = nodeModule;
-if (typeof stripTypeScriptTypes !== "function") {
-  console.error(
-    `Node ${process.version} cannot strip TypeScript's types: the service needs Node 22.20 or later (package.json engines; Node 24 LTS recommended).`,
-  );
-  process.exit(1);
-}
+/** Exit code when TypeScript is needed and not installed: the Makefile installs everything and builds again. */
+const NEEDS_TYPESCRIPT = 3;
+const strip = typeof nodeModule.stripTypeScriptTypes === "function" ? (source) => nodeModule.stripTypeScriptTypes(source, { mode: "strip" }) : await typeScriptTranspiler();
 
 const root = resolve(import.meta.dirname, "..");
 const config = JSON.parse(readFileSync(join(root, "tsconfig.build.json"), "utf8"));
@@ -31,7 +27,7 @@ const problems = [];
 for (const fileName of fileNames) {
   const out = join(outDir, relative(root, fileName)).replace(/\.(m|c)?ts$/, (_, kind = "") => `.${kind}js`);
   try {
-    const javaScript = stripTypeScriptTypes(readFileSync(fileName, "utf8"), { mode: "strip" });
+    const javaScript = strip(readFileSync(fileName, "utf8"), fileName);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, javaScript);
   } catch (error) {
@@ -43,6 +39,24 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(`Built ${fileNames.length} files into ${relative(root, outDir)}/ without type checking (make typecheck checks them)`);
+
+/**
+ * A Node older than 22.18 cannot strip types (Node 20 is past its end of life, and the service
+ * supports 22.20 and later): TypeScript's transpileModule builds then, file by file as well.
+ */
+async function typeScriptTranspiler() {
+  const ts = await import("typescript").then(
+    (module) => module.default,
+    () => undefined,
+  );
+  if (!ts) {
+    console.error(`Node ${process.version} cannot strip TypeScript's types, and TypeScript is not installed (Node 22.20 or later needs none; Node 24 LTS is recommended)`);
+    process.exit(NEEDS_TYPESCRIPT);
+  }
+  console.log(`Node ${process.version} cannot strip TypeScript's types: building with TypeScript ${ts.version} instead (Node 22.20 or later needs no TypeScript)`);
+  const compilerOptions = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true };
+  return (source, fileName) => ts.transpileModule(source, { fileName, compilerOptions }).outputText;
+}
 
 /** The TypeScript files at `path`: the file itself, or every one under the folder (declarations left out). */
 function typeScriptFiles(path) {
