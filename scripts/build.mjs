@@ -54,7 +54,7 @@ async function typeScriptTranspiler() {
     process.exit(NEEDS_TYPESCRIPT);
   }
   console.log(`Node ${process.version} cannot strip TypeScript's types: building with TypeScript ${ts.version} instead (Node 22.20 or later needs no TypeScript)`);
-  const compilerOptions = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true };
+  const compilerOptions = { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true };
   return (source, fileName) => ts.transpileModule(source, { fileName, compilerOptions }).outputText;
 }
 
