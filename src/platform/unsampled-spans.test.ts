@@ -55,6 +55,18 @@ describe("spans under a trace that is not recorded", () => {
     expect(exported()).toEqual(["prisma:client:operation", "pg.query", "request"]);
   });
 
+  it("under a recorded parent that has ended (it no longer records), spans are still recorded", () => {
+    const { tracer, exported } = tracerWith(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+    const request = tracer.startSpan("request");
+    request.end();
+    expect(request.isRecording()).toBe(false);
+    const late = within(request, () => tracer.startSpan("late write"));
+    expect(late).not.toBe(request);
+    expect(late.isRecording()).toBe(true);
+    late.end();
+    expect(exported()).toEqual(["request", "late write"]);
+  });
+
   it("under a caller's unsampled traceparent, a sampler that ignores the parent still decides", () => {
     const { tracer, exported } = tracerWith(new AlwaysOnSampler());
     const remote = trace.setSpanContext(ROOT_CONTEXT, {
