@@ -2,6 +2,7 @@ import { FastifyOtelInstrumentation } from "@fastify/otel";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { PrismaInstrumentation } from "@prisma/instrumentation";
+import { rememberRecordedRequest, traceHandlersOfRecordedRequests } from "./handler-spans.js";
 import { UnrecordedContextManager } from "./unrecorded-context.js";
 import { skipWorkForUnsampledSpans } from "./unsampled-spans.js";
 
@@ -38,6 +39,9 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
         // A span per hook (a dozen per request) doubled a cached read's CPU even with 10 % sampling
         // (docs/guides/tracing.md); the request and handler spans show where the time went.
         instrumentHooks: false,
+        // The handler's span is made for recorded requests only (handler-spans.ts).
+        instrumentHandler: false,
+        requestHook: rememberRecordedRequest,
         ignorePaths: isUntraced,
       }),
       new PrismaInstrumentation(),
@@ -50,6 +54,7 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
       }),
     ],
   });
+  traceHandlersOfRecordedRequests(isUntraced);
   sdk.start();
   skipWorkForUnsampledSpans();
   // The batch of spans not yet sent goes out when the process winds down after a graceful shutdown.

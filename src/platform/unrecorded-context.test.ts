@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Context, type Span } from "@opentelemetry/api";
 import { isTracingSuppressed } from "@opentelemetry/core";
 import { node, tracing } from "@opentelemetry/sdk-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UnrecordedContextManager } from "./unrecorded-context.js";
 import { withUnsampledFastPath } from "./unsampled-spans.js";
 
@@ -24,7 +24,14 @@ async function exported(): Promise<string[]> {
 }
 
 beforeAll(() => {
+  // Test files share a process: this file's SDK is the global one while it runs.
+  trace.disable();
+  context.disable();
   provider.register({ contextManager: new UnrecordedContextManager() });
+});
+afterAll(() => {
+  trace.disable();
+  context.disable();
 });
 
 /** A caller's `traceparent`: sampled or not. */

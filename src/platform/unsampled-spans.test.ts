@@ -1,6 +1,6 @@
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Span } from "@opentelemetry/api";
 import { node, tracing } from "@opentelemetry/sdk-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withUnsampledFastPath } from "./unsampled-spans.js";
 
 const { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } = tracing;
@@ -15,8 +15,15 @@ function tracerWith(sampler: tracing.Sampler) {
 const within = <T>(span: Span, work: () => T): T => context.with(trace.setSpan(context.active(), span), work);
 
 beforeAll(() => {
-  // The SDK's context manager (AsyncLocalStorage), as NodeSDK registers it.
+  // The SDK's context manager (AsyncLocalStorage), as NodeSDK registers it. Test files share a
+  // process: this file's is the global one while it runs.
+  trace.disable();
+  context.disable();
   new node.NodeTracerProvider().register();
+});
+afterAll(() => {
+  trace.disable();
+  context.disable();
 });
 
 describe("spans under a trace that is not recorded", () => {

@@ -176,6 +176,11 @@ describe("traces exported over OTLP", () => {
     // The handler, Prisma's transaction within it, and the SQL statements within the transaction.
     const handler = spans.find((span) => span.name.startsWith("handler - "));
     expect(handler, spans.map((span) => span.name).join(", ")).toBeDefined();
+    expect(handler).toMatchObject({
+      scope: "@fastify/otel",
+      parentSpanId: requestSpan.spanId,
+      attributes: { "fastify.type": "request-handler", "http.route": "/api/order/" },
+    });
     const transaction = spans.find((span) => span.name === "prisma:client:transaction");
     expect(transaction, spans.map((span) => span.name).join(", ")).toBeDefined();
     expect(ancestors(transaction!)).toContain(handler);
