@@ -1,12 +1,19 @@
 // The service in this process, driven through Fastify's inject (no sockets, so none of the kernel's
-// noise): CPU time per request of one kind of work. Started by bench/tracing-cpu.ts.
+// noise): CPU time per request of one kind of work. Started by bench/tracing-cpu.ts, in the checkout
+// SERVICE_DIR (default this one): its app, its Fastify.
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import Fastify from "fastify";
-import { app as orderService, serverOptions } from "../src/app.js";
-import { loadConfig } from "../src/infra/config.js";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { randomInts, randomOrder } from "./lib/load.js";
+
+const serviceDir = process.env.SERVICE_DIR ?? fileURLToPath(new URL("..", import.meta.url));
+const fromService = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(serviceDir, path)).href)) as T;
+const Fastify = ((await import(pathToFileURL(createRequire(join(serviceDir, "src/")).resolve("fastify")).href)) as typeof import("fastify")).default;
+const { app: orderService, serverOptions } = await fromService<typeof import("../src/app.js")>("src/app.ts");
+const { loadConfig } = await fromService<typeof import("../src/infra/config.js")>("src/infra/config.ts");
 
 const work = process.env.WORK ?? "by-id";
 const requests = Number(process.env.REQUESTS ?? 20000);

@@ -5,9 +5,13 @@
 // round, medians compared.
 // Env: BENCH_ROUNDS (default 5), BENCH_REQUESTS (per measurement, default 20000), BENCH_TRACING_RATIO
 // (default 0.1), BENCH_WORKS (by-id, order; default both), BENCH_VARIANTS (more "on" variants, each
-// with extra environment: `OTEL_TRACES_SAMPLER_ARG=0;OTEL_TRACES_SAMPLER_ARG=1`), PROFILE_DIR (a
-// .cpuprofile of each measurement's requests there: compare with bench/lib/flamegraph.ts' tables).
+// with extra environment: `OTEL_TRACES_SAMPLER_ARG=0;OTEL_TRACES_SAMPLER_ARG=1`; SERVICE_DIR=<a
+// checkout> runs that checkout's service with tracing on, e.g. a `git worktree` of main, so that two
+// versions are compared round by round), PROFILE_DIR (a .cpuprofile of each measurement's requests
+// there: compare with bench/lib/flamegraph.ts' tables).
 import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createBenchDatabase } from "./lib/databases.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { startOtlpSink, tracingEnvironment } from "./lib/otlp-sink.js";
@@ -19,10 +23,14 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const ratio = process.env.BENCH_TRACING_RATIO ?? "0.1";
 const works = (process.env.BENCH_WORKS ?? "by-id,order").split(",");
 
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
 function measure(env: Record<string, string>, tracing: boolean): Promise<{ cpuUs: number; rps: number; failed: number }> {
-  const args = ["--import", "tsx", ...(tracing ? ["--import", "./src/instrumentation.ts"] : []), "bench/tracing-cpu-worker.ts"];
+  const serviceDir = env.SERVICE_DIR ?? ROOT;
+  const instrumentation = join(serviceDir, "src/instrumentation.ts");
+  const args = ["--import", "tsx", ...(tracing ? ["--import", instrumentation] : []), join(ROOT, "bench/tracing-cpu-worker.ts")];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, args, { cwd: serviceDir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
     child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`worker exited with ${code}: ${out}`))));
