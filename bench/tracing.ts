@@ -6,12 +6,11 @@
 // Env: BENCH_DATABASES (default embedded), BENCH_ROUNDS (default 3), BENCH_DURATION (seconds per
 // measurement, default 10), BENCH_CONNECTIONS (default 32), BENCH_TRACING_RATIO (default 0.1),
 // BENCH_WARMUP (seconds, default 2); BENCH_SERVICE_DIR measures another checkout (service.ts).
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { registerUsers } from "./lib/api.js";
 import { benchDatabases, createBenchDatabase } from "./lib/databases.js";
 import { benchDuration, randomInts, randomOrder, runLoad, WARMUP_SECONDS, type RequestSpec } from "./lib/load.js";
 import { main, onCleanup, step } from "./lib/main.js";
+import { startOtlpSink, tracingEnvironment } from "./lib/otlp-sink.js";
 import { seedProducts } from "./lib/postgres.js";
 import { printChecks, printTable, type Check, type Row } from "./lib/report.js";
 
@@ -20,20 +19,6 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const ratio = process.env.BENCH_TRACING_RATIO ?? "0.1";
 const databases = process.env.BENCH_DATABASES ? benchDatabases() : (["embedded"] as const);
-
-/** A collector's OTLP/HTTP endpoint that takes every export (any encoding) and counts what came. */
-async function startOtlpSink(): Promise<{ url: string; exports: () => number; close: () => void }> {
-  let exports = 0;
-  const server = createServer((request, response) => {
-    request.resume();
-    request.on("end", () => {
-      exports++;
-      response.writeHead(200, { "content-type": String(request.headers["content-type"] ?? "application/json") }).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, exports: () => exports, close: () => server.close() };
-}
 
 const MODES = ["off", "on"] as const;
 type Mode = (typeof MODES)[number];
@@ -60,11 +45,7 @@ await main("bench:tracing", async () => {
   onCleanup(async () => sink.close());
   const tracingEnv: Record<Mode, Record<string, string>> = {
     off: {},
-    on: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-      OTEL_TRACES_SAMPLER_ARG: ratio,
-    },
+    on: tracingEnvironment(sink, ratio),
   };
   const samples: Sample[] = [];
   for (const database of databases) {

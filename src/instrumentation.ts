@@ -14,7 +14,13 @@ if (tracingRequested(process.env)) {
     );
     process.exit(1);
   }
-  register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+  // The hook wraps only the modules an instrumentation asks for (pg), as the SDK documents it
+  // (createAddHookMessageChannel): wrapping every module of the service slowed its start and
+  // failed on the generated Prisma client.
+  const { createAddHookMessageChannel } = await import("import-in-the-middle");
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register("import-in-the-middle/hook.mjs", import.meta.url, registerOptions);
   const { startTracing } = await import("./platform/tracing.js");
   startTracing();
+  await waitForAllMessagesAcknowledged();
 }

@@ -67,21 +67,24 @@ function busySamples(profile: CpuProfile): number {
   return profile.nodes.filter((n) => !IDLE.has(n.callFrame.functionName)).reduce((sum, n) => sum + (n.hitCount ?? 0), 0);
 }
 
-/** The frames where the CPU was (self time), summed over every place they were called from. */
-export function topSelfTime(profile: CpuProfile, count = 15): SelfTime[] {
+/** Self time summed by `keyOf` each frame (idle left out), busiest first. */
+function selfTimeBy(profile: CpuProfile, keyOf: (frame: CallFrame) => string, count: number): SelfTime[] {
   const busy = busySamples(profile);
   const msPerSample = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples?.length ?? busy);
-  const byFrame = new Map<string, number>();
+  const byKey = new Map<string, number>();
   for (const node of profile.nodes) {
     if (IDLE.has(node.callFrame.functionName) || !node.hitCount) continue;
-    const label = frameLabel(node.callFrame);
-    byFrame.set(label, (byFrame.get(label) ?? 0) + node.hitCount);
+    const key = keyOf(node.callFrame);
+    byKey.set(key, (byKey.get(key) ?? 0) + node.hitCount);
   }
-  return [...byFrame]
+  return [...byKey]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
     .map(([frame, hits]) => ({ frame, percent: (100 * hits) / busy, ms: hits * msPerSample }));
 }
+
+/** The frames where the CPU was (self time), summed over every place they were called from. */
+export const topSelfTime = (profile: CpuProfile, count = 15): SelfTime[] => selfTimeBy(profile, frameLabel, count);
 
 const WIDTH = 1200;
 const ROW = 16;
@@ -142,3 +145,17 @@ export function flameGraphSvg(profile: CpuProfile, title: string): string {
     `</svg>`,
   ].join("\n");
 }
+
+/** Where a frame's code lives: its npm package, the service's own code, Node's internals, or V8 (GC, compiler). */
+export function frameOwner(frame: CallFrame): string {
+  const url = frame.url.replace(/^file:\/\//, "");
+  if (!url) return frame.functionName || "(anonymous)";
+  const inPackage = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (inPackage) return inPackage[1]!;
+  if (url.startsWith("node:")) return url.split("/").slice(0, 2).join("/");
+  const own = /\/(src|bench|generated|support)\//.exec(url);
+  return own ? `${own[1]}/` : url;
+}
+
+/** Self time summed by frameOwner, busiest first. */
+export const selfTimeByOwner = (profile: CpuProfile, count = 25): SelfTime[] => selfTimeBy(profile, frameOwner, count);

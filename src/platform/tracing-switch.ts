@@ -21,6 +21,9 @@ export const TRACING_PACKAGES = [
   "@opentelemetry/instrumentation-pg",
   "@fastify/otel",
   "@prisma/instrumentation",
+  "@opentelemetry/context-async-hooks",
+  "@opentelemetry/core",
+  "import-in-the-middle",
 ] as const;
 
 /** The tracing packages `resolve` cannot find (import.meta.resolve throws for a package not installed). */

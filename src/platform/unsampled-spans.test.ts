@@ -1,6 +1,6 @@
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Span } from "@opentelemetry/api";
 import { node, tracing } from "@opentelemetry/sdk-node";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withUnsampledFastPath } from "./unsampled-spans.js";
 
 const { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } = tracing;
@@ -15,8 +15,15 @@ function tracerWith(sampler: tracing.Sampler) {
 const within = <T>(span: Span, work: () => T): T => context.with(trace.setSpan(context.active(), span), work);
 
 beforeAll(() => {
-  // The SDK's context manager (AsyncLocalStorage), as NodeSDK registers it.
+  // The SDK's context manager (AsyncLocalStorage), as NodeSDK registers it. Test files share a
+  // process: this file's is the global one while it runs.
+  trace.disable();
+  context.disable();
   new node.NodeTracerProvider().register();
+});
+afterAll(() => {
+  trace.disable();
+  context.disable();
 });
 
 describe("spans under a trace that is not recorded", () => {
@@ -53,6 +60,18 @@ describe("spans under a trace that is not recorded", () => {
     expect(query.spanContext().spanId).not.toBe(request.spanContext().spanId);
     for (const span of [operation, query, request]) span.end();
     expect(exported()).toEqual(["prisma:client:operation", "pg.query", "request"]);
+  });
+
+  it("under a recorded parent that has ended (it no longer records), spans are still recorded", () => {
+    const { tracer, exported } = tracerWith(new ParentBasedSampler({ root: new AlwaysOnSampler() }));
+    const request = tracer.startSpan("request");
+    request.end();
+    expect(request.isRecording()).toBe(false);
+    const late = within(request, () => tracer.startSpan("late write"));
+    expect(late).not.toBe(request);
+    expect(late.isRecording()).toBe(true);
+    late.end();
+    expect(exported()).toEqual(["request", "late write"]);
   });
 
   it("under a caller's unsampled traceparent, a sampler that ignores the parent still decides", () => {

@@ -1,13 +1,12 @@
 import { context, ProxyTracerProvider, trace, type Context, type Span, type SpanOptions, type Tracer, type TracerProvider } from "@opentelemetry/api";
+import { contextForRoot, isUnrecordedLocalSpan } from "./unrecorded-context.js";
 
 /**
  * The span a new span under `parent` would be anyway, when the trace is not being recorded: the
- * parent itself, non-recording. Only a local parent (a span of this process, not a `traceparent`
- * received), because a sampler that ignores the parent may still record a span under a remote one.
+ * parent itself, non-recording (a local parent only: see isUnrecordedLocalSpan).
  */
 function unsampledParent(parent: Span | undefined, options: SpanOptions | undefined): Span | undefined {
-  if (parent === undefined || options?.root || parent.isRecording()) return undefined;
-  return parent.spanContext().isRemote ? undefined : parent;
+  return !options?.root && isUnrecordedLocalSpan(parent) ? parent : undefined;
 }
 
 /**
@@ -26,13 +25,15 @@ class UnsampledFastPathTracer implements Tracer {
   }
 
   startSpan(name: string, options?: SpanOptions, ctx: Context = context.active()): Span {
+    if (options?.root) return this.tracer.startSpan(name, options, contextForRoot(ctx));
     return unsampledParent(trace.getSpan(ctx), options) ?? this.tracer.startSpan(name, options, ctx);
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: [F] | [SpanOptions, F] | [SpanOptions, Context, F]): ReturnType<F> {
     const fn = args[args.length - 1] as (span: Span) => ReturnType<F>;
     const options = args.length > 1 ? (args[0] as SpanOptions) : undefined;
-    const ctx = args.length > 2 ? (args[1] as Context) : context.active();
+    const active = args.length > 2 ? (args[1] as Context) : context.active();
+    const ctx = options?.root ? contextForRoot(active) : active;
     const parent = unsampledParent(trace.getSpan(ctx), options);
     if (parent === undefined) return this.tracer.startActiveSpan(name, options ?? {}, ctx, fn);
     return ctx === context.active() ? fn(parent) : context.with(ctx, fn, undefined, parent);

@@ -5,7 +5,7 @@
 // Prisma's transaction and the SQL statements, on the embedded database (PGlite half) or PostgreSQL.
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,6 +176,11 @@ describe("traces exported over OTLP", () => {
     // The handler, Prisma's transaction within it, and the SQL statements within the transaction.
     const handler = spans.find((span) => span.name.startsWith("handler - "));
     expect(handler, spans.map((span) => span.name).join(", ")).toBeDefined();
+    expect(handler).toMatchObject({
+      scope: "@fastify/otel",
+      parentSpanId: requestSpan.spanId,
+      attributes: { "fastify.type": "request-handler", "http.route": "/api/order/" },
+    });
     const transaction = spans.find((span) => span.name === "prisma:client:transaction");
     expect(transaction, spans.map((span) => span.name).join(", ")).toBeDefined();
     expect(ancestors(transaction!)).toContain(handler);
@@ -191,6 +196,11 @@ describe("traces exported over OTLP", () => {
     const lines = logLines().filter((line) => line.request_id === requestId);
     expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(["incoming request", "request completed"]));
     for (const line of lines) expect(line.trace_id, JSON.stringify(line)).toBe(traceId);
+  });
+
+  it("starts without a warning from the module hook, which wraps only the modules instrumented", () => {
+    // Wrapping every module of the service, it warned that it failed to wrap the generated Prisma client.
+    expect(service.output()).not.toMatch(/import-in-the-middle|failed to wrap/);
   });
 
   it("a problem document names the trace beside the request id, and a request without traceparent starts its own trace", async () => {
@@ -229,6 +239,42 @@ describe("traces exported over OTLP", () => {
     const lines = logLines().filter((line) => line.request_id === refused.headers["x-request-id"] || line.request_id === listed.headers["x-request-id"]);
     expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(["incoming request", "request completed"]));
     for (const line of lines) expect(line.trace_id, JSON.stringify(line)).toBe(traceId);
+  });
+
+  it("requests on one kept-alive connection are traces of their own, whatever the one before was", async () => {
+    // One connection, reused: a context left behind by one request must not become the next one's.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const ask = (headers: Record<string, string>) =>
+      new Promise<{ traceId?: string; socket: unknown }>((resolve, reject) => {
+        const req = request(new URL("/api/no-such-route", service.baseUrl), { agent, headers }, (response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => (body += chunk));
+          response.on("end", () => resolve({ traceId: JSON.parse(body).trace_id, socket: req.socket }));
+        });
+        req.on("error", reject).end();
+      });
+    try {
+      const unsampled = newTraceparent();
+      const sampled = newTraceparent();
+      const answers = [
+        await ask({ traceparent: `00-${unsampled.traceId}-${randomBytes(8).toString("hex")}-00` }),
+        await ask({}),
+        await ask({ traceparent: sampled.traceparent }),
+        await ask({}),
+      ];
+      expect(new Set(answers.map((answer) => answer.socket)).size).toBe(1);
+      const [first, second, third, fourth] = answers.map((answer) => answer.traceId);
+      expect(first).toBe(unsampled.traceId);
+      expect(third).toBe(sampled.traceId);
+      for (const own of [second, fourth]) expect(own).toMatch(/^(?!0+$)[0-9a-f]{32}$/);
+      expect(new Set([first, second, third, fourth]).size).toBe(4);
+      // The sampled one's request span is the client's child, not a later or earlier request's.
+      const spans = await spansOf(sampled.traceId, (received) => received.some((span) => span.kind === SPAN_KIND_SERVER));
+      const requests = spans.filter((span) => span.kind === SPAN_KIND_SERVER);
+      expect(requests.map((span) => span.parentSpanId)).toEqual([sampled.traceparent.split("-")[2]]);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("behind nginx (ops/nginx), a client's traceparent goes through, and nginx starts the trace of a request without one", async () => {

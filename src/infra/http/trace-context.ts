@@ -1,4 +1,4 @@
-import { INVALID_TRACEID, trace } from "@opentelemetry/api";
+import { INVALID_TRACEID } from "@opentelemetry/api";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { logDeferredIncomingRequest } from "./request-logging.js";
 
@@ -20,14 +20,15 @@ export function traceIdMixin(_fields: object, _level: number, logger: object): R
 /**
  * When tracing is on, every request's log lines carry `trace_id` beside `request_id` (through
  * traceIdMixin), and its problem documents too. @fastify/otel's own onRequest hook is the app's
- * first (it is added when the Fastify instance is created), so the request's span is the active
- * one here; it has a trace id whether or not it is sampled. Without tracing nothing is added to
- * a request's path.
+ * first (it is added when the Fastify instance is created), so the request's span is started
+ * here; it has a trace id whether or not it is sampled (an unsampled request runs without it in
+ * the active context: src/platform/unrecorded-context.ts). Without tracing nothing is added to a
+ * request's path.
  */
 export function bindTraceIds(app: FastifyInstance): void {
   if (!app.hasRequestDecorator("opentelemetry")) return;
   app.addHook("onRequest", (request, _reply, done) => {
-    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    const traceId = request.opentelemetry().span?.spanContext().traceId;
     // Tracing suppressed (or no span): an all-zero id names no trace.
     if (traceId !== undefined && traceId !== INVALID_TRACEID) traceIds.set(request.log, traceId);
     logDeferredIncomingRequest(request);
