@@ -10,7 +10,8 @@ import { dirname, join, relative, resolve } from "node:path";
 
 /** Exit code when TypeScript is needed and not installed: the Makefile installs everything and builds again. */
 const NEEDS_TYPESCRIPT = 3;
-const strip = typeof nodeModule.stripTypeScriptTypes === "function" ? (source) => nodeModule.stripTypeScriptTypes(source, { mode: "strip" }) : await typeScriptTranspiler();
+const strip =
+  typeof nodeModule.stripTypeScriptTypes === "function" ? (source) => nodeModule.stripTypeScriptTypes(source, { mode: "strip" }) : await typeScriptTranspiler();
 
 const root = resolve(import.meta.dirname, "..");
 const config = JSON.parse(readFileSync(join(root, "tsconfig.build.json"), "utf8"));
@@ -50,10 +51,14 @@ async function typeScriptTranspiler() {
     () => undefined,
   );
   if (!ts) {
-    console.error(`Node ${process.version} cannot strip TypeScript's types, and TypeScript is not installed (Node 22.20 or later needs none; Node 24 LTS is recommended)`);
+    console.error(
+      `Node ${process.version} cannot strip TypeScript's types, and TypeScript is not installed (Node 22.20 or later needs none; Node 24 LTS is recommended)`,
+    );
     process.exit(NEEDS_TYPESCRIPT);
   }
-  console.log(`Node ${process.version} cannot strip TypeScript's types: building with TypeScript ${ts.version} instead (Node 22.20 or later needs no TypeScript)`);
+  console.log(
+    `Node ${process.version} cannot strip TypeScript's types: building with TypeScript ${ts.version} instead (Node 22.20 or later needs no TypeScript)`,
+  );
   const compilerOptions = { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true };
   return (source, fileName) => ts.transpileModule(source, { fileName, compilerOptions }).outputText;
 }
