@@ -24,13 +24,15 @@ NPM_QUIET := --no-audit --no-fund --loglevel=error
 # The full install covers the run's: marked with the time of the newer of package.json and
 # package-lock.json, so that what was generated and built from the run's install stays up to date.
 MARK_RUN_INSTALLED = touch -r "$$(ls -t package.json package-lock.json | head -1)" node_modules/.installed-run
+# The full install from inside a recipe that finds it needs more than the run's install has.
+INSTALL_EVERYTHING = npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED)
 
 node_modules/.installed-run: package.json package-lock.json
 	@if [ node_modules/.installed -nt package-lock.json ] && [ node_modules/.installed -nt package.json ]; then \
 		$(MARK_RUN_INSTALLED); \
 	elif [ -e node_modules/.installed ]; then \
 		echo "package.json or package-lock.json changed since the full install: installing everything again (npm ci), so that the test and lint tools stay"; \
-		npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) || exit 1; \
+		$(INSTALL_EVERYTHING) || exit 1; \
 	else \
 		echo "Installing the service's dependencies only (npm ci --omit=dev --omit=optional); the test and lint tools come with the first make test, the tracing packages when OTEL_* turns tracing on"; \
 		npm ci --omit=dev --omit=optional --prefer-offline $(NPM_QUIET) || exit 1; \
@@ -54,7 +56,7 @@ generated/prisma/client.ts: prisma/schema.prisma node_modules/.installed-run
 	else \
 		if [ ! -e node_modules/prisma/package.json ]; then \
 			echo "Regenerating it needs the Prisma CLI, which comes with the full install: installing everything (npm ci)"; \
-			npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) || exit 1; \
+			$(INSTALL_EVERYTHING) || exit 1; \
 		fi; \
 		echo "Regenerating generated/prisma/ (prisma generate): commit it with the schema"; \
 		npx prisma generate || exit 1; \
@@ -69,7 +71,7 @@ generate: node_modules/.installed
 dist/src/server.js: node_modules/.installed-run generated/prisma/client.ts $(SOURCES) tsconfig.json tsconfig.build.json scripts/build.mjs
 	@node --disable-warning=ExperimentalWarning scripts/build.mjs || { status=$$?; [ $$status -eq 3 ] || exit $$status; \
 		echo "Building on this Node needs TypeScript, which comes with the full install: installing everything (npm ci)"; \
-		npm ci --prefer-offline $(NPM_QUIET) && touch node_modules/.installed && $(MARK_RUN_INSTALLED) && node scripts/build.mjs; }
+		$(INSTALL_EVERYTHING) && node scripts/build.mjs; }
 
 migrate: node_modules/.installed generated/prisma/client.ts
 	npx tsx scripts/migrate.ts
