@@ -150,7 +150,9 @@ async function scenario(name: string, fail: () => Promise<void>, options: { read
   // Requests that failed safely are held for the new primary and run again (src/infra/db/failover-pool.ts).
   if (options.most503 !== undefined) expect(seen[503], `${name}: too many 503s`).toBeLessThanOrEqual(options.most503);
   // Steady again: the last second answered without a 503.
-  expect(summarize(load.answers, endedAt - 1_000, endedAt)[503], `${name}: still answering 503`).toBe(0);
+  const late = load.answers.filter((a) => a.status === 503 && a.at >= endedAt - 1_000 && a.at <= endedAt);
+  const described = late.map((a) => `${a.op} sent at +${a.sentAt - failedAt} ms, answered at +${a.at - failedAt} ms: ${a.answer.body}`);
+  expect(described, `${name}: still answering 503 (writable at +${writableAt - failedAt} ms, first order at +${firstOrder.at - failedAt} ms)`).toEqual([]);
   await expectCoordinationOn(await cluster.leader());
 }
 
