@@ -160,7 +160,7 @@ export class WebhookDispatcher {
     for (const delivery of deliveries) {
       let body = bodies.get(delivery.eventId);
       if (body === undefined) {
-        body = JSON.stringify({ type: delivery.type, timestamp: delivery.occurredAt.toISOString(), data: delivery.data });
+        body = `{"type":${JSON.stringify(delivery.type)},"timestamp":"${delivery.occurredAt.toISOString()}","data":${delivery.data}}`;
         bodies.set(delivery.eventId, body);
       }
       const sent = how === "taken" ? () => this.takenSending-- : undefined;
