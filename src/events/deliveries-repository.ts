@@ -8,7 +8,8 @@ export interface ClaimedDelivery {
   eventId: string;
   type: string;
   occurredAt: Date;
-  data: unknown;
+  /** The event's data as stored (the text of its jsonb): every attempt's body carries these same bytes. */
+  data: string;
   endpointId: string;
   url: string;
   secret: string;
@@ -50,7 +51,7 @@ WITH due AS (
 UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = now() + $2::int * interval '1 millisecond'
 FROM due, events e, webhook_endpoints w
 WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.endpoint_id
-RETURNING d.id, d.attempts AS attempt, d.event_id AS "eventId", e.type, e.occurred_at AS "occurredAt", e.data, w.id AS "endpointId", w.url,
+RETURNING d.id, d.attempts AS attempt, d.event_id AS "eventId", e.type, e.occurred_at AS "occurredAt", e.data::text AS data, w.id AS "endpointId", w.url,
   w.secret, w.previous_secret AS "previousSecret", w.previous_secret_expires_at AS "previousSecretExpiresAt"`,
   name: "webhook_claim",
   model: "WebhookDelivery",

@@ -14,17 +14,23 @@ import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
  * because a later change of the resource is written by a transaction that got its id after the
  * earlier one committed (see lockResourceEvents for the one case where that needs help).
  *
- * The statement is the database function record_event (its migration says why, and what it
+ * The statement is the database function record_event (its migrations say why, and what it
  * does): deliveries are written already leased to a dispatcher of this process when one on this
  * database has room ($5: their databases, $6: their leases) and no earlier delivery of the same
- * resource to that endpoint is pending. It answers the deliveries written, with their taker.
+ * resource to that endpoint is pending. When it wrote deliveries it answers one JSON text: the
+ * event's xid, time and stored data, and the deliveries with their taker.
  */
-const WRITE_EVENT = "SELECT * FROM record_event($1::uuid, $2::text, $3::text, $4::jsonb, $5::text[], $6::int[])";
+const WRITE_EVENT = "SELECT * FROM record_event($1::uuid, $2::text, $3::text, $4::jsonb, $5::text[], $6::int[]) AS written";
 
-interface WrittenDelivery
-  extends Pick<ClaimedDelivery, "id" | "occurredAt" | "data" | "endpointId" | "url" | "secret" | "previousSecret" | "previousSecretExpiresAt"> {
-  taker: number | null;
+interface Written {
   xid: string;
+  occurredAt: string;
+  /** The data as stored (the text of the jsonb), as a claim answers it too. */
+  data: string;
+  deliveries: (Pick<ClaimedDelivery, "id" | "endpointId" | "url" | "secret" | "previousSecret"> & {
+    taker: number | null;
+    previousSecretExpiresAt: string | null;
+  })[];
 }
 
 /** Records that `data` (the resource after the change, as the API describes it) changed in this transaction. Returns the event's id. */
@@ -35,7 +41,7 @@ export async function recordEvent(
 ): Promise<string> {
   const id = uuidv7();
   const takers = availableTakers();
-  const written = await tx.$queryRawUnsafe<WrittenDelivery[]>(
+  const [row] = await tx.$queryRawUnsafe<{ written: string }[]>(
     WRITE_EVENT,
     id,
     type,
@@ -44,15 +50,30 @@ export async function recordEvent(
     takers.map((taker) => taker.database),
     takers.map((taker) => taker.leaseMs),
   );
+  if (!row) return id;
+  const written = JSON.parse(row.written) as Written;
+  const occurredAt = new Date(written.occurredAt);
   const taken = new Map<number, ClaimedDelivery[]>();
-  for (const { taker, xid: _xid, ...delivery } of written) {
-    if (taker === null) continue;
+  let queued = false;
+  for (const { taker, previousSecretExpiresAt, ...delivery } of written.deliveries) {
+    if (taker === null) {
+      queued = true;
+      continue;
+    }
     const leased = taken.get(taker) ?? [];
-    leased.push({ ...delivery, attempt: 1, eventId: id, type });
+    leased.push({
+      ...delivery,
+      previousSecretExpiresAt: previousSecretExpiresAt === null ? null : new Date(previousSecretExpiresAt),
+      attempt: 1,
+      eventId: id,
+      type,
+      occurredAt,
+      data: written.data,
+    });
     taken.set(taker, leased);
   }
-  for (const [taker, deliveries] of taken) takers[taker - 1]!.take(written[0]!.xid, deliveries);
-  if (written.some((delivery) => delivery.taker === null)) deliveriesQueued();
+  for (const [taker, deliveries] of taken) takers[taker - 1]!.take(written.xid, deliveries);
+  if (queued) deliveriesQueued();
   return id;
 }
 

@@ -15,6 +15,13 @@ const STOP_GRACE_MS = 2_000;
  */
 const COMMIT_SETTLE_MS = 10;
 /**
+ * Deliveries taken at insert waiting for an answer, per slot of `concurrency`, before a writing
+ * transaction writes its deliveries for claiming instead. Taking is what keeps a delivery cheap (a
+ * claim costs the database several times the insert); the bound only stops a slow endpoint from
+ * gathering an unbounded number of open requests in one process.
+ */
+const TAKEN_PER_SLOT = 4;
+/**
  * How long after a transaction handed deliveries over this process asks whether it committed
  * (one statement for every transaction waiting), and asks again while it is still in progress.
  */
@@ -153,7 +160,7 @@ export class WebhookDispatcher {
     for (const delivery of deliveries) {
       let body = bodies.get(delivery.eventId);
       if (body === undefined) {
-        body = JSON.stringify({ type: delivery.type, timestamp: delivery.occurredAt.toISOString(), data: delivery.data });
+        body = `{"type":${JSON.stringify(delivery.type)},"timestamp":"${delivery.occurredAt.toISOString()}","data":${delivery.data}}`;
         bodies.set(delivery.eventId, body);
       }
       const sent = how === "taken" ? () => this.takenSending-- : undefined;
@@ -180,7 +187,7 @@ export class WebhookDispatcher {
       database,
       leaseMs: this.leaseMs(),
       // Its own count only: claimed attempts filling every slot must not keep it from taking.
-      hasRoom: () => this.running && this.takenSending < concurrency,
+      hasRoom: () => this.running && this.takenSending < TAKEN_PER_SLOT * concurrency,
       take: (xid, deliveries) => {
         const waiting = this.awaitingCommit.get(xid);
         if (waiting) waiting.deliveries.push(...deliveries);

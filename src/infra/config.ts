@@ -157,7 +157,13 @@ const schema = {
       description: "After a secret rotation, deliveries carry a signature with the old secret too for this long.",
     },
     WEBHOOK_POLL_MS: { type: "integer", minimum: 10, maximum: 60_000, default: 200, description: "How often each process looks for due deliveries when idle." },
-    WEBHOOK_CONCURRENCY: { type: "integer", minimum: 1, maximum: 1_000, default: 16, description: "Deliveries each process sends at once." },
+    WEBHOOK_CONCURRENCY: {
+      type: "integer",
+      minimum: 1,
+      maximum: 1_000,
+      default: 16,
+      description: "Claimed deliveries each process sends at once; it takes up to four times as many of its own at insert.",
+    },
     WEBHOOK_REQUIRE_HTTPS: { type: "boolean", description: "Endpoints must be https:// URLs. Default: true in production, false otherwise." },
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: {
       type: "boolean",

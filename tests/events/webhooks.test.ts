@@ -217,6 +217,8 @@ describe("delivering events", () => {
     const got = forPath(hook.path);
     expect(got.map((r) => r.answered)).toEqual([500, 500, 200]);
     expect(new Set(got.map((r) => r.webhookId)).size).toBe(1);
+    // The first attempt (taken at insert) and the retries (claimed) send the same bytes.
+    expect(new Set(got.map((r) => r.body)).size).toBe(1);
     expect(got[0]!.payload.data).toEqual(product);
     // Backoff: about 100 ms, then about 200 ms (±20 % jitter, plus polling).
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(SCHEDULE[0]! * 0.8 - 5);
