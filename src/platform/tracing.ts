@@ -62,7 +62,13 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
     idGenerator: requestSampler.idGenerator,
     instrumentations: [
       fastifyInstrumentation,
-      new PrismaInstrumentation(),
+      new PrismaInstrumentation({
+        // Prisma's own steps in the process (turning a call into a query, compiling its plan,
+        // opening and committing a transaction) were a span each, two to three per operation of
+        // every sampled request: operations, transactions and queries stay (db_query, and pg's
+        // statements under it, BEGIN and COMMIT included).
+        ignoreSpanTypes: ["prisma:client:serialize", "prisma:client:compile", "prisma:client:start_transaction", "prisma:client:commit_transaction"],
+      }),
       new PgInstrumentation({
         // Statements outside a request (the periodic jobs' bookkeeping, pool connects) would each be a trace of their own.
         requireParentSpan: true,
