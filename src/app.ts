@@ -18,7 +18,6 @@ import type { OperationHandlers } from "./infra/http/operation-types.js";
 import { linkBasePlugin } from "./infra/http/pagination.js";
 import { echoRequestIds, requestId } from "./infra/http/request-id.js";
 import { RequestLogController } from "./infra/http/request-logging.js";
-import { bindTraceIds } from "./infra/http/trace-context.js";
 import { periodicJobsPlugin } from "./infra/jobs/plugin.js";
 import { loggerOptions } from "./infra/logger.js";
 import { loadSpec, SPEC_TEXT } from "./infra/spec.js";
@@ -30,6 +29,7 @@ import { docsPlugin } from "./platform/docs.js";
 import { inFlightPlugin } from "./platform/in-flight.js";
 import { jwtPlugin } from "./platform/jwt.js";
 import { metricsPlugin } from "./platform/metrics.js";
+import { requestTracingPlugin } from "./platform/request-tracing.js";
 import { securityHeadersPlugin } from "./platform/security-headers.js";
 import { type PressureLimits, underPressurePlugin } from "./platform/under-pressure.js";
 
@@ -113,7 +113,9 @@ export function serverOptions(config: Config): FastifyHttpOptions<Server> {
 async function orderService(app: FastifyInstance, options: AppOptions): Promise<void> {
   const { config } = options;
   app.server.headersTimeout = 5_000;
-  bindTraceIds(app);
+  // Tracing (when src/instrumentation.ts started it) first, so that every request has its trace id.
+  const tracing = requestTracingPlugin();
+  if (tracing) await app.register(tracing);
   echoRequestIds(app);
   app.setValidatorCompiler(validatorCompiler);
   registerBodyParsers(app);

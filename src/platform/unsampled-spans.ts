@@ -40,9 +40,23 @@ class UnsampledFastPathTracer implements Tracer {
   }
 }
 
-/** `provider`'s tracers, each with the fast path in front. */
+/**
+ * `provider`'s tracers, each with the fast path in front, made once per name, version and schema
+ * (as the SDK keeps its own): Prisma asks for its tracer at every operation.
+ */
 export function withUnsampledFastPath(provider: TracerProvider): TracerProvider {
-  return { getTracer: (...args) => new UnsampledFastPathTracer(provider.getTracer(...args)) };
+  const tracers = new Map<string, Tracer>();
+  return {
+    getTracer: (name, version, options) => {
+      const key = `${name}@${version ?? ""}:${options?.schemaUrl ?? ""}`;
+      let tracer = tracers.get(key);
+      if (tracer === undefined) {
+        tracer = new UnsampledFastPathTracer(provider.getTracer(name, version, options));
+        tracers.set(key, tracer);
+      }
+      return tracer;
+    },
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN } from "../../support/admin.js";
 import { testDatabaseKind } from "../helpers/database-setup.js";
@@ -76,13 +77,19 @@ async function startReceiver(): Promise<{ server: Server; url: string; spans: Re
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let service: ServerProcess;
 let db: TestDatabase | undefined;
-let dataDir: string | undefined;
-beforeAll(async () => {
-  receiver = await startReceiver();
-  if (testDatabaseKind() === "postgres") db = await createTestDatabase();
-  else dataDir = await mkdtemp(join(tmpdir(), "order-service-tracing-"));
-  service = await startServerProcess({
-    ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: "", DATA_DIR: dataDir! }),
+const dataDirs: string[] = [];
+
+/** The service as `make run` starts it, exporting to the receiver; `env` adds to or changes its environment. */
+async function startTracedService(env: Record<string, string> = {}): Promise<ServerProcess> {
+  let database: Record<string, string>;
+  if (db) database = { DATABASE_URL: db.url };
+  else {
+    const dataDir = await mkdtemp(join(tmpdir(), "order-service-tracing-"));
+    dataDirs.push(dataDir);
+    database = { DATABASE_URL: "", DATA_DIR: dataDir };
+  }
+  return startServerProcess({
+    ...database,
     NODE_ENV: "production",
     JWT_SECRET: randomBytes(32).toString("hex"),
     ADMIN_PASSWORD: ADMIN_IN_PRODUCTION.password,
@@ -90,14 +97,21 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     // Sent within a tenth of a second, so that the test waits no longer than that.
     OTEL_BSP_SCHEDULE_DELAY: "100",
+    ...env,
   });
+}
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  if (testDatabaseKind() === "postgres") db = await createTestDatabase();
+  service = await startTracedService();
 }, 120_000);
 afterAll(async () => {
   service?.child.kill("SIGKILL");
   await service?.exited;
   receiver?.server.close();
   await db?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  for (const dataDir of dataDirs) await rm(dataDir, { recursive: true, force: true });
 });
 
 /** The spans of `traceId` once `ready` holds for them (the exporter sends in batches), or what arrived after 10 s. */
@@ -115,8 +129,8 @@ const newTraceparent = () => {
   return { traceId, traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` };
 };
 
-const logLines = () =>
-  service
+const logLines = (of: ServerProcess = service) =>
+  of
     .output()
     .split("\n")
     .filter((line) => line.startsWith("{"))
@@ -305,6 +319,73 @@ describe("traces exported over OTLP", () => {
       );
     } finally {
       await nginx.stop();
+    }
+  });
+});
+
+describe("sampling a share of the traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio)", () => {
+  const RATIO = 0.5;
+  let sampled: ServerProcess;
+  beforeAll(async () => {
+    sampled = await startTracedService({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(RATIO) });
+  }, 120_000);
+  afterAll(async () => {
+    sampled?.child.kill("SIGKILL");
+    await sampled?.exited;
+  });
+
+  /** Waits until a request sent with a sampled traceparent has been exported: every span ended before it has been too. */
+  async function allExported(): Promise<void> {
+    const marker = newTraceparent();
+    await send(sampled.baseUrl, { method: "GET", path: "/api/no-such-route", headers: { traceparent: marker.traceparent } });
+    expect(await spansOf(marker.traceId, (received) => received.some((span) => span.kind === SPAN_KIND_SERVER))).not.toEqual([]);
+  }
+
+  it("records the ratio of the requests that start a trace here, deciding on the trace id logs and problems carry", async () => {
+    const answers = [];
+    for (let i = 0; i < 40; i++) answers.push(await send(sampled.baseUrl, { method: "GET", path: `/api/no-such-route-${i}` }));
+    await allExported();
+
+    const traceIds = answers.map((answer) => {
+      expect(answer.statusCode).toBe(404);
+      return answer.json<{ trace_id: string }>().trace_id;
+    });
+    for (const traceId of traceIds) expect(traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+    expect(new Set(traceIds).size).toBe(traceIds.length);
+    const recorded = traceIds.filter((traceId) => receiver.spans.some((span) => span.traceId === traceId && span.kind === SPAN_KIND_SERVER));
+    // The SDK's TraceIdRatioBased rule on each trace id: what any service sampling at this ratio decides for it.
+    const { TraceIdRatioBasedSampler, SamplingDecision } = (await import("@opentelemetry/sdk-node")).tracing;
+    const ratioSampler = new TraceIdRatioBasedSampler(RATIO);
+    const expected = traceIds.filter((traceId) => ratioSampler.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED);
+    expect(recorded).toEqual(expected);
+    expect(recorded.length).toBeGreaterThan(0);
+    expect(recorded.length).toBeLessThan(traceIds.length);
+
+    // Recorded or not, each request's log lines name its trace.
+    const lines = logLines(sampled);
+    for (const answer of answers) {
+      const own = lines.filter((line) => line.request_id === answer.headers["x-request-id"]);
+      expect(own.map((line) => line.msg)).toEqual(expect.arrayContaining(["incoming request", "request completed"]));
+      for (const line of own) expect(line.trace_id, JSON.stringify(line)).toBe(answer.json<{ trace_id: string }>().trace_id);
+    }
+  });
+
+  it("follows the caller's decision whatever the ratio: a sampled traceparent is recorded, an unsampled one is not", async () => {
+    const callers = Array.from({ length: 6 }, (_, i) => ({ ...newTraceparent(), sampled: i % 2 === 0 }));
+    for (const caller of callers) {
+      const header = caller.sampled ? caller.traceparent : caller.traceparent.replace(/-01$/, "-00");
+      const answer = await send(sampled.baseUrl, { method: "GET", path: "/api/no-such-route", headers: { traceparent: header } });
+      expect(answer.json()).toMatchObject({ trace_id: caller.traceId, request_id: answer.headers["x-request-id"] });
+    }
+    await allExported();
+    for (const caller of callers) {
+      const spans = receiver.spans.filter((span) => span.traceId === caller.traceId);
+      expect(spans.length > 0, caller.traceparent).toBe(caller.sampled);
+      const requests = spans.filter((span) => span.kind === SPAN_KIND_SERVER);
+      expect(
+        requests.map((span) => span.parentSpanId),
+        caller.traceparent,
+      ).toEqual(caller.sampled ? [caller.traceparent.split("-")[2]] : []);
     }
   });
 });

@@ -10,7 +10,11 @@ const isProbe = (request: FastifyRequest) => PROBE_PATHS.has((request.routeOptio
 /** Whether @fastify/otel instruments this app (src/instrumentation.ts started tracing before it was created). */
 export const isTraced = (request: FastifyRequest): boolean => typeof (request as { opentelemetry?: unknown }).opentelemetry === "function";
 
-const deferredIncoming = new WeakSet<FastifyRequest>();
+/** Set on a traced request's logger while its `incoming request` line waits for the trace id. */
+const INCOMING_HELD = Symbol("incoming line held");
+interface HoldingLogger {
+  [INCOMING_HELD]?: boolean;
+}
 
 function logIncomingRequest(request: FastifyRequest): void {
   if (isProbe(request)) request.log.debug({ req: request }, "incoming request");
@@ -19,7 +23,10 @@ function logIncomingRequest(request: FastifyRequest): void {
 
 /** Writes the request's incoming line if it was held back for its trace id, once. */
 export function logDeferredIncomingRequest(request: FastifyRequest): void {
-  if (deferredIncoming.delete(request)) logIncomingRequest(request);
+  const log = request.log as HoldingLogger;
+  if (log[INCOMING_HELD] !== true) return;
+  log[INCOMING_HELD] = false;
+  logIncomingRequest(request);
 }
 
 /** Fastify's per-request lines, logged under `request_id`, at debug for probes. */
@@ -30,7 +37,7 @@ export class RequestLogController extends LogController {
 
   override incomingRequest(request: FastifyRequest): void {
     // Traced, the line waits for the request's span (trace-context.ts), so that it has its trace_id too.
-    if (isTraced(request)) deferredIncoming.add(request);
+    if (isTraced(request)) (request.log as HoldingLogger)[INCOMING_HELD] = true;
     else logIncomingRequest(request);
   }
 
