@@ -130,8 +130,9 @@ async function flashSale(db: BenchDatabase, pgbench: string | undefined): Promis
 }
 
 /**
- * The service's order transaction as a pgbench script: the same two statements, their bound
- * values as pgbench variables (sent as parameters: --protocol=extended). What the first statement
+ * The service's order transaction as a pgbench script: the same two statements (the second also
+ * writes the order's event), their bound values as pgbench variables (sent as parameters:
+ * --protocol=extended). What the first statement
  * returns for the second (the drawn ids and time) is kept with \gset, as the service keeps it;
  * one product, so it returns one row. No Idempotency-Key, as in the service's load.
  */
@@ -159,6 +160,13 @@ function pgbenchOrder(productId: number): { script: string; defines: Record<stri
       10: ":prices",
       11: "NULL",
       12: "NULL",
+      // Its order.created event, as the service writes it (no webhook endpoint in this benchmark).
+      13: "gen_random_uuid()",
+      14: "'order.created'",
+      15: "('order:' || :taken_order_id::text)",
+      16: "jsonb_build_object('id', :taken_order_id::int, 'status', 'created', 'total', :price::numeric)",
+      17: "'{}'",
+      18: "'{}'",
     })};`,
     "COMMIT;",
     "",

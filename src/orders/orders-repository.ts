@@ -11,7 +11,7 @@ import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 import { countOrders, orderKeysetPage, type OrderFilter } from "./list-statements.js";
 import { filterSignature, orderKeyOf, type OrderCursor } from "./cursor.js";
-import { recordEvent } from "../events/index.js";
+import { pendingEvent, recordEvent } from "../events/index.js";
 import type { Wire } from "../infra/http/operation-types.js";
 
 export interface OrderLine {
@@ -283,7 +283,8 @@ export class OrdersRepository {
       fulfilledAt: null,
       items,
     };
-    await tx.$queryRawUnsafe(
+    const event = pendingEvent("order.created", this.wire(order));
+    const [written] = await tx.$queryRawUnsafe<{ written: string | null }[]>(
       WRITE_ORDER,
       order.id,
       userId,
@@ -297,8 +298,9 @@ export class OrdersRepository {
       items.map((item) => item.lineTotal.toString()),
       idempotency ? JSON.stringify(idempotency.answerFor(order)) : null,
       idempotency?.key ?? null,
+      ...event.values,
     );
-    await recordEvent(tx, "order.created", this.wire(order));
+    event.written(written?.written ?? null);
     return { order, replayed: false, unitsSold: lines.reduce((sum, line) => sum + line.quantity, 0) };
   }
 

@@ -8,6 +8,8 @@
 // order and never deadlock. Under READ COMMITTED a lock that waited returns the row as the holder
 // committed it, and the UPDATE that follows in the same statement rewrites that newest version.
 
+import { recordEventCall } from "../events/index.js";
+
 /**
  * Locks the products of an order, checks every line's stock and takes it, all or nothing, in one
  * statement. $1: product ids (distinct), $2: quantities in the same order.
@@ -40,7 +42,9 @@ FROM locked l ORDER BY l.id`;
  * Writes the order, its lines and the answer an Idempotency-Key replays, in one statement, with
  * the ids and time TAKE_STOCK drew. $1: order id, $2: user id, $3: total, $4: created_at,
  * $5..$10: the lines (ids, product ids, names, unit prices, quantities, line totals),
- * $11: the answer to replay (jsonb) and $12: the Idempotency-Key, or both null.
+ * $11: the answer to replay (jsonb) and $12: the Idempotency-Key, or both null; $13..$18: the
+ * order.created event (pendingEvent's values), written by the same statement. Answers the order's
+ * id and what record_event answered (`written`).
  */
 export const WRITE_ORDER = `
 WITH new_order AS (
@@ -52,7 +56,7 @@ WITH new_order AS (
 ), answer AS (
   UPDATE idempotency_keys SET status_code = 201, body = $11::jsonb WHERE user_id = $2::uuid AND key = $12::text
 )
-SELECT $1::int AS id`;
+SELECT $1::int AS id, ${recordEventCall(13)} AS written`;
 
 /**
  * Cancels an order that is still `created` and puts its lines back in stock, in one statement:
