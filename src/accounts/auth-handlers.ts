@@ -1,6 +1,7 @@
+import type { FastifyBaseLogger } from "fastify";
 import type { TokenService } from "./tokens.js";
 import type { UsersRepository } from "./users-repository.js";
-import { verifyAgainstDummy, verifyPassword } from "./passwords.js";
+import { hashIsOutdated, hashPassword, verifyAgainstDummy, verifyPassword } from "./passwords.js";
 import { normalizeName } from "../shared/names.js";
 import { invalidCredentials } from "../errors/app-error.js";
 import type { AuthLimits } from "./auth-limits.js";
@@ -12,6 +13,19 @@ export function authHandlers(deps: {
   limits: AuthLimits;
 }): HandlersFor<"obtainToken" | "refreshToken" | "revokeToken"> {
   const { users, tokens, limits } = deps;
+
+  /**
+   * A password hashed with older settings is hashed again with today's once it is known (at a
+   * login). Best effort: the login succeeds either way, and the next one tries again.
+   */
+  async function storeNewHash(account: { id: string; passwordHash: string }, password: string, log: FastifyBaseLogger): Promise<void> {
+    try {
+      await users.replacePasswordHash(account.id, account.passwordHash, await hashPassword(password));
+    } catch (err) {
+      log.warn({ err }, "storing a password hash with today's settings failed; the next login tries again");
+    }
+  }
+
   return {
     async obtainToken(request) {
       await limits.beforeLogin(request);
@@ -25,6 +39,7 @@ export function authHandlers(deps: {
           release = false; // the reserved attempt stays counted: a failure
           throw invalidCredentials();
         }
+        if (hashIsOutdated(account.passwordHash)) await storeNewHash(account, request.body.password, request.log);
         return await tokens.issue(account.id, account.tokensValidAfter);
       } finally {
         if (release) await limits.releaseLogin(request);

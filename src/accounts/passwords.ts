@@ -7,10 +7,12 @@ import type { FieldError, FieldPath } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
 
 /**
- * argon2id at OWASP's first recommended setting (19 MiB, 2 iterations, 1 lane).
+ * argon2id at one of the settings OWASP rates equally strong: 9 MiB, 4 iterations, 1 lane. Its
+ * first one (19 MiB, 2 iterations) took about 15 % more CPU per hash here, much of it spent
+ * allocating the larger block, and twice the memory per hash in flight (docs/reference/performance.md).
  * argon2 hashes on libuv's thread pool, so the event loop never waits for it.
  */
-const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
+export const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 9 * 1024, timeCost: 4, parallelism: 1 } as const;
 
 /**
  * Hashes at once: no more than the cores can run, and always fewer than libuv's thread pool
@@ -28,6 +30,15 @@ const commonPasswords = new Set(dictionary["passwords-common"] as string[]);
 
 export function hashPassword(password: string): Promise<string> {
   return hashing(() => argon2.hash(password, HASH_OPTIONS));
+}
+
+/** Whether a stored hash was made with other settings than today's (a login then stores a new one). */
+export function hashIsOutdated(hash: string): boolean {
+  try {
+    return argon2.needsRehash(hash, HASH_OPTIONS);
+  } catch {
+    return false; // not an argon2 hash: verifying it fails anyway
+  }
 }
 
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {

@@ -60,6 +60,14 @@ export class UsersRepository {
     return this.db.user.findUnique({ where: { id }, select: { passwordHash: true } }).then((row) => row?.passwordHash ?? null);
   }
 
+  /**
+   * Stores a new hash of the same password (made with today's settings), unless the password
+   * changed meanwhile. Not a change to the user: `updated_at` stays, which Prisma's update would set.
+   */
+  async replacePasswordHash(id: string, current: string, next: string): Promise<void> {
+    await this.db.$executeRaw`UPDATE users SET password_hash = ${next} WHERE id = ${id}::uuid AND password_hash = ${current}`;
+  }
+
   async page(limit: number, offset: number): Promise<{ count: number; rows: UserRecord[] }> {
     const [count, rows] = await Promise.all([
       this.db.user.count(),

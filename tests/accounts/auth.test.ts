@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import argon2 from "argon2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRINCIPAL_TTL_MS } from "../../src/accounts/authentication.js";
 import { ADMIN } from "../../support/admin.js";
@@ -51,6 +52,31 @@ describe("tokens", () => {
     expect({ ...unknownName.json(), request_id: "" }).toEqual({ ...wrongPassword.json(), request_id: "" });
     expect(wrongPassword.json().detail).toBe("No active account found with the given credentials");
     expect(wrongPassword.headers["www-authenticate"]).toBe('Bearer realm="api"');
+  });
+
+  it("hash a password made with older settings again at its next login, and not for a wrong one", async () => {
+    const password = "an older hash's secret";
+    const registered = await t.request({ method: "POST", url: "/api/register/", payload: { name: "older-hash", password } });
+    expect(registered.statusCode).toBe(201);
+    const { id } = registered.json();
+    // As registration stored it before: OWASP's first setting, 19 MiB and 2 iterations.
+    const older = await argon2.hash(password, { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 });
+    await t.database.prisma.$executeRaw`UPDATE users SET password_hash = ${older} WHERE id = ${id}::uuid`;
+    const stored = () => t.database.prisma.user.findUniqueOrThrow({ where: { id }, select: { passwordHash: true, updatedAt: true } });
+    const before = await stored();
+
+    const wrong = await t.request({ method: "POST", url: "/api/token/", payload: { name: "older-hash", password: "not the secret" } });
+    expect(wrong.statusCode).toBe(401);
+    expect((await stored()).passwordHash).toBe(older);
+
+    expect((await t.request({ method: "POST", url: "/api/token/", payload: { name: "older-hash", password } })).statusCode).toBe(200);
+    const after = await stored();
+    expect(after.passwordHash).not.toBe(older);
+    expect(after.passwordHash.split("$")[3]!.split(",").sort()).toEqual(["m=9216", "p=1", "t=4"]);
+    expect(await argon2.verify(after.passwordHash, password)).toBe(true);
+    expect(after.updatedAt).toEqual(before.updatedAt); // not a change the user made
+    expect((await t.request({ method: "POST", url: "/api/token/", payload: { name: "older-hash", password } })).statusCode).toBe(200);
+    expect((await stored()).passwordHash).toBe(after.passwordHash); // hashed again once, not at every login
   });
 
   it("rotates refresh tokens and revokes the family when a retired one is reused", async () => {

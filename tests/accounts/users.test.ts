@@ -27,7 +27,7 @@ describe("registration", () => {
     expect(response.body).not.toMatch(/secret|hash|argon/i);
     const stored = await t.database.prisma.user.findUniqueOrThrow({ where: { id: body.id } });
     expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$/);
-    expect(stored.passwordHash.split("$")[3]!.split(",").sort()).toEqual(["m=19456", "p=1", "t=2"]);
+    expect(stored.passwordHash.split("$")[3]!.split(",").sort()).toEqual(["m=9216", "p=1", "t=4"]);
   });
 
   it("refuses a name taken in another case", async () => {
