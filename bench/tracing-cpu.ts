@@ -43,7 +43,8 @@ await main("bench:tracing-cpu", async () => {
   const sink = await startOtlpSink();
   onCleanup(async () => sink.close());
   const db = await step("PostgreSQL database + migrations", () => createBenchDatabase("postgres", "tracingcpu"));
-  const { firstId, lastId } = await step("seeding 1000 products", () => db.withUrl((url) => seedProducts(url, 1_000)));
+  // Stock for every round and variant: 1,000 units each ran out in the third round of three variants.
+  const { firstId, lastId } = await step("seeding 1000 products", () => db.withUrl((url) => seedProducts(url, 1_000, 1_000_000)));
   const variants: Record<string, Record<string, string>> = { off: {}, on: tracingEnvironment(sink, ratio) };
   for (const [i, variant] of (process.env.BENCH_VARIANTS ?? "").split(";").filter(Boolean).entries()) {
     variants[`on+${i + 1}`] = { ...variants.on!, ...Object.fromEntries(variant.split(",").map((kv) => kv.split("=") as [string, string])) };
