@@ -8,8 +8,9 @@ import { SPEC_LIMITS } from "../infra/spec-limits.js";
 
 /**
  * argon2id at one of the settings OWASP rates equally strong: 9 MiB, 4 iterations, 1 lane. Its
- * first one (19 MiB, 2 iterations) took about 15 % more CPU per hash here, much of it spent
- * allocating the larger block, and twice the memory per hash in flight (docs/reference/performance.md).
+ * first one (19 MiB, 2 iterations) does about as many block operations but took about 15 % more
+ * CPU per hash here, its larger block fitting the caches worse, and twice the memory per hash in
+ * flight (docs/reference/performance.md, `npm run bench:hash`).
  * argon2 hashes on libuv's thread pool, so the event loop never waits for it.
  */
 export const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 9 * 1024, timeCost: 4, parallelism: 1 } as const;
