@@ -39,7 +39,9 @@ async function measure(mib: number, iterations: number): Promise<{ wallMs: numbe
 
 await main("bench:hash", async () => {
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_HASH_ROUNDS: a whole number ≥ 1, not ${process.env.BENCH_HASH_ROUNDS}`);
-  if (!(Number.isInteger(parallel) && parallel >= 1 && hashes >= parallel)) throw new Error("BENCH_HASH_PARALLEL: 1 to BENCH_HASHES");
+  if (!(Number.isInteger(parallel) && parallel >= 1 && Number.isInteger(hashes / parallel) && hashes >= parallel)) {
+    throw new Error(`BENCH_HASHES (${hashes}) must be a multiple of BENCH_HASH_PARALLEL (${parallel}), which is at least 1`);
+  }
   const samples = new Map(SETTINGS.map((setting) => [setting, [] as { wallMs: number; cpuMs: number }[]]));
   await measure(9, 4); // warm-up: the thread pool and the allocator
   for (let round = 1; round <= rounds; round++) {
