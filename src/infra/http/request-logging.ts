@@ -36,7 +36,7 @@ export class RequestLogController extends LogController {
   }
 
   override incomingRequest(request: FastifyRequest): void {
-    // Traced, the line waits for the request's span (trace-context.ts), so that it has its trace_id too.
+    // Traced, the line waits for the request's trace id (rememberTraceId, trace-context.ts), so that it has its trace_id too.
     if (isTraced(request)) (request.log as HoldingLogger)[INCOMING_HELD] = true;
     else logIncomingRequest(request);
   }
