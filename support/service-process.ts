@@ -92,7 +92,8 @@ export async function waitUntilReady(
   void service.exited.then(() => (ended = true));
   const deadline = Date.now() + timeoutMs;
   while (!(await ready())) {
-    if (ended) throw new Error(`${what} exited early (code ${service.child.exitCode}, signal ${service.child.signalCode}), before it was ready:\n${service.output()}`);
+    if (ended)
+      throw new Error(`${what} exited early (code ${service.child.exitCode}, signal ${service.child.signalCode}), before it was ready:\n${service.output()}`);
     if (Date.now() > deadline) {
       await service.stop("SIGKILL");
       throw new Error(`${what} was not ready within ${timeoutMs / 1000} s:\n${service.output()}`);
