@@ -97,6 +97,14 @@ interface ProductRow {
   updatedAt: Date;
 }
 
+export interface ProductsRepositoryOptions {
+  wire: ProductWire;
+  onCoalescedRead?: (reads: number) => void;
+  readsFromPrimary?: () => boolean;
+  /** Statements of coalesced reads by id in flight at once (src/catalogue/coalesced-reads.ts); default: no bound. */
+  readsInFlight?: number;
+}
+
 export class ProductsRepository {
   private readonly counts: LRUCache<string, number, BoundStatement>;
   private readonly pages: PageCache<ProductRow>;
@@ -111,18 +119,21 @@ export class ProductsRepository {
 
   private readonly db: PrismaClient;
   private readonly sql: SqlRunner;
-  private readonly options: { wire: ProductWire; onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean };
+  private readonly options: ProductsRepositoryOptions;
 
-  constructor(db: PrismaClient, sql: SqlRunner, options: { wire: ProductWire; onCoalescedRead?: (reads: number) => void; readsFromPrimary?: () => boolean }) {
+  constructor(db: PrismaClient, sql: SqlRunner, options: ProductsRepositoryOptions) {
     this.db = db;
     this.sql = sql;
     this.options = options;
     const byIds = () =>
-      coalescedReads(async (ids: number[]) => {
-        // An id no row can have is not sent: it would fail the statement for every read sharing it.
-        const rows = await this.sql<ProductRow>(productsByIds, [ids.filter(isSerialId)]);
-        return new Map(rows.map((row) => [row.id, row]));
-      }, options.onCoalescedRead);
+      coalescedReads(
+        async (ids: number[]) => {
+          // An id no row can have is not sent: it would fail the statement for every read sharing it.
+          const rows = await this.sql<ProductRow>(productsByIds, [ids.filter(isSerialId)]);
+          return new Map(rows.map((row) => [row.id, row]));
+        },
+        { onStatement: options.onCoalescedRead, maxInFlight: options.readsInFlight },
+      );
     this.byId = { replica: byIds(), primary: byIds() };
     this.readsFromPrimary = options.readsFromPrimary ?? (() => false);
     this.counts = new LRUCache<string, number, BoundStatement>({

@@ -15,6 +15,8 @@ export interface TestDatabase {
   url: string;
   /** The waits the service uses on this kind of database. */
   waits: DatabaseWaits;
+  /** PGlite: one statement at a time for every connection, as the service's embedded database. */
+  oneStatementAtATime?: boolean;
   /**
    * What the service must be told to run on `url`: through a transaction-mode pooler
    * (TEST_POOLER=pgbouncer), no named statements and the coordination connection direct.
@@ -39,7 +41,7 @@ async function copyDatabase(state: "empty" | "migrated"): Promise<TestDatabase> 
   if (setup.kind === "pglite") {
     const dump = await readFile(state === "migrated" ? setup.migratedDump : setup.emptyDump);
     const db = await startEmbeddedPostgres({ loadDataDir: new Blob([dump]) });
-    return { url: db.url, waits: EMBEDDED_WAITS, env: {}, close: () => db.close() };
+    return { url: db.url, waits: EMBEDDED_WAITS, oneStatementAtATime: true, env: {}, close: () => db.close() };
   }
   const name = `test_${randomBytes(6).toString("hex")}`;
   await createDatabase(setup.serverUrl, name, state === "migrated" ? setup.template : "template0");

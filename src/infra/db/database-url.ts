@@ -6,6 +6,8 @@ import { startEmbeddedPostgres } from "./embedded.js";
 export interface DatabaseLocation {
   url: string;
   embedded: boolean;
+  /** The database runs one statement at a time for every connection (the embedded one). */
+  oneStatementAtATime: boolean;
   /** Waits suited to this database, for createDatabaseClient. */
   waits: DatabaseWaits;
   /** Stops the embedded database, if this process started one. */
@@ -24,8 +26,8 @@ export const EMBEDDED_WAITS: DatabaseWaits = { acquireTimeoutMs: 60_000, connect
  */
 export async function resolveDatabase(config: Config, onEmbeddedFailure?: (error: Error) => void): Promise<DatabaseLocation> {
   if (config.DATABASE_URL) {
-    return { url: config.DATABASE_URL, embedded: false, waits: {}, close: async () => {} };
+    return { url: config.DATABASE_URL, embedded: false, oneStatementAtATime: false, waits: {}, close: async () => {} };
   }
   const embedded = await startEmbeddedPostgres({ dataDir: join(config.DATA_DIR, "pglite"), onFailure: onEmbeddedFailure });
-  return { url: embedded.url, embedded: true, waits: EMBEDDED_WAITS, close: () => embedded.close() };
+  return { url: embedded.url, embedded: true, oneStatementAtATime: true, waits: EMBEDDED_WAITS, close: () => embedded.close() };
 }

@@ -11,6 +11,8 @@ import { embeddedFailure } from "../startup/checks.js";
 export interface ProvidedDatabase {
   url: string;
   waits?: DatabaseWaits;
+  /** It runs one statement at a time for every connection (an embedded database started elsewhere, as tests do). */
+  oneStatementAtATime?: boolean;
   close?(): Promise<void>;
 }
 
@@ -19,6 +21,8 @@ export interface Database extends DatabaseClient {
   url: string;
   /** True when this process started the embedded PostgreSQL itself (no DATABASE_URL). */
   embedded: boolean;
+  /** True when the database runs one statement at a time for every connection (the embedded one). */
+  oneStatementAtATime: boolean;
   /** True when the current request's reads go to the primary although there is a read replica (its client just wrote). */
   readsFromPrimary(): boolean;
 }
@@ -70,13 +74,25 @@ export const databasePlugin = fp(
     // Registered after the location's hook, so it runs before it (onClose hooks run last-in, first-out).
     app.addHook("onClose", () => client.close());
     metrics.watchPool(client.pool);
-    app.decorate("database", { ...client, url: location.url, embedded: location.embedded, readsFromPrimary: () => routing.readsFromPrimary() });
+    app.decorate("database", {
+      ...client,
+      url: location.url,
+      embedded: location.embedded,
+      oneStatementAtATime: location.oneStatementAtATime,
+      readsFromPrimary: () => routing.readsFromPrimary(),
+    });
   },
   { name: "database", dependencies: ["config", "metrics"], fastify: "5.x" },
 );
 
 function provided(database: ProvidedDatabase): DatabaseLocation {
-  return { url: database.url, embedded: false, waits: database.waits ?? {}, close: database.close ?? (async () => {}) };
+  return {
+    url: database.url,
+    embedded: false,
+    oneStatementAtATime: database.oneStatementAtATime ?? false,
+    waits: database.waits ?? {},
+    close: database.close ?? (async () => {}),
+  };
 }
 
 async function open(app: FastifyInstance): Promise<DatabaseLocation> {
