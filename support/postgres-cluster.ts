@@ -139,11 +139,47 @@ export async function systemUser(name: string): Promise<{ uid: number; gid: numb
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function freePort(): Promise<number> {
+/**
+ * A port nothing listens on, for a server about to start. Taken below the kernel's ephemeral range
+ * where there is room: a port from that range (what binding port 0 gives) can become the local
+ * port of any outgoing connection on the machine before the server binds it, and then the server
+ * fails with EADDRINUSE (seen on CI, with many tests connecting at once). Each process walks up
+ * from a random start, so it never hands out a port twice and two processes rarely meet.
+ */
+export async function freePort(): Promise<number> {
+  const below = await ephemeralRangeStart();
+  if (below > FIXED_PORTS_FROM + 1_000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = nextPort === undefined || nextPort + 1 >= below ? FIXED_PORTS_FROM + Math.floor(Math.random() * (below - FIXED_PORTS_FROM)) : nextPort + 1;
+      nextPort = port;
+      if (await canListen(port)) return port;
+    }
+  }
+  return listenOnce(0);
+}
+
+/** Ports below this are left to the machine's own services. */
+const FIXED_PORTS_FROM = 10_000;
+let nextPort: number | undefined;
+
+/** The first port of the kernel's ephemeral range (Linux); elsewhere 0, so that port 0 is used. */
+async function ephemeralRangeStart(): Promise<number> {
+  const range = await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "");
+  return Number(range.trim().split(/\s+/)[0]) || 0;
+}
+
+const canListen = (port: number) =>
+  listenOnce(port).then(
+    () => true,
+    () => false,
+  );
+
+/** Listens on 127.0.0.1:`port` (0: any free port), closes again, and resolves with the port. */
+function listenOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(port, "127.0.0.1", () => {
       const address = server.address();
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
