@@ -138,7 +138,6 @@ export async function systemUser(name: string): Promise<{ uid: number; gid: numb
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
 /**
  * A port nothing listens on, for a server about to start. Taken below the kernel's ephemeral range
  * where there is room: a port from that range (what binding port 0 gives) can become the local
