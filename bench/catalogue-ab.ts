@@ -11,7 +11,7 @@ import { registerUsers } from "./lib/api.js";
 import { randomInts, runLoad } from "./lib/load.js";
 import { main, onCleanup, startCluster } from "./lib/main.js";
 import { createMigratedDatabase, seedProducts } from "./lib/postgres.js";
-import { printTable } from "./lib/report.js";
+import { median, printTable } from "./lib/report.js";
 import { serviceEnvironment, startNodeServer, type RunningServer } from "./lib/service.js";
 
 const baseDir = process.env.BENCH_BASE_DIR;
@@ -28,12 +28,6 @@ interface Run {
   cpuUs: number;
   p99: number;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 await main("catalogue-ab", async () => {
   if (!baseDir) throw new Error("BENCH_BASE_DIR: the checkout to compare with (a git worktree with node_modules)");

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import argon2 from "argon2";
 import { HASH_OPTIONS } from "../src/accounts/passwords.js";
 import { main } from "./lib/main.js";
-import { printTable, type Row } from "./lib/report.js";
+import { median, printTable, type Row } from "./lib/report.js";
 
 const rounds = Number(process.env.BENCH_HASH_ROUNDS ?? 3);
 const hashes = Number(process.env.BENCH_HASHES ?? 80);
@@ -21,8 +21,6 @@ const SETTINGS = [
   { mib: 9, iterations: 4 },
   { mib: 7, iterations: 5 },
 ];
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function measure(mib: number, iterations: number): Promise<{ wallMs: number; cpuMs: number }> {
   const options = { type: argon2.argon2id, memoryCost: mib * 1024, timeCost: iterations, parallelism: 1 } as const;

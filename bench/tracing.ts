@@ -12,7 +12,7 @@ import { benchDuration, randomInts, randomOrder, runLoad, WARMUP_SECONDS, type R
 import { main, onCleanup, step } from "./lib/main.js";
 import { startOtlpSink, tracingEnvironment } from "./lib/otlp-sink.js";
 import { seedProducts } from "./lib/postgres.js";
-import { printChecks, printTable, type Check, type Row } from "./lib/report.js";
+import { median, printChecks, printTable, type Check, type Row } from "./lib/report.js";
 
 const PRODUCTS = 1_000;
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -32,12 +32,6 @@ interface Sample {
   non2xx: number;
   errors: number;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 await main("bench:tracing", async () => {
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS: a whole number ≥ 1, not ${process.env.BENCH_ROUNDS}`);
