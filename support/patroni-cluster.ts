@@ -95,6 +95,8 @@ export async function startPatroniCluster(options: { nodes?: number } = {}): Pro
       uid: owner?.uid,
       gid: owner?.gid,
       env: { PATH: process.env.PATH, HOME: dir, LANG: "C.UTF-8" },
+      // Its own directory: the postgres user may not enter this checkout's (a clone under `mktemp -d` is 0700).
+      cwd: dir,
       timeoutMs: 60_000,
     });
     processes.push(node.process);

@@ -65,7 +65,7 @@ log_disconnections = 0
   }
   let process_: ServiceProcess;
   try {
-    process_ = await startServiceProcess(PGBOUNCER, [join(dir, "pgbouncer.ini")], port, { uid: owner?.uid, gid: owner?.gid });
+    process_ = await startServiceProcess(PGBOUNCER, [join(dir, "pgbouncer.ini")], port, { cwd: dir, uid: owner?.uid, gid: owner?.gid });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
