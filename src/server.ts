@@ -72,13 +72,16 @@ async function main(): Promise<void> {
   if (config.WORKERS > 1 && !config.DATABASE_URL) {
     throw new StartupError("WORKERS > 1 needs DATABASE_URL: the embedded database belongs to a single process. Set DATABASE_URL, or WORKERS=1.");
   }
-  // Checked once, before anything is migrated or any worker starts.
+  await runWorkers(config.WORKERS, { check: () => checkBeforeServing(config), serve: () => serve(config) });
+}
+
+/** Once, before anything is migrated or any worker starts. */
+async function checkBeforeServing(config: Config): Promise<void> {
   await checkPortFree(config.HOST, config.PORT);
   // `make run` asks for DATABASE_URL to be migrated (--migrate): only once the port is known to be free.
   if (config.DATABASE_URL && process.argv.includes("--migrate")) console.log(await migrateDatabaseUrl(config.DATABASE_URL));
   if (config.DATABASE_URL) await checkDatabase(config.DATABASE_URL);
   await checkPooling(config);
-  await runWorkers(config.WORKERS, () => serve(config));
 }
 
 main().catch(exitWithStartupFailure);
