@@ -4,7 +4,7 @@
 // verifies every interaction of that pact, with state handlers that make the data each needs
 // (a user exists, a product with stock N exists, an order exists). docs/guides/contract-testing.md
 // says how a team's pacts are verified here.
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MatchersV3, PactV3, Verifier } from "@pact-foundation/pact";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,10 +158,12 @@ describe("provider verification (this service)", () => {
   };
 
   it("verifies every interaction of the pacts in artifacts/pacts against the running service", async () => {
+    const pactFile = join(PACTS, `${CONSUMER}-${PROVIDER}.json`);
+    expect(existsSync(pactFile), `${pactFile} is missing: the consumer test above did not write it`).toBe(true);
     const verified = await new Verifier({
       provider: PROVIDER,
       providerBaseUrl: baseUrl,
-      pactUrls: [join(PACTS, `${CONSUMER}-${PROVIDER}.json`)],
+      pactUrls: [pactFile],
       stateHandlers,
       // The pact holds an example token; each request goes with the token of its state's user.
       requestFilter: (request: { headers: Record<string, string | string[] | undefined> }, _response: unknown, next: () => void) => {
