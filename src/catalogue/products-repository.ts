@@ -21,7 +21,7 @@ import {
 import type { MoneyText } from "../shared/money.js";
 import type { NormalizedName } from "../shared/names.js";
 import { sortKeyOf, type CatalogueCursor } from "./cursor.js";
-import { lockResourceEvents, recordEvent } from "../events/index.js";
+import { lockResourceEvents, recordEvent, transactionWithEvents } from "../events/index.js";
 import type { Wire } from "../infra/http/operation-types.js";
 
 /** A product as the API describes it: what its events carry. */
@@ -223,7 +223,7 @@ export class ProductsRepository {
 
   async create(input: Required<ProductFields>): Promise<ProductRecord> {
     try {
-      return await this.db.$transaction(async (tx) => {
+      return await transactionWithEvents(this.db, async (tx) => {
         const product = await tx.product.create({
           data: { name: input.name.name, nameKey: input.name.key, price: input.price, stock: input.stock },
           select: fields,
@@ -256,7 +256,7 @@ export class ProductsRepository {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        const row = await this.db.$transaction(async (tx) => {
+        const row = await transactionWithEvents(this.db, async (tx) => {
           await lockResourceEvents(tx, "product", id);
           const [updated] = await tx.$queryRaw<ProductRow[]>`
             UPDATE products SET ${Prisma.join(sets)} WHERE ${Prisma.join(conditions, " AND ")}
@@ -279,7 +279,7 @@ export class ProductsRepository {
    * price (order_items.product_id becomes null). False when it does not exist.
    */
   async delete(id: number, expected?: ExpectedVersion): Promise<boolean> {
-    const deleted = await this.db.$transaction(async (tx) => {
+    const deleted = await transactionWithEvents(this.db, async (tx) => {
       await lockResourceEvents(tx, "product", id);
       const [row] = await tx.$queryRaw<ProductRow[]>`
         DELETE FROM products WHERE ${Prisma.join([Prisma.sql`id = ${id}::int`, ...versionCondition(expected)], " AND ")}

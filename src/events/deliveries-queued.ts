@@ -19,7 +19,8 @@ export function deliveriesQueued(): void {
 /**
  * A dispatcher of this process that takes deliveries at insert: the writing transaction inserts
  * them already leased to it (their first attempt claimed), and hands them over; it sends them
- * once that transaction has committed. It takes only what was written to its own database.
+ * once that transaction has committed (told so by `committed`, or else by asking the database).
+ * It takes only what was written to its own database.
  */
 export interface DeliveryTaker {
   /** Its database (see DeliveriesRepository.databaseIdentity). */
@@ -30,6 +31,8 @@ export interface DeliveryTaker {
   hasRoom(): boolean;
   /** Deliveries leased to it by the transaction `xid`, not committed yet. */
   take(xid: string, deliveries: ClaimedDelivery[]): void;
+  /** The transaction `xid` has committed: its deliveries can go now. */
+  committed(xid: string): void;
 }
 
 const takers = new Set<DeliveryTaker>();

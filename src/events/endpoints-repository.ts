@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { PrismaClient, WebhookDelivery, WebhookEndpoint } from "../../generated/prisma/client.js";
-import { recordEvent } from "./outbox.js";
+import { recordEvent, transactionWithEvents } from "./outbox.js";
 import { TEST_EVENT_TYPE } from "./event-types.js";
 import { newSecret } from "./webhook-signing.js";
 
@@ -60,7 +60,7 @@ export class EndpointsRepository {
 
   /** Queues a `webhook.test` event for this endpoint alone. Null when it does not exist. */
   async sendTest(id: string): Promise<DeliveryRecord | null> {
-    return this.db.$transaction(async (tx) => {
+    return transactionWithEvents(this.db, async (tx) => {
       const endpoint = await tx.webhookEndpoint.findUnique({ where: { id } });
       if (!endpoint) return null;
       const eventId = await recordEvent(tx, TEST_EVENT_TYPE, { id: endpoint.id, url: endpoint.url });

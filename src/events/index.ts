@@ -10,7 +10,7 @@ import { webhookHandlers } from "./webhook-handlers.js";
 import { parseSchedule } from "./webhook-schedule.js";
 
 export { EVENT_TYPES, type EventData, type EventType } from "./event-types.js";
-export { lockResourceEvents, pendingEvent, recordEvent, recordEventCall } from "./outbox.js";
+export { lockResourceEvents, pendingEvent, recordEvent, recordEventCall, transactionWithEvents } from "./outbox.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from "uuid";
-import type { Prisma } from "../../generated/prisma/client.js";
+import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 import { availableTakers, deliveriesQueued, type DeliveryTaker } from "./deliveries-queued.js";
 import type { ClaimedDelivery } from "./deliveries-repository.js";
 import type { EventData, EventType, TEST_EVENT_TYPE } from "./event-types.js";
@@ -51,15 +51,45 @@ export interface PendingEvent {
   written(written: string | null): void;
 }
 
-/** The values of an event about `data` (the resource after the change, as the API describes it), for a statement of the change's transaction. */
-export function pendingEvent(type: EventType | typeof TEST_EVENT_TYPE, data: EventData | Record<string, unknown>): PendingEvent {
+/** What a transaction run by transactionWithEvents tells its dispatchers once it has committed. */
+const commitNotices = new WeakMap<Prisma.TransactionClient, (() => void)[]>();
+
+/**
+ * Runs `body` in a transaction of `db` (as `db.$transaction(body, options)`). Once it has
+ * committed, the dispatchers that took its events' deliveries at insert send them at once. In any
+ * other transaction they wait until their dispatcher has asked the database whether it committed.
+ */
+export async function transactionWithEvents<T>(
+  db: PrismaClient,
+  body: (tx: Prisma.TransactionClient) => Promise<T>,
+  options?: { timeout?: number },
+): Promise<T> {
+  const notices: (() => void)[] = [];
+  const result = await db.$transaction((tx) => {
+    commitNotices.set(tx, notices);
+    return body(tx);
+  }, options);
+  for (const notice of notices) notice();
+  return result;
+}
+
+/**
+ * The values of an event about `data` (the resource after the change, as the API describes it),
+ * for a statement of the change's transaction `tx`.
+ */
+export function pendingEvent(tx: Prisma.TransactionClient, type: EventType | typeof TEST_EVENT_TYPE, data: EventData | Record<string, unknown>): PendingEvent {
   const id = uuidv7();
   const takers = availableTakers();
   return {
     id,
     values: [id, type, resourceOf(type, data), JSON.stringify(data), takers.map((taker) => taker.database), takers.map((taker) => taker.leaseMs)],
     written: (text) => {
-      if (text !== null) handOver(id, type, takers, JSON.parse(text) as Written);
+      if (text === null) return;
+      const { xid, takenBy } = handOver(id, type, takers, JSON.parse(text) as Written);
+      if (takenBy.length === 0) return;
+      commitNotices.get(tx)?.push(() => {
+        for (const taker of takenBy) taker.committed(xid);
+      });
     },
   };
 }
@@ -70,14 +100,17 @@ export async function recordEvent(
   type: EventType | typeof TEST_EVENT_TYPE,
   data: EventData | Record<string, unknown>,
 ): Promise<string> {
-  const event = pendingEvent(type, data);
+  const event = pendingEvent(tx, type, data);
   const [row] = await tx.$queryRawUnsafe<{ written: string | null }[]>(WRITE_EVENT, ...event.values);
   event.written(row?.written ?? null);
   return event.id;
 }
 
-/** The deliveries record_event wrote already taken go to their dispatchers; the others are announced to be claimed. */
-function handOver(id: string, type: string, takers: DeliveryTaker[], written: Written): void {
+/**
+ * The deliveries record_event wrote already taken go to their dispatchers; the others are
+ * announced to be claimed. Answers the writing transaction's id and the dispatchers that took some.
+ */
+function handOver(id: string, type: string, takers: DeliveryTaker[], written: Written): { xid: string; takenBy: DeliveryTaker[] } {
   const occurredAt = new Date(written.occurredAt);
   const taken = new Map<number, ClaimedDelivery[]>();
   let queued = false;
@@ -100,6 +133,7 @@ function handOver(id: string, type: string, takers: DeliveryTaker[], written: Wr
   }
   for (const [taker, deliveries] of taken) takers[taker - 1]!.take(written.xid, deliveries);
   if (queued) deliveriesQueued();
+  return { xid: written.xid, takenBy: [...taken.keys()].map((taker) => takers[taker - 1]!) };
 }
 
 /** "order:12" for an order event about order 12. */

@@ -23,9 +23,11 @@ const COMMIT_SETTLE_MS = 10;
 const TAKEN_PER_SLOT = 4;
 /**
  * How long after a transaction handed deliveries over this process asks whether it committed
- * (one statement for every transaction waiting), and asks again while it is still in progress.
+ * (one statement for every transaction waiting), and asks again while it is still in progress,
+ * unless the transaction said so itself meanwhile (transactionWithEvents, the normal case). The
+ * question is for the rest: a transaction that rolled back, or whose COMMIT got no answer.
  */
-const COMMIT_CHECK_MS = 3;
+const COMMIT_CHECK_MS = 50;
 
 export type AttemptOutcome = "delivered" | "retrying" | "failed";
 
@@ -51,8 +53,8 @@ export interface DispatcherOptions {
  *
  * In the normal case there is no claim at all: a transaction of this process writes its
  * deliveries already leased to this dispatcher (recordEvent) and hands them over; they are sent
- * once the database says that transaction committed, and never if it rolled back. If this
- * process dies first, they are claimed by another once their lease has passed.
+ * once that transaction has committed (it says so, or the database does when asked), and never if
+ * it rolled back. If this process dies first, they are claimed by another once their lease has passed.
  */
 export class WebhookDispatcher {
   private running = false;
@@ -194,32 +196,47 @@ export class WebhookDispatcher {
         else this.awaitingCommit.set(xid, { deliveries, since: performance.now() });
         this.commitCheck ??= setTimeout(() => void this.sendCommitted(), COMMIT_CHECK_MS);
       },
+      committed: (xid) => {
+        const waiting = this.awaitingCommit.get(xid);
+        if (waiting === undefined) return; // asked and settled already
+        this.awaitingCommit.delete(xid);
+        this.sendTaken(waiting.deliveries);
+      },
     });
   }
 
+  private sendTaken(deliveries: ClaimedDelivery[]): void {
+    if (!this.running) return;
+    this.takenSending += deliveries.length;
+    this.send(deliveries, "taken");
+  }
+
   /**
-   * Sends the deliveries taken at insert whose transactions committed; forgets those of
-   * transactions that rolled back (their rows are gone) or whose state is unknown, and those
-   * waiting so long that their lease might pass before an attempt ends (claimed later instead).
+   * Asks the database about the transactions that handed deliveries over and have not said they
+   * committed: sends the deliveries of those that did; forgets those of transactions that rolled
+   * back (their rows are gone) or whose state is unknown, and those waiting so long that their
+   * lease might pass before an attempt ends (claimed later instead).
    */
   private async sendCommitted(): Promise<void> {
-    const xids = [...this.awaitingCommit.keys()];
+    // Only those that had time to say it themselves.
+    const askedFrom = performance.now() - COMMIT_CHECK_MS;
+    const xids = [...this.awaitingCommit].filter(([, waiting]) => waiting.since <= askedFrom).map(([xid]) => xid);
     let statuses: Map<string, string> | undefined;
-    try {
-      statuses = await this.options.deliveries.transactionStatuses(xids);
-    } catch (err) {
-      this.options.log.warn({ err, component: "webhooks" }, "asking whether transactions committed failed; trying again");
+    if (xids.length > 0) {
+      try {
+        statuses = await this.options.deliveries.transactionStatuses(xids);
+      } catch (err) {
+        this.options.log.warn({ err, component: "webhooks" }, "asking whether transactions committed failed; trying again");
+      }
     }
     const latest = performance.now() - this.options.timeoutMs;
     for (const xid of xids) {
-      const waiting = this.awaitingCommit.get(xid)!;
+      const waiting = this.awaitingCommit.get(xid);
+      if (waiting === undefined) continue; // it said it committed while the database was asked
       const status = statuses === undefined ? "in progress" : statuses.get(xid);
       if (status === "in progress" && waiting.since > latest && this.running) continue;
       this.awaitingCommit.delete(xid);
-      if (status === "committed" && this.running) {
-        this.takenSending += waiting.deliveries.length;
-        this.send(waiting.deliveries, "taken");
-      }
+      if (status === "committed") this.sendTaken(waiting.deliveries);
     }
     this.commitCheck = this.awaitingCommit.size > 0 && this.running ? setTimeout(() => void this.sendCommitted(), COMMIT_CHECK_MS) : undefined;
   }

@@ -11,7 +11,7 @@ import { SPEC_LIMITS } from "../infra/spec-limits.js";
 import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 import { countOrders, orderKeysetPage, type OrderFilter } from "./list-statements.js";
 import { filterSignature, orderKeyOf, type OrderCursor } from "./cursor.js";
-import { pendingEvent, recordEvent } from "../events/index.js";
+import { pendingEvent, recordEvent, transactionWithEvents } from "../events/index.js";
 import type { Wire } from "../infra/http/operation-types.js";
 
 export interface OrderLine {
@@ -186,7 +186,8 @@ export class OrdersRepository {
     const committing = new Promise<void>((resolve) => {
       commitSent = resolve;
     });
-    const transaction = this.db.$transaction(
+    const transaction = transactionWithEvents(
+      this.db,
       async (tx) => {
         const placed = await body(() => this.placeWithin(tx, userId, lines, idempotency));
         if (!placed.replayed) written = placed;
@@ -283,7 +284,7 @@ export class OrdersRepository {
       fulfilledAt: null,
       items,
     };
-    const event = pendingEvent("order.created", this.wire(order));
+    const event = pendingEvent(tx, "order.created", this.wire(order));
     const [written] = await tx.$queryRawUnsafe<{ written: string | null }[]>(
       WRITE_ORDER,
       order.id,
@@ -312,7 +313,8 @@ export class OrdersRepository {
   async cancel(id: number, ownerId?: string): Promise<CancelOutcome> {
     // The cancel and its event in one transaction; the order is read back there for the event.
     const { cancelled, order } = await withRetries(() =>
-      this.db.$transaction(
+      transactionWithEvents(
+        this.db,
         async (tx) => {
           const [row] = await tx.$queryRawUnsafe<CancelRow[]>(CANCEL_ORDER, id, ownerId ?? null, SPEC_LIMITS.maxStock);
           const found = await tx.order.findFirst({ where: { id }, include: orderWithItems });
@@ -338,7 +340,7 @@ export class OrdersRepository {
    * finds it `created`; the other waits for that one's commit, then finds it final.
    */
   async fulfil(id: number): Promise<FulfilOutcome> {
-    return withRetries(() => this.db.$transaction((tx) => this.fulfilWithin(tx, id), { timeout: 15_000 })).finally(() => this.generation++);
+    return withRetries(() => transactionWithEvents(this.db, (tx) => this.fulfilWithin(tx, id), { timeout: 15_000 })).finally(() => this.generation++);
   }
 
   private async fulfilWithin(tx: Prisma.TransactionClient, id: number): Promise<FulfilOutcome> {

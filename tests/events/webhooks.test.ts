@@ -65,6 +65,8 @@ async function metric(name: string): Promise<number> {
   const text = (await t.request({ url: "/metrics" })).body;
   return Number(new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
 }
+/** How often a dispatcher has asked the database whether transactions that handed it deliveries committed. */
+const commitQuestions = async () => (await metric('db_query_duration_seconds_count{model="WebhookDelivery",operation="transactionStatuses"}')) || 0;
 
 describe("managing webhook endpoints", () => {
   it("creates (answering the secret once), lists, reads, changes and deletes; admins only", async () => {
@@ -151,12 +153,15 @@ describe("delivering events", () => {
   it("delivers each committed change once, signed, with the event's id as webhook-id and the stream's body; nothing for a refused order", async () => {
     const hook = await endpoint(["order.created", "order.cancelled"]);
     const product = await createProduct(viaApp(t), admin, { stock: 3 });
+    const questionsBefore = await commitQuestions();
     const placed = await order(product.id, 2);
     const refused = await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: product.id, quantity: 2 }] } });
     expect(refused.statusCode).toBe(400);
     const cancelled = (await t.request({ method: "POST", url: `/api/order/${placed.id}/cancel`, token: alice.access })).json();
     await receiver.waitFor(() => forPath(hook.path).length >= 2);
     await waitForDelivery(hook.id, "delivered", 2);
+    // Both transactions said they committed: their dispatcher never had to ask the database.
+    expect(await commitQuestions()).toBe(questionsBefore);
 
     const got = forPath(hook.path);
     expect(got.map((r) => [r.payload.type, r.payload.data])).toEqual([
@@ -190,17 +195,19 @@ describe("delivering events", () => {
   it("sends nothing for a change rolled back after its event and its delivery (taken at insert) were written", async () => {
     const hook = await endpoint(["product.created"]);
     const rolledBack = { id: 2_000_000_001, name: "Rolled back", price: "1.00", stock: 1 };
+    const questionsBefore = await commitQuestions();
     await expect(
       t.app.database.prisma.$transaction(async (tx) => {
         const eventId = await recordEvent(tx, "product.created", rolledBack as never);
         // Written already leased to this process's dispatcher: its first attempt is claimed.
         const written = await tx.$queryRawUnsafe<{ attempts: number }[]>("SELECT attempts FROM webhook_deliveries WHERE event_id = $1::uuid", eventId);
         expect(written).toEqual([{ attempts: 1 }]);
-        // Long enough for the dispatcher to ask (more than once) whether this transaction committed.
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // A transaction that never says it committed: long enough for the dispatcher to ask (more than once).
+        await new Promise((resolve) => setTimeout(resolve, 150));
         throw new Error("rolled back");
       }),
     ).rejects.toThrow("rolled back");
+    await expect.poll(commitQuestions).toBeGreaterThan(questionsBefore);
     const product = await createProduct(viaApp(t), admin);
     await waitForDelivery(hook.id, "delivered");
     await new Promise((resolve) => setTimeout(resolve, 200));
