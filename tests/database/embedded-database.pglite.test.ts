@@ -4,8 +4,9 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EmbeddedDatabaseError, startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/infra/db/embedded.js";
 import { startServerProcess } from "../helpers/server-process.js";
 
@@ -71,6 +72,21 @@ describe("its own thread", () => {
       await db.close();
     }
     expect(handles("TCPServerWrap")).toBe(listeningBefore);
+  }, 60_000);
+
+  it("ends by itself when closed, once PGlite and its server are closed: nothing terminates it", async () => {
+    const terminate = vi.spyOn(Worker.prototype, "terminate");
+    try {
+      const db = await startEmbeddedPostgres({});
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      await client.query("SELECT 1");
+      await client.end();
+      await db.close();
+      expect(terminate).not.toHaveBeenCalled();
+    } finally {
+      terminate.mockRestore();
+    }
   }, 60_000);
 });
 

@@ -5,8 +5,15 @@
 // with the port and this start's password, or failed; dump the data directory; close.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+
+/**
+ * How long close() waits for the thread to end by itself once PGlite and its server are closed
+ * (tens of milliseconds) before it terminates the thread.
+ */
+const THREAD_EXIT_WAIT_MS = 2_000;
 
 export interface PgliteThreadData {
   dataDir?: string;
@@ -74,6 +81,7 @@ export async function startPgliteThread(options: PgliteThreadOptions): Promise<P
   const { loadDataDir: blob, onUnexpectedExit, ...start } = options;
   const loadDataDir = blob ? new Uint8Array(await blob.arrayBuffer()) : undefined;
   const worker = startWorker({ ...start, loadDataDir }, loadDataDir ? [loadDataDir.buffer] : []);
+  const exited = new Promise<"exited">((resolve) => worker.once("exit", () => resolve("exited")));
   const pending = new Map<number, { resolve: (bytes: Uint8Array<ArrayBuffer>) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let gone: Error | undefined;
@@ -140,7 +148,11 @@ export async function startPgliteThread(options: PgliteThreadOptions): Promise<P
     close() {
       closing ??= (async () => {
         await call("close").catch(() => {});
-        await worker.terminate();
+        // The thread ends by itself once it has wound down; terminating it at once cut that short.
+        const waited = new AbortController();
+        const ended = await Promise.race([exited, sleep(THREAD_EXIT_WAIT_MS, "waiting", { signal: waited.signal, ref: false }).catch(() => "waiting")]);
+        waited.abort();
+        if (ended !== "exited") await worker.terminate();
       })();
       return closing;
     },
