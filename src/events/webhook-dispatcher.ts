@@ -25,9 +25,10 @@ const TAKEN_PER_SLOT = 4;
  * How long after a transaction handed deliveries over this process asks whether it committed
  * (one statement for every transaction waiting), and asks again while it is still in progress,
  * unless the transaction said so itself meanwhile (transactionWithEvents, the normal case). The
- * question is for the rest: a transaction that rolled back, or whose COMMIT got no answer.
+ * question is for the rest: a transaction that rolled back (nothing to send), or whose COMMIT got
+ * no answer (rare: its deliveries go a second or two late), so it need not come soon.
  */
-const COMMIT_CHECK_MS = 50;
+const COMMIT_CHECK_MS = 1_000;
 
 export type AttemptOutcome = "delivered" | "retrying" | "failed";
 
