@@ -5,7 +5,6 @@
 // with the port and this start's password, or failed; dump the data directory; close.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
@@ -81,7 +80,7 @@ export async function startPgliteThread(options: PgliteThreadOptions): Promise<P
   const { loadDataDir: blob, onUnexpectedExit, ...start } = options;
   const loadDataDir = blob ? new Uint8Array(await blob.arrayBuffer()) : undefined;
   const worker = startWorker({ ...start, loadDataDir }, loadDataDir ? [loadDataDir.buffer] : []);
-  const exited = new Promise<"exited">((resolve) => worker.once("exit", () => resolve("exited")));
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   const pending = new Map<number, { resolve: (bytes: Uint8Array<ArrayBuffer>) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let gone: Error | undefined;
@@ -149,10 +148,9 @@ export async function startPgliteThread(options: PgliteThreadOptions): Promise<P
       closing ??= (async () => {
         await call("close").catch(() => {});
         // The thread ends by itself once it has wound down; terminating it at once cut that short.
-        const waited = new AbortController();
-        const ended = await Promise.race([exited, sleep(THREAD_EXIT_WAIT_MS, "waiting", { signal: waited.signal, ref: false }).catch(() => "waiting")]);
-        waited.abort();
-        if (ended !== "exited") await worker.terminate();
+        const overdue = setTimeout(() => void worker.terminate(), THREAD_EXIT_WAIT_MS);
+        await exited;
+        clearTimeout(overdue);
       })();
       return closing;
     },
