@@ -142,8 +142,8 @@ export async function systemUser(name: string): Promise<{ uid: number; gid: numb
  * A port nothing listens on, for a server about to start. Taken below the kernel's ephemeral range
  * where there is room: a port from that range (what binding port 0 gives) can become the local
  * port of any outgoing connection on the machine before the server binds it, and then the server
- * fails with EADDRINUSE (seen on CI, with many tests connecting at once). Each process walks up
- * from a random start, so it never hands out a port twice and two processes rarely meet.
+ * fails with EADDRINUSE. Each process walks up from a random start, so it never hands out a port
+ * twice and two processes rarely meet.
  */
 export async function freePort(): Promise<number> {
   const below = await ephemeralRangeStart();
