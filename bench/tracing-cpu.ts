@@ -16,7 +16,7 @@ import { createBenchDatabase } from "./lib/databases.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { startOtlpSink, tracingEnvironment } from "./lib/otlp-sink.js";
 import { seedProducts } from "./lib/postgres.js";
-import { printTable, type Row } from "./lib/report.js";
+import { median, printTable, type Row } from "./lib/report.js";
 import { serviceEnvironment } from "./lib/service.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -36,8 +36,6 @@ function measure(env: Record<string, string>, tracing: boolean): Promise<{ cpuUs
     child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`worker exited with ${code}: ${out}`))));
   });
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 await main("bench:tracing-cpu", async () => {
   const sink = await startOtlpSink();

@@ -97,3 +97,20 @@ describe("spans under a trace that is not recorded", () => {
     job.end();
   });
 });
+
+describe("the provider with the fast path in front", () => {
+  it("flushes the SDK's spans not exported yet", async () => {
+    const exporter = new InMemorySpanExporter();
+    const sdkProvider = new node.NodeTracerProvider({
+      sampler: new AlwaysOnSampler(),
+      // Exported only when the queue is full, after a minute, or when flushed.
+      spanProcessors: [new tracing.BatchSpanProcessor(exporter, { maxExportBatchSize: 1_000, scheduledDelayMillis: 60_000 })],
+    });
+    const provider = withUnsampledFastPath(sdkProvider);
+    provider.getTracer("test").startSpan("pending").end();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    await provider.forceFlush?.();
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual(["pending"]);
+    await sdkProvider.shutdown();
+  });
+});

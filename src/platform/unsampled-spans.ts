@@ -40,13 +40,20 @@ class UnsampledFastPathTracer implements Tracer {
   }
 }
 
+/** A provider that can send the spans it has not exported yet (the SDK's can). */
+export interface FlushableTracerProvider extends TracerProvider {
+  forceFlush?(): Promise<void>;
+}
+
 /**
  * `provider`'s tracers, each with the fast path in front, made once per name, version and schema
- * (as the SDK keeps its own): Prisma asks for its tracer at every operation.
+ * (as the SDK keeps its own): Prisma asks for its tracer at every operation. `forceFlush` still
+ * reaches the SDK's provider through the global one.
  */
-export function withUnsampledFastPath(provider: TracerProvider): TracerProvider {
+export function withUnsampledFastPath(provider: FlushableTracerProvider): FlushableTracerProvider {
   const tracers = new Map<string, Tracer>();
   return {
+    forceFlush: async () => provider.forceFlush?.(),
     getTracer: (name, version, options) => {
       const key = `${name}@${version ?? ""}:${options?.schemaUrl ?? ""}`;
       let tracer = tracers.get(key);
