@@ -5,7 +5,8 @@
 // under closed-loop load with no endpoint, two endpoints subscribed, then none again (goal: at
 // most 10 % slower than the mean of the two without; after a warm-up), with the CPU each order cost the service and
 // PostgreSQL (ms per order: the figure a shared machine does not blur; on the embedded database
-// the service's figure includes the database). Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32).
+// the service's figure includes the database), and this process's own (the load and the receiver,
+// on the same machine). Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,6 +21,11 @@ import { printTable, summarize, type Row } from "./lib/report.js";
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const rate = Number(process.env.BENCH_WEBHOOK_RATE ?? 100);
 const PRODUCTS = 1_000;
+
+function cpuSecondsOfThisProcess(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
 
 /** A local endpoint that answers 204 at once and notes when each order's event arrived. */
 async function startReceiver() {
@@ -66,7 +72,12 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
   const rows: Row[] = [];
 
   const postmaster = db.url ? await postmasterPid(db.url) : undefined;
-  const cpu = async () => ({ service: (await service.cpuSeconds()) ?? Number.NaN, postgres: postmaster ? await treeCpuSeconds(postmaster) : Number.NaN });
+  // This process's own CPU too: the load and the receiver, which share the machine with the service.
+  const cpu = async () => ({
+    service: (await service.cpuSeconds()) ?? Number.NaN,
+    postgres: postmaster ? await treeCpuSeconds(postmaster) : Number.NaN,
+    bench: cpuSecondsOfThisProcess(),
+  });
   const msPerOrder = (seconds: number, orders: number) => (Number.isNaN(seconds) ? "n/a" : Math.round((seconds * 1e5) / orders) / 100);
 
   // The deliveries of a phase are sent during it and after it: its CPU is counted until they all arrived.
@@ -91,6 +102,7 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
       non2xx: result.non2xx,
       "service ms/order": msPerOrder(after.service - before.service, created),
       "postgres ms/order": msPerOrder(after.postgres - before.postgres, created),
+      "load + receiver ms/order": msPerOrder(after.bench - before.bench, created),
     });
     return result.rps;
   };
