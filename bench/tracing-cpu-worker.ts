@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { trace, type ProxyTracerProvider } from "@opentelemetry/api";
+import { tracingRequested } from "../src/platform/tracing-switch.js";
 import type { FlushableTracerProvider } from "../src/platform/unsampled-spans.js";
 import { randomInts, randomOrder } from "./lib/load.js";
 
@@ -67,7 +68,7 @@ const failed = await run(requests);
 // of what tracing costs. (Without this, at full sampling most of the export fell after it.)
 const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as FlushableTracerProvider;
 if (provider.forceFlush) await provider.forceFlush();
-else if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
+else if (tracingRequested(process.env))
   console.error("tracing-cpu: this checkout's tracer provider cannot flush (before 38d8eef): the spans still batched at the end are not counted");
 const cpu = process.cpuUsage(before);
 const ms = performance.now() - started;

@@ -196,9 +196,16 @@ export class OrdersRepository {
       },
       { timeout: 15_000 },
     );
-    const deadline = new AbortController();
-    const unanswered = committing.then(() => sleep(COMMIT_ANSWER_WAIT_MS, NO_VERDICT, { signal: deadline.signal }));
-    unanswered.catch(() => {}); // aborted once the transaction ends
+    // A plain timer, cleared once the transaction ends: aborting a timers/promises sleep made two
+    // errors with their stack traces at every order, about 35 µs of its CPU.
+    let verdictTimer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const unanswered = committing.then(
+      () =>
+        new Promise<typeof NO_VERDICT>((resolve) => {
+          if (!ended) verdictTimer = setTimeout(resolve, COMMIT_ANSWER_WAIT_MS, NO_VERDICT);
+        }),
+    );
     try {
       const outcome = await Promise.race([transaction, unanswered]);
       if (outcome !== NO_VERDICT) return outcome;
@@ -209,7 +216,8 @@ export class OrdersRepository {
       if (!written || isConnectionLost(error)) throw error;
       return await this.confirmWritten(written, error);
     } finally {
-      deadline.abort();
+      ended = true;
+      clearTimeout(verdictTimer);
     }
   }
 
