@@ -65,7 +65,11 @@ export async function sendWebhook(target: string, headers: Record<string, string
   if (!options.allowPrivate && isIP(host) && !isPublicAddress(host)) {
     return { durationMs: 0, error: `${host} is not a public address` };
   }
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  // A timer cleared when the exchange ends (AbortSignal.timeout kept each delivery's signal and
+  // timer alive for the whole timeout), and like it, one that does not keep the process running.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), options.timeoutMs).unref();
+  const { signal } = deadline;
   const request: Dispatcher.RequestOptions = {
     origin: url.origin,
     path: `${url.pathname}${url.search}`,
@@ -90,6 +94,8 @@ export async function sendWebhook(target: string, headers: Record<string, string
     } finally {
       void fresh.close().catch(() => {});
     }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
