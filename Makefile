@@ -181,7 +181,7 @@ test-postgres: node_modules/.installed generated/prisma/client.ts
 # The orders and catalogue suites and the many-users test again, every app reaching PostgreSQL
 # through PgBouncer in transaction mode with the settings docs/guides/high-availability.md names
 # (about 2 min on 2 quiet cores, so `make test` runs only POOLER_FILES). The prepared-statement
-# test is left out (vitest.config.ts): it checks named statements, which this configuration turns off.
+# tests are left out (vitest.config.ts): they check named statements, which this configuration turns off.
 test-pooler: node_modules/.installed generated/prisma/client.ts
 	TEST_DB=postgres TEST_POOLER=pgbouncer npx vitest run --project integration tests/orders tests/catalogue tests/resilience/many-users.test.ts
 

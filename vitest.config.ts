@@ -18,9 +18,9 @@ const DATABASE_INCIDENTAL = [
   "tests/contract/docs.browser.test.ts", // the docs pages in Chromium (Try it out calls /healthz)
 ];
 const otherHalf = process.env.TEST_DB === "postgres" ? ["tests/**/*.pglite.test.ts", ...DATABASE_INCIDENTAL] : ["tests/**/*.postgres.test.ts"];
-// Through PgBouncer (TEST_POOLER=pgbouncer, `make test-pooler`) named statements are off: the file
-// that checks them has nothing to check there.
-const notThroughPooler = process.env.TEST_POOLER ? ["tests/catalogue/prepared-statements.test.ts"] : [];
+// Through PgBouncer (TEST_POOLER=pgbouncer, `make test-pooler`) named statements are off: the
+// files that check them have nothing to check there.
+const notThroughPooler = process.env.TEST_POOLER ? ["tests/catalogue/prepared-statements.test.ts", "tests/orders/prepared-statements.test.ts"] : [];
 
 export default defineConfig({
   test: {

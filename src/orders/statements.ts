@@ -9,6 +9,7 @@
 // committed it, and the UPDATE that follows in the same statement rewrites that newest version.
 
 import { recordEventCall } from "../events/index.js";
+import { preparedRaw } from "../infra/db/prepared-raw.js";
 
 /**
  * Locks the products of an order, checks every line's stock and takes it, all or nothing, in one
@@ -20,7 +21,9 @@ import { recordEventCall } from "../events/index.js";
  * write the order, its lines and the answer an Idempotency-Key replays all at once) and the
  * order's creation time (the transaction's, at the columns' precision); null otherwise.
  */
-export const TAKE_STOCK = `
+export const TAKE_STOCK = preparedRaw(
+  "order_take_stock",
+  `
 WITH wanted AS (
   SELECT * FROM unnest($1::int[], $2::int[]) AS w(id, quantity)
 ), locked AS MATERIALIZED (
@@ -36,7 +39,8 @@ SELECT l.id, l.name, l.price::text AS price, l.stock, (SELECT count(*) FROM take
   (SELECT nextval('orders_id_seq')::int FROM enough WHERE ok) AS order_id,
   (SELECT ARRAY(SELECT nextval('order_items_id_seq')::int FROM generate_series(1, cardinality($1::int[]))) FROM enough WHERE ok) AS item_ids,
   now()::timestamptz(3) AS created_at
-FROM locked l ORDER BY l.id`;
+FROM locked l ORDER BY l.id`,
+);
 
 /**
  * Writes the order, its lines and the answer an Idempotency-Key replays, in one statement, with
@@ -46,7 +50,9 @@ FROM locked l ORDER BY l.id`;
  * order.created event (pendingEvent's values), written by the same statement. Answers the order's
  * id and what record_event answered (`written`).
  */
-export const WRITE_ORDER = `
+export const WRITE_ORDER = preparedRaw(
+  "order_write",
+  `
 WITH new_order AS (
   INSERT INTO orders (id, user_id, total, created_at, updated_at) VALUES ($1::int, $2::uuid, $3::numeric, $4::timestamptz, $4::timestamptz)
 ), lines AS (
@@ -56,7 +62,8 @@ WITH new_order AS (
 ), answer AS (
   UPDATE idempotency_keys SET status_code = 201, body = $11::jsonb WHERE user_id = $2::uuid AND key = $12::text
 )
-SELECT $1::int AS id, ${recordEventCall(13)} AS written`;
+SELECT $1::int AS id, ${recordEventCall(13)} AS written`,
+);
 
 /**
  * Cancels an order that is still `created` and puts its lines back in stock, in one statement:
@@ -71,7 +78,9 @@ SELECT $1::int AS id, ${recordEventCall(13)} AS written`;
  * the units put back; when it is not, `no_room` lists the products without room for their line
  * (id order). No row when there is no `created` order of that id (and owner).
  */
-export const CANCEL_ORDER = `
+export const CANCEL_ORDER = preparedRaw(
+  "order_cancel",
+  `
 WITH target AS MATERIALIZED (
   SELECT o.id FROM orders o
   WHERE o.id = $1::int AND o.status = 'created' AND ($2::uuid IS NULL OR o.user_id = $2::uuid)
@@ -95,7 +104,8 @@ WITH target AS MATERIALIZED (
 SELECT t.id, EXISTS (SELECT 1 FROM cancelled) AS cancelled,
   (SELECT coalesce(sum(quantity), 0) FROM restocked)::int AS units_returned,
   (SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'stock', stock, 'quantity', quantity) ORDER BY id), '[]'::json) FROM no_room) AS no_room
-FROM target t`;
+FROM target t`,
+);
 
 /**
  * Fulfils an order that is still `created`: the UPDATE locks the row, and under READ COMMITTED an
@@ -103,7 +113,10 @@ FROM target t`;
  * when it is no longer `created`. Stock is not touched (it was taken when the order was placed).
  * $1: order id. Returns the order's id when it was fulfilled now; no row otherwise.
  */
-export const FULFIL_ORDER = `
+export const FULFIL_ORDER = preparedRaw(
+  "order_fulfil",
+  `
 UPDATE orders SET status = 'fulfilled', fulfilled_at = now(), updated_at = now()
 WHERE id = $1::int AND status = 'created'
-RETURNING id`;
+RETURNING id`,
+);

@@ -5,6 +5,7 @@ import { isDatabaseUnavailable } from "./errors.js";
 import { FailoverPool } from "./failover-pool.js";
 import { retryConnectionLoss } from "./failover-retry.js";
 import { WaitAwarePool, type PoolWaitVerdict, type WaitAwarePoolOptions } from "./pool-wait.js";
+import { preparedRawName } from "./prepared-raw.js";
 
 export interface DatabaseClient {
   prisma: PrismaClient;
@@ -165,10 +166,14 @@ export function createDatabaseClient(url: string, options: DatabaseClientOptions
   // An idle client whose server went away emits 'error'; the pool drops it and reconnects later.
   // Without a listener the error would end the process.
   pool.on("error", (err) => options.onPoolError?.(err));
-  const base = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: { maxWait: waits.acquireTimeoutMs + TRANSACTION_WAIT_MARGIN_MS } });
+  const prepared = options.preparedStatements ?? true;
+  // The adapter passes the generator's answer on as pg's `name`, where undefined (any text not
+  // registered in prepared-raw.ts) is an unnamed statement; its type asks for a string regardless.
+  const adapter = new PrismaPg(pool, prepared ? { statementNameGenerator: preparedRawName as (query: { sql: string }) => string } : undefined);
+  const base = new PrismaClient({ adapter, transactionOptions: { maxWait: waits.acquireTimeoutMs + TRANSACTION_WAIT_MARGIN_MS } });
   const prisma = options.observeQuery ? withQueryTimings(base, options.observeQuery) : base;
   const observe = options.observeQuery;
-  const toQuery = queryConfigs(options.preparedStatements ?? true);
+  const toQuery = queryConfigs(prepared);
   const replica = options.replica ? startReplica(new WaitAwarePool(poolOptions(options.replica.url)), options.replica, options.onPoolError) : undefined;
   for (const each of [pool, replica?.pool]) {
     // A client in use has no listener of the pool's, and Prisma's adapter listens only inside its
