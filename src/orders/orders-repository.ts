@@ -8,7 +8,7 @@ import { runFailoverSafe } from "../infra/db/failover-retry.js";
 import { userGone } from "../accounts/index.js";
 import { duplicateProducts, idempotencyKeyReused, insufficientStock, noRoomToRestock, orderOutcomeUnknown, unknownProducts } from "../errors/app-error.js";
 import { SPEC_LIMITS } from "../infra/spec-limits.js";
-import { CANCEL_ORDER, FULFIL_ORDER, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
+import { CANCEL_ORDER, CLAIM_KEY, DELETE_EXPIRED_KEY, FULFIL_ORDER, IDEMPOTENCY_WINDOW, TAKE_STOCK, WRITE_ORDER } from "./statements.js";
 import { countOrders, orderKeysetPage, type OrderFilter } from "./list-statements.js";
 import { filterSignature, orderKeyOf, type OrderCursor } from "./cursor.js";
 import { pendingEvent, recordEvent, transactionWithEvents } from "../events/index.js";
@@ -95,7 +95,6 @@ const COMMIT_ANSWER_WAIT_MS = 6_000;
 /** How long that look-up may take: a database that does not answer it leaves the outcome unknown. */
 const LOOKUP_WAIT_MS = 1_500;
 const NO_VERDICT = Symbol("no verdict");
-const IDEMPOTENCY_WINDOW = "24 hours";
 
 /** A conflict this module detects itself and resolves by running the transaction again. */
 class RetryableConflict extends Error {}
@@ -445,15 +444,8 @@ export function assertDistinctProducts(lines: OrderLine[]): void {
  * primary key until the first commits, then sees its answer. Returns the earlier answer, if any.
  */
 async function claimIdempotencyKey(tx: Prisma.TransactionClient, userId: string, idem: Idempotency): Promise<{ answer: unknown } | null> {
-  await tx.$executeRawUnsafe(
-    `DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 AND created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
-    userId,
-    idem.key,
-  );
-  const claimed = await tx.$executeRaw`
-    INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, body)
-    VALUES (${userId}::uuid, ${idem.key}, ${idem.requestHash}, 0, '{}'::jsonb)
-    ON CONFLICT DO NOTHING`;
+  await tx.$executeRawUnsafe(DELETE_EXPIRED_KEY, userId, idem.key);
+  const claimed = await tx.$executeRawUnsafe(CLAIM_KEY, userId, idem.key, idem.requestHash);
   if (claimed === 1) return null;
   const earlier = await tx.idempotencyKey.findUnique({ where: { userId_key: { userId, key: idem.key } } });
   // Expired and deleted by a concurrent request between our insert and this read: start over.

@@ -120,3 +120,24 @@ UPDATE orders SET status = 'fulfilled', fulfilled_at = now(), updated_at = now()
 WHERE id = $1::int AND status = 'created'
 RETURNING id`,
 );
+
+/** How long an Idempotency-Key keeps its answer. */
+export const IDEMPOTENCY_WINDOW = "24 hours";
+
+/** Removes the user's key when it has expired, so that it can be claimed again. $1: user id, $2: key. */
+export const DELETE_EXPIRED_KEY = preparedRaw(
+  "order_key_expired",
+  `DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 AND created_at < now() - interval '${IDEMPOTENCY_WINDOW}'`,
+);
+
+/**
+ * Claims the key for this request: one row written, or none when the key is held (by an earlier
+ * request, or by a concurrent one, whose commit this waits for). $1: user id, $2: key, $3: the
+ * request's hash.
+ */
+export const CLAIM_KEY = preparedRaw(
+  "order_key_claim",
+  `INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, body)
+VALUES ($1::uuid, $2, $3, 0, '{}'::jsonb)
+ON CONFLICT DO NOTHING`,
+);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createProduct, viaApp } from "../helpers/factories.js";
 
-const ORDER_STATEMENTS = ["order_take_stock", "order_write", "order_cancel", "order_fulfil"];
+const ORDER_STATEMENTS = ["order_take_stock", "order_write", "order_cancel", "order_fulfil", "order_key_expired", "order_key_claim"];
 
 /** Executions of each order statement prepared on the database, by name. */
 async function preparedOrderStatements(t: TestApp): Promise<Record<string, number>> {
@@ -23,7 +23,10 @@ async function preparedOrderStatements(t: TestApp): Promise<Record<string, numbe
   return executions;
 }
 
-/** Three orders of one product: one cancelled, one fulfilled. Checks every answer and the stock. */
+/**
+ * Three orders of one product (one cancelled, one fulfilled) and one with an Idempotency-Key, sent
+ * twice (the second answered from the key). Checks every answer and the stock.
+ */
 async function placeCancelFulfil(t: TestApp, name: string): Promise<void> {
   const admin = await t.adminToken();
   const buyer = await t.createUser();
@@ -41,11 +44,27 @@ async function placeCancelFulfil(t: TestApp, name: string): Promise<void> {
   const fulfilled = await t.request({ method: "POST", url: `/api/order/${placed[1]!.id}/fulfil`, token: admin });
   expect(fulfilled.statusCode, fulfilled.body).toBe(200);
   expect(fulfilled.json()).toMatchObject({ id: placed[1]!.id, status: "fulfilled" });
-  expect((await t.database.prisma.product.findUniqueOrThrow({ where: { id: product.id } })).stock).toBe(5);
+  const keyed = {
+    method: "POST" as const,
+    url: "/api/order/",
+    token: buyer.access,
+    headers: { "idempotency-key": `prepared-${name}` },
+    payload: { products: [{ id: product.id, quantity: 4 }] },
+  };
+  const first = await t.request(keyed);
+  expect(first.statusCode, first.body).toBe(201);
+  const replay = await t.request(keyed);
+  expect(replay.statusCode, replay.body).toBe(201);
+  expect(replay.json()).toEqual(first.json());
+  expect((await t.database.prisma.product.findUniqueOrThrow({ where: { id: product.id } })).stock).toBe(1);
 }
 
 describe.each([
-  { setting: "DB_PREPARED_STATEMENTS on (the default)", env: {}, prepared: { order_take_stock: 6, order_write: 6, order_cancel: 2, order_fulfil: 2 } },
+  {
+    setting: "DB_PREPARED_STATEMENTS on (the default)",
+    env: {},
+    prepared: { order_take_stock: 8, order_write: 8, order_cancel: 2, order_fulfil: 2, order_key_expired: 4, order_key_claim: 4 },
+  },
   { setting: "DB_PREPARED_STATEMENTS=false", env: { DB_PREPARED_STATEMENTS: false }, prepared: {} },
 ])("with $setting", ({ env, prepared }) => {
   let t: TestApp;
