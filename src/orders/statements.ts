@@ -1,6 +1,7 @@
-// The statements that place, cancel and fulfil orders. Kept as text with numbered parameters so that
-// the repository runs them (tx.$queryRawUnsafe, bound values) and the flash-sale benchmark's
-// pgbench script runs exactly the same SQL as its ceiling.
+// The statements that place, cancel and fulfil orders, and claim an order's Idempotency-Key, each
+// prepared once per connection under its name (preparedRaw). Kept as text with numbered
+// parameters so that the repository runs them (tx.$queryRawUnsafe, bound values) and the
+// flash-sale benchmark's pgbench script runs exactly the same SQL as its ceiling.
 //
 // Row locks: every statement that changes stock first locks the product rows it touches in id
 // order (`ORDER BY id FOR UPDATE` in a MATERIALIZED CTE: PostgreSQL sorts, then locks row by row),

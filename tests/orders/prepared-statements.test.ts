@@ -1,6 +1,7 @@
-// The statements that place, cancel and fulfil orders (src/orders/statements.ts, run through
-// Prisma inside its transactions) are prepared once per connection and reused
-// (DB_PREPARED_STATEMENTS, on by default); with the setting off nothing of theirs is prepared.
+// The statements that place, cancel and fulfil orders and claim an Idempotency-Key
+// (src/orders/statements.ts, run through Prisma inside its transactions) are prepared once per
+// connection and reused (DB_PREPARED_STATEMENTS, on by default); with the setting off nothing of
+// theirs is prepared.
 // One pooled connection, so the statements seen are the ones the orders ran on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
