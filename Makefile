@@ -93,7 +93,18 @@ SERVE_COMMAND := node --import ./dist/src/instrumentation.js dist/src/server.js
 # (npm install --omit=dev: what the image has) when an OTEL_* variable turns tracing on. Without
 # any OTEL_* variable the line is empty and nothing runs.
 TRACING_REQUESTED := node --input-type=module -e 'import { tracingRequested } from "./dist/src/platform/tracing-switch.js"; process.exit(tracingRequested(process.env) ? 0 : 1)'
+# The Node running make when it is older than package.json's engines (">=22.20"), else empty. Asked
+# only by the recipes that use it (a recursive variable), not at every make.
+NODE_TOO_OLD = $(shell node -e 'const [major, minor] = process.versions.node.split(".").map(Number); if (major < 22 || (major === 22 && minor < 20)) process.stdout.write(process.version)')
+# On an unsupported Node the service still starts (docs/guides/installing.md), but argon2's prebuilt
+# binary crashes it there (a segmentation fault, no message): npm builds argon2 from source when it
+# installs on such a Node, not when a newer Node installed node_modules. That is checked and mended here.
 run: dist/src/server.js
+	$(if $(NODE_TOO_OLD),@echo "Node $(NODE_TOO_OLD) is older than the 22.20 this service supports (Node 24 LTS recommended: docs/guides/installing.md); starting anyway"; \
+		if ! { node -e 'require("argon2")'; } 2>/dev/null; then \
+			echo "argon2's prebuilt binary does not load on Node $(NODE_TOO_OLD): building it from source (npm rebuild argon2: needs a C++ compiler with make and Python)"; \
+			npm rebuild argon2 $(NPM_QUIET) >/dev/null && node -e 'require("argon2")' || exit 1; \
+		fi)
 	$(if $(filter OTEL_%,$(.VARIABLES)),@if [ ! -e node_modules/@opentelemetry/sdk-node/package.json ] && $(TRACING_REQUESTED); then \
 		echo "Tracing is on (OTEL_*): installing the tracing packages the first make run left out (npm install --omit=dev --no-save)"; \
 		npm install --omit=dev --no-save --prefer-offline $(NPM_QUIET) || exit 1; \
@@ -103,6 +114,7 @@ run: dist/src/server.js
 # The checks and the unit tier are mostly single-threaded tools, so they share the two cores (-j2);
 # each one's output is printed whole when it ends. The integration halves use both cores each.
 test:
+	$(if $(NODE_TOO_OLD),@echo "make test needs Node 22.20 or later (24 LTS recommended) and this is $(NODE_TOO_OLD): docs/guides/installing.md says how to get it (from the npm registry too)" >&2; exit 1)
 	rm -rf $(COVERAGE_DIR) artifacts/vitest-*.json
 	@# Installed and generated first, alone: two installs at once would rewrite node_modules under each other.
 	$(MAKE) node_modules/.installed $(DEPLOY_CHECK)/node_modules/.installed generated/prisma/client.ts
