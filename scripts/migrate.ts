@@ -15,6 +15,7 @@ try {
   else {
     const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir }).catch((error: unknown) => Promise.reject(embeddedFailure(error, dataDir)));
     try {
+      if (embedded.recreated) console.log(`An earlier start was stopped while it created the embedded database in ${dataDir}: created it again`);
       console.log(describeApplied(await applyMigrations(embedded.url), `the embedded database (${dataDir})`));
     } finally {
       await embedded.close();

@@ -1,13 +1,14 @@
 // The embedded database (PGlite behind the service's own loopback server, both in a thread of
 // their own): only the process that started it can connect, concurrent connections never see each
 // other's statements, and a data directory that does not open is never replaced by a new database.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { EmbeddedDatabaseError, startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/infra/db/embedded.js";
+import { spawnProcess } from "../../support/service-process.js";
 import { startServerProcess } from "../helpers/server-process.js";
 
 let scratch: string;
@@ -229,4 +230,62 @@ describe("a data directory that does not open", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/PG_VERSION is missing.*make clean/);
   }, 120_000);
+});
+
+describe("a first start stopped while it creates the database", () => {
+  const exists = (path: string) =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
+
+  const user = { name: "after-interruption", password: "correct horse 1 battery" };
+  const post = (baseUrl: string, path: string, body: unknown) =>
+    fetch(`${baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const signIn = async (baseUrl: string) => {
+    const answer = await post(baseUrl, "/api/token/", user);
+    expect(answer.status).toBe(200);
+    return ((await answer.json()) as { access: string }).access;
+  };
+
+  it("is created again by the next start, which says so and serves", async () => {
+    const dir = join(scratch, "interrupted");
+    // A real first start of the service, killed once the new database's files have begun to appear.
+    const first = spawnProcess(process.execPath, ["--import", "tsx", "src/server.ts"], {
+      env: { ...process.env, NODE_ENV: "test", DATABASE_URL: "", DATA_DIR: dir, HOST: "127.0.0.1", PORT: "0" },
+    });
+    await vi.waitFor(
+      async () => {
+        if ((await readdir(join(dir, "pglite")).catch(() => [])).length === 0) throw new Error(`no database files yet: ${first.output()}`);
+      },
+      { timeout: 60_000, interval: 2 },
+    );
+    first.child.kill("SIGKILL");
+    await first.exited;
+    // Stopped before the creation ended: part of a database, and the mark saying so.
+    expect(await exists(join(dir, "pglite.creating")), "the creation ended before it was stopped").toBe(true);
+    expect((await readdir(join(dir, "pglite"))).length).toBeGreaterThan(0);
+
+    const server = await startServerProcess({ DATABASE_URL: "", DATA_DIR: dir });
+    try {
+      expect(server.output()).toMatch(/an earlier start was stopped while it created the embedded database in .*: created it again/);
+      expect(await exists(join(dir, "pglite.creating"))).toBe(false);
+      expect((await post(server.baseUrl, "/api/register/", user)).status).toBe(201);
+      const products = await fetch(`${server.baseUrl}/api/product/`, { headers: { authorization: `Bearer ${await signIn(server.baseUrl)}` } });
+      expect(products.status).toBe(200);
+      expect(await products.json()).toMatchObject({ count: 0, results: [] });
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+    // Created once and kept: the start after that finds its database, the user in it, and says nothing of the kind.
+    const again = await startServerProcess({ DATABASE_URL: "", DATA_DIR: dir });
+    try {
+      expect(again.output()).not.toMatch(/created it again/);
+      expect(await signIn(again.baseUrl)).toMatch(/^ey/);
+    } finally {
+      again.child.kill("SIGTERM");
+      await again.exited;
+    }
+  }, 240_000);
 });

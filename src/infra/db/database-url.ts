@@ -12,6 +12,8 @@ export interface DatabaseLocation {
   waits: DatabaseWaits;
   /** Stops the embedded database, if this process started one. */
   close(): Promise<void>;
+  /** Something about the start an operator should hear of (the embedded database created again). */
+  notice?: string;
 }
 
 /**
@@ -28,6 +30,14 @@ export async function resolveDatabase(config: Config, onEmbeddedFailure?: (error
   if (config.DATABASE_URL) {
     return { url: config.DATABASE_URL, embedded: false, oneStatementAtATime: false, waits: {}, close: async () => {} };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: join(config.DATA_DIR, "pglite"), onFailure: onEmbeddedFailure });
-  return { url: embedded.url, embedded: true, oneStatementAtATime: true, waits: EMBEDDED_WAITS, close: () => embedded.close() };
+  const dataDir = join(config.DATA_DIR, "pglite");
+  const embedded = await startEmbeddedPostgres({ dataDir, onFailure: onEmbeddedFailure });
+  return {
+    url: embedded.url,
+    embedded: true,
+    oneStatementAtATime: true,
+    waits: EMBEDDED_WAITS,
+    close: () => embedded.close(),
+    ...(embedded.recreated ? { notice: `an earlier start was stopped while it created the embedded database in ${dataDir}: created it again` } : {}),
+  };
 }

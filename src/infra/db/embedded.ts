@@ -18,6 +18,8 @@ export interface EmbeddedPostgres {
   close(): Promise<void>;
   /** An uncompressed tarball of the data directory, for `loadDataDir` (used to clone test databases). */
   dumpDataDir(): Promise<Blob>;
+  /** Set when an earlier start was stopped while it created the database in the data directory, and this start created it again. */
+  recreated: boolean;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -37,9 +39,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   const { dataDir, host = "127.0.0.1", port = 0, loadDataDir, onFailure } = opts;
   const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
   let db: PgliteThread;
+  let recreated = false;
   try {
-    if (dataDir) await refuseForeignDataDir(dataDir);
+    let creating: string | undefined;
+    if (dataDir) {
+      recreated = await discardUnfinishedCreation(dataDir);
+      if (await isNewDataDir(dataDir)) creating = await markCreation(dataDir);
+    }
     db = await openPglite({ dataDir, loadDataDir, host, port, onUnexpectedExit: onFailure });
+    if (creating) await rm(creating, { force: true });
   } catch (error) {
     await unlock();
     throw error;
@@ -56,6 +64,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       return closing;
     },
     dumpDataDir: () => db.dumpDataDir(),
+    recreated,
   };
 }
 
@@ -74,18 +83,44 @@ async function openPglite(options: PgliteThreadOptions): Promise<PgliteThread> {
 }
 
 /**
+ * Creating a database (PGlite's initdb: a few seconds, at the first start) is marked by a file
+ * beside the directory until PGlite has opened the new database. A start stopped meanwhile (a
+ * Ctrl-C during the first `make run`) leaves part of a database and nothing of anyone's, which the
+ * next start finds by this mark and creates again, instead of refusing it as a foreign directory.
+ */
+const creationMark = (dataDir: string) => `${dataDir.replace(/[/\\]+$/, "")}.creating`;
+
+async function markCreation(dataDir: string): Promise<string> {
+  const mark = creationMark(dataDir);
+  await writeFile(mark, `${process.pid}\n`);
+  return mark;
+}
+
+/** Empties the directory when an earlier start was stopped while it created the database there; says whether it did. */
+async function discardUnfinishedCreation(dataDir: string): Promise<boolean> {
+  const unfinished = await access(creationMark(dataDir)).then(
+    () => true,
+    () => false,
+  );
+  if (!unfinished) return false;
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+  return true;
+}
+
+/**
  * PGlite initialises a new database in any directory without PG_VERSION, even one that holds
  * files: so a damaged or foreign directory would be silently replaced. Only an empty (or new)
- * directory may become a new database.
+ * directory may become a new database: true for one, false for a database, refused otherwise.
  */
-async function refuseForeignDataDir(dataDir: string): Promise<void> {
+async function isNewDataDir(dataDir: string): Promise<boolean> {
   const entries = await readdir(dataDir);
-  if (entries.length === 0) return;
+  if (entries.length === 0) return true;
   const hasVersion = await access(join(dataDir, "PG_VERSION")).then(
     () => true,
     () => false,
   );
-  if (hasVersion) return;
+  if (hasVersion) return false;
   throw new EmbeddedDatabaseError(
     `The embedded database directory ${dataDir} is not empty but holds no database (PG_VERSION is missing). Restore it from a backup, or remove it (make clean) to start over with an empty database.`,
   );

@@ -44,6 +44,7 @@ export const databasePlugin = fp(
   async (app: FastifyInstance, options: { provided?: ProvidedDatabase }) => {
     const { config, serviceMetrics: metrics } = app;
     const location = options.provided ? provided(options.provided) : await open(app);
+    if (location.notice) app.log.warn({ component: "database" }, location.notice);
     app.addHook("onClose", () => location.close());
     if (location.embedded) await applyMigrations(location.url);
     const routing = new ReadYourWrites(config.DB_READ_YOUR_WRITES_MS);
