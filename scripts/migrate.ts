@@ -13,10 +13,18 @@ const dataDir = join(process.env.DATA_DIR || ".data", "pglite");
 try {
   if (url) console.log(await migrateDatabaseUrl(url));
   else {
-    const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir }).catch((error: unknown) => Promise.reject(embeddedFailure(error, dataDir)));
+    // A new database is migrated as part of its creation (see startEmbeddedPostgres).
+    let applied: string[] | undefined;
+    let migrationFailure: unknown;
+    const prepareNew = async (embeddedUrl: string) => {
+      applied = await applyMigrations(embeddedUrl).catch((error: unknown) => Promise.reject((migrationFailure = error)));
+    };
+    const embedded: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir, prepareNew }).catch((error: unknown) =>
+      Promise.reject(error === migrationFailure ? error : embeddedFailure(error, dataDir)),
+    );
     try {
       if (embedded.recreated) console.log(`An earlier start was stopped while it created the embedded database in ${dataDir}: created it again`);
-      console.log(describeApplied(await applyMigrations(embedded.url), `the embedded database (${dataDir})`));
+      console.log(describeApplied(applied ?? (await applyMigrations(embedded.url)), `the embedded database (${dataDir})`));
     } finally {
       await embedded.close();
     }

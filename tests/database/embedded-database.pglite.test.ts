@@ -248,6 +248,50 @@ describe("a first start stopped while it creates the database", () => {
     return ((await answer.json()) as { access: string }).access;
   };
 
+  it("is created again when it was stopped while the new database was being prepared (the migrations), and kept once prepared", async () => {
+    const dir = join(scratch, "unprepared");
+    const mark = `${dir}.creating`;
+    const tableExists = async (url: string, table: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ found: string | null }>("SELECT to_regclass($1)::text AS found", [table]);
+      await client.end();
+      return rows[0]!.found !== null;
+    };
+    // Stopped half-way: one table made, then the preparation never ended.
+    const stopped = startEmbeddedPostgres({
+      dataDir: dir,
+      prepareNew: async (url) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query("CREATE TABLE half_done (x int)");
+        await client.end();
+        throw new Error("stopped while preparing");
+      },
+    });
+    await expect(stopped).rejects.toThrow("stopped while preparing");
+    expect(await exists(mark)).toBe(true);
+
+    const prepared: string[] = [];
+    const db = await startEmbeddedPostgres({ dataDir: dir, prepareNew: async (url) => void prepared.push(url) });
+    expect([db.recreated, db.prepared, prepared.length]).toEqual([true, true, 1]);
+    expect(await tableExists(db.url, "half_done")).toBe(false);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query("CREATE TABLE kept (x int)");
+    await client.end();
+    await db.close();
+    expect(await exists(mark)).toBe(false);
+
+    const again = await startEmbeddedPostgres({ dataDir: dir, prepareNew: async (url) => void prepared.push(url) });
+    try {
+      expect([again.recreated, again.prepared, prepared.length]).toEqual([false, false, 1]);
+      expect(await tableExists(again.url, "kept")).toBe(true);
+    } finally {
+      await again.close();
+    }
+  }, 120_000);
+
   it("is created again by the next start, which says so and serves", async () => {
     const dir = join(scratch, "interrupted");
     // A real first start of the service, killed once the new database's files have begun to appear.

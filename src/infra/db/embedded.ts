@@ -20,6 +20,8 @@ export interface EmbeddedPostgres {
   dumpDataDir(): Promise<Blob>;
   /** Set when an earlier start was stopped while it created the database in the data directory, and this start created it again. */
   recreated: boolean;
+  /** Set when this start created the database and `prepareNew` ran on it. */
+  prepared: boolean;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -33,13 +35,21 @@ export interface EmbeddedPostgresOptions {
   loadDataDir?: Blob;
   /** Told once if the database's thread ends other than by close(): from then on every connection to it fails. */
   onFailure?: (error: Error) => void;
+  /**
+   * Run on a database this start created in `dataDir` (the migrations), as part of its creation:
+   * a start stopped before it ended leaves a database the next start creates again.
+   */
+  prepareNew?: (url: string) => Promise<void>;
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
-  const { dataDir, host = "127.0.0.1", port = 0, loadDataDir, onFailure } = opts;
+  const { dataDir, host = "127.0.0.1", port = 0, loadDataDir, onFailure, prepareNew } = opts;
   const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
-  let db: PgliteThread;
+  let db: PgliteThread | undefined;
   let recreated = false;
+  let prepared = false;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const urlOf = (thread: PgliteThread) => `postgres://${thread.user}:${thread.password}@${urlHost}:${thread.port}/postgres`;
   try {
     let creating: string | undefined;
     if (dataDir) {
@@ -47,24 +57,32 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       if (await isNewDataDir(dataDir)) creating = await markCreation(dataDir);
     }
     db = await openPglite({ dataDir, loadDataDir, host, port, onUnexpectedExit: onFailure });
-    if (creating) await rm(creating, { force: true });
+    if (creating) {
+      if (prepareNew) {
+        await prepareNew(urlOf(db));
+        prepared = true;
+      }
+      await rm(creating, { force: true });
+    }
   } catch (error) {
+    await db?.close().catch(() => {}); // the error that stopped the start is the one to report
     await unlock();
     throw error;
   }
-  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const opened = db;
   let closing: Promise<void> | undefined;
   return {
-    url: `postgres://${db.user}:${db.password}@${urlHost}:${db.port}/postgres`,
+    url: urlOf(opened),
     close() {
       closing ??= (async () => {
-        await db.close(); // ends every connection (rolling back what they left open), then PGlite
+        await opened.close(); // ends every connection (rolling back what they left open), then PGlite
         await unlock();
       })();
       return closing;
     },
-    dumpDataDir: () => db.dumpDataDir(),
+    dumpDataDir: () => opened.dumpDataDir(),
     recreated,
+    prepared,
   };
 }
 
@@ -83,10 +101,11 @@ async function openPglite(options: PgliteThreadOptions): Promise<PgliteThread> {
 }
 
 /**
- * Creating a database (PGlite's initdb: a few seconds, at the first start) is marked by a file
- * beside the directory until PGlite has opened the new database. A start stopped meanwhile (a
- * Ctrl-C during the first `make run`) leaves part of a database and nothing of anyone's, which the
- * next start finds by this mark and creates again, instead of refusing it as a foreign directory.
+ * Creating a database (PGlite's initdb and the migrations: a few seconds, at the first start) is
+ * marked by a file beside the directory until PGlite has opened the new database and `prepareNew`
+ * has run on it. A start stopped meanwhile (a Ctrl-C during the first `make run`) leaves part of a
+ * database, or one with a migration half recorded, and nothing of anyone's: the next start finds
+ * it by this mark and creates it again, instead of refusing it.
  */
 const creationMark = (dataDir: string) => `${dataDir.replace(/[/\\]+$/, "")}.creating`;
 
