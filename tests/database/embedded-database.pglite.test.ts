@@ -1,6 +1,7 @@
 // The embedded database (PGlite behind the service's own loopback server, both in a thread of
 // their own): only the process that started it can connect, concurrent connections never see each
-// other's statements, and a data directory that does not open is never replaced by a new database.
+// other's statements, and a data directory that does not open is never replaced by a new database
+// (unless a start was stopped while it created that database: then the next one creates it again).
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -298,14 +299,17 @@ describe("a first start stopped while it creates the database", () => {
     const first = spawnProcess(process.execPath, ["--import", "tsx", "src/server.ts"], {
       env: { ...process.env, NODE_ENV: "test", DATABASE_URL: "", DATA_DIR: dir, HOST: "127.0.0.1", PORT: "0" },
     });
-    await vi.waitFor(
-      async () => {
-        if ((await readdir(join(dir, "pglite")).catch(() => [])).length === 0) throw new Error(`no database files yet: ${first.output()}`);
-      },
-      { timeout: 60_000, interval: 2 },
-    );
-    first.child.kill("SIGKILL");
-    await first.exited;
+    try {
+      await vi.waitFor(
+        async () => {
+          if ((await readdir(join(dir, "pglite")).catch(() => [])).length === 0) throw new Error(`no database files yet: ${first.output()}`);
+        },
+        { timeout: 60_000, interval: 2 },
+      );
+    } finally {
+      first.child.kill("SIGKILL");
+      await first.exited;
+    }
     // Stopped before the creation ended: part of a database, and the mark saying so.
     expect(await exists(join(dir, "pglite.creating")), "the creation ended before it was stopped").toBe(true);
     expect((await readdir(join(dir, "pglite"))).length).toBeGreaterThan(0);
