@@ -20,8 +20,6 @@ export interface EmbeddedPostgres {
   dumpDataDir(): Promise<Blob>;
   /** Set when an earlier start was stopped while it created the database in the data directory, and this start created it again. */
   recreated: boolean;
-  /** Set when this start created the database and `prepareNew` ran on it. */
-  prepared: boolean;
 }
 
 export interface EmbeddedPostgresOptions {
@@ -47,7 +45,6 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   const unlock = dataDir ? await lockDataDir(dataDir) : async () => {};
   let db: PgliteThread | undefined;
   let recreated = false;
-  let prepared = false;
   const urlHost = host.includes(":") ? `[${host}]` : host;
   const urlOf = (thread: PgliteThread) => `postgres://${thread.user}:${thread.password}@${urlHost}:${thread.port}/postgres`;
   try {
@@ -58,10 +55,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     }
     db = await openPglite({ dataDir, loadDataDir, host, port, onUnexpectedExit: onFailure });
     if (creating) {
-      if (prepareNew) {
-        await prepareNew(urlOf(db));
-        prepared = true;
-      }
+      await prepareNew?.(urlOf(db));
       await rm(creating, { force: true });
     }
   } catch (error) {
@@ -82,7 +76,6 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     },
     dumpDataDir: () => opened.dumpDataDir(),
     recreated,
-    prepared,
   };
 }
 

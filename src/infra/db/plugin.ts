@@ -2,8 +2,8 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { createDatabaseClient, type DatabaseClient, type DatabaseWaits } from "./client.js";
-import { NewDatabaseMigrationFailed, resolveDatabase, type DatabaseLocation } from "./database-url.js";
-import { applyMigrations } from "./migrations.js";
+import { resolveDatabase, type DatabaseLocation } from "./database-url.js";
+import { MigrationFailed } from "./embedded-migrated.js";
 import { ReadYourWrites, readYourWritesPlugin } from "./read-routing.js";
 import { embeddedFailure } from "../startup/checks.js";
 
@@ -46,7 +46,6 @@ export const databasePlugin = fp(
     const location = options.provided ? provided(options.provided) : await open(app);
     if (location.notice) app.log.warn({ component: "database" }, location.notice);
     app.addHook("onClose", () => location.close());
-    if (location.embedded && !location.migrated) await applyMigrations(location.url);
     const routing = new ReadYourWrites(config.DB_READ_YOUR_WRITES_MS);
     if (config.DATABASE_READ_URL) await app.register(readYourWritesPlugin, { routing });
     const client = createDatabaseClient(location.url, {
@@ -102,7 +101,7 @@ async function open(app: FastifyInstance): Promise<DatabaseLocation> {
   const failed = (err: Error) =>
     app.log.error({ err, component: "embedded-database" }, "the embedded database stopped: every database request fails until the service is restarted");
   return resolveDatabase(config, failed).catch((error: unknown) => {
-    if (error instanceof NewDatabaseMigrationFailed) throw error.cause; // reported as any failed migration is
+    if (error instanceof MigrationFailed) throw error.cause; // reported as a failed migration, not as the directory's fault
     throw embeddedFailure(error, join(config.DATA_DIR, "pglite"));
   });
 }
