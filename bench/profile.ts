@@ -7,8 +7,8 @@
 // Env: BENCH_DATABASES (default postgres,embedded), BENCH_DURATION (seconds of load, default 10),
 // BENCH_CONNECTIONS (32), PROFILE_DIR (default docs/profiles), BENCH_KEYWORD (default red),
 // BENCH_MAX_PRICE (default 5): the reference's own list, `?limit=5&keyword=red&max_price=5`;
-// PROFILE_TRACING_RATIO (e.g. 0.1): the service with tracing on, exporting to a receiver in this
-// process and sampling that share of requests (compare with a run without it: the tables of self
+// PROFILE_TRACING_RATIO (e.g. 0.1): the service with tracing on, exporting to the benchmark's
+// receiver and sampling that share of requests (compare with a run without it: the tables of self
 // time by package say, in µs per request, what tracing adds and where).
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

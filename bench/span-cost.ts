@@ -2,9 +2,10 @@
 // without the service: the three spans such a read makes (the request, its handler, its SQL
 // statement, with the attributes @fastify/otel and pg's instrumentation give them, each entered as
 // the active span the way they enter it) made in a loop by the Node SDK on its defaults (what
-// src/platform/tracing.ts starts, without the instrumentations), batched and exported over OTLP (the SDK's default, protobuf over HTTP) to a receiver in
-// this process that discards them; then the same spans batched but not exported; then no SDK at
-// all (the API's no-op tracer). A new process per measurement, round after round; medians.
+// src/platform/tracing.ts starts, without the instrumentations), batched and exported over OTLP
+// (the SDK's default, protobuf over HTTP) to a receiver of the benchmark's that discards them;
+// then the same spans batched but not exported; then no SDK at all (the API's no-op tracer). A
+// new process per measurement, round after round; medians.
 // This is the floor under tracing's cost at a sampling ratio: a sampled read pays at least this,
 // whatever the service does around it (npm run bench:tracing-cpu measures the service).
 // Env: BENCH_ROUNDS (default 5), BENCH_REQUESTS (per measurement, default 100000), BENCH_TRACING_RATIO
@@ -129,7 +130,7 @@ if (inChild) {
         samples.get(variant)!.push(us);
       }
     }
-    if (sink.exports() === 0) throw new Error("no export reached the receiver: the exported variant measured nothing");
+    if ((await sink.exports()) === 0) throw new Error("no export reached the receiver: the exported variant measured nothing");
     const bare = median(samples.get("no SDK")!);
     const rows: Row[] = [...samples].map(([variant, values]) => {
       const added = median(values) - bare;

@@ -1,5 +1,5 @@
 // npm run bench:tracing — what tracing costs: the same service, catalogue reads and order
-// placements, started alternately with tracing off and on (OTLP to a receiver in this process,
+// placements, started alternately with tracing off and on (OTLP to the benchmark's receiver,
 // OTEL_TRACES_SAMPLER=parentbased_traceidratio at BENCH_TRACING_RATIO, default 0.1), round after
 // round, so that both modes see the same share of a shared machine's noise. Compares the service
 // process's CPU time per request (the steady figure) and req/s, median over the rounds.
@@ -107,9 +107,10 @@ await main("bench:tracing", async () => {
     }
   }
   printTable(`Tracing off vs on at ratio ${ratio}: medians of ${rounds} rounds`, rows);
+  const exports = await sink.exports();
   const checks: Check[] = [
     { name: "every request answered 2xx", ok: samples.every((s) => s.non2xx === 0 && s.errors === 0), detail: `${samples.length} measurements` },
-    { name: "spans were exported while tracing was on", ok: sink.exports() > 0, detail: `${sink.exports()} OTLP exports received` },
+    { name: "spans were exported while tracing was on", ok: exports > 0, detail: `${exports} OTLP exports received` },
   ];
   return printChecks("Correctness", checks);
 });
