@@ -1,10 +1,9 @@
-import { join } from "node:path";
 import { loadConfig } from "../src/infra/config.js";
 import { createDatabaseClient } from "../src/infra/db/client.js";
 import { resolveDatabase } from "../src/infra/db/database-url.js";
 import { DEFAULT_ADMIN_NAME, ensureDefaultAdmin } from "../src/accounts/default-admin.js";
 import { UsersRepository } from "../src/accounts/users-repository.js";
-import { checkDatabaseReachable, embeddedFailure } from "../src/infra/startup/checks.js";
+import { checkDatabaseReachable } from "../src/infra/startup/checks.js";
 import { exitWithStartupFailure } from "../src/infra/startup/failure.js";
 
 // Development: admin/12345 as in the reference. Production: only when ADMIN_PASSWORD is set.
@@ -15,9 +14,7 @@ try {
     console.log("ADMIN_PASSWORD is not set: no default admin is created");
   } else {
     if (config.DATABASE_URL) await checkDatabaseReachable(config.DATABASE_URL);
-    const location = await resolveDatabase(config).catch((error: unknown) =>
-      Promise.reject(config.DATABASE_URL ? error : embeddedFailure(error, join(config.DATA_DIR, "pglite"))),
-    );
+    const location = await resolveDatabase(config);
     const database = createDatabaseClient(location.url, { poolMax: 1 });
     try {
       const created = await ensureDefaultAdmin(new UsersRepository(database.prisma), config.ADMIN_PASSWORD);

@@ -1,8 +1,9 @@
+import { embeddedFailure } from "../startup/checks.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded.js";
 import { applyMigrations } from "./migrations.js";
 
-/** The migrations failed (`cause`): reported as a failed migration is, not as a data directory that does not open. */
-export class MigrationFailed extends Error {}
+/** The migrations failed (`cause`): told apart from a data directory that does not open. */
+class MigrationFailed extends Error {}
 
 export interface MigratedEmbedded {
   embedded: EmbeddedPostgres;
@@ -19,21 +20,26 @@ const migrate = (url: string) =>
 
 /**
  * The embedded database in `dataDir`, migrated: a new one as part of its creation (a first start
- * stopped during its migrations is redone whole), an existing one once it is open. The server and
- * `npm run migrate` both start it so.
+ * stopped during its migrations is redone whole), an existing one once it is open. The server,
+ * `npm run migrate` and scripts/create-admin.ts start it so. A failed migration is reported as
+ * its own error; any other failure as the data directory's (a StartupError saying what to do).
  */
 export async function startMigratedEmbedded(dataDir: string, onFailure?: (error: Error) => void): Promise<MigratedEmbedded> {
   let applied: string[] | undefined;
-  const embedded = await startEmbeddedPostgres({ dataDir, onFailure, prepareNew: async (url) => void (applied = await migrate(url)) });
   try {
-    applied ??= await migrate(embedded.url);
+    const embedded = await startEmbeddedPostgres({ dataDir, onFailure, prepareNew: async (url) => void (applied = await migrate(url)) });
+    try {
+      applied ??= await migrate(embedded.url);
+    } catch (error) {
+      await embedded.close();
+      throw error;
+    }
+    return {
+      embedded,
+      applied,
+      ...(embedded.recreated ? { notice: `an earlier start was stopped while it created the embedded database in ${dataDir}: created it again` } : {}),
+    };
   } catch (error) {
-    await embedded.close();
-    throw error;
+    throw error instanceof MigrationFailed ? error.cause : embeddedFailure(error, dataDir);
   }
-  return {
-    embedded,
-    applied,
-    ...(embedded.recreated ? { notice: `an earlier start was stopped while it created the embedded database in ${dataDir}: created it again` } : {}),
-  };
 }

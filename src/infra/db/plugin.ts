@@ -1,11 +1,8 @@
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { createDatabaseClient, type DatabaseClient, type DatabaseWaits } from "./client.js";
 import { resolveDatabase, type DatabaseLocation } from "./database-url.js";
-import { MigrationFailed } from "./embedded-migrated.js";
 import { ReadYourWrites, readYourWritesPlugin } from "./read-routing.js";
-import { embeddedFailure } from "../startup/checks.js";
 
 /** A database made elsewhere (the tests' copies of a migrated template): used as it is, closed with the app. */
 export interface ProvidedDatabase {
@@ -96,12 +93,7 @@ function provided(database: ProvidedDatabase): DatabaseLocation {
 }
 
 async function open(app: FastifyInstance): Promise<DatabaseLocation> {
-  const { config } = app;
-  if (config.DATABASE_URL) return resolveDatabase(config);
   const failed = (err: Error) =>
     app.log.error({ err, component: "embedded-database" }, "the embedded database stopped: every database request fails until the service is restarted");
-  return resolveDatabase(config, failed).catch((error: unknown) => {
-    if (error instanceof MigrationFailed) throw error.cause; // reported as a failed migration, not as the directory's fault
-    throw embeddedFailure(error, join(config.DATA_DIR, "pglite"));
-  });
+  return resolveDatabase(app.config, failed);
 }
