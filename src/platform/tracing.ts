@@ -65,9 +65,17 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
       new PrismaInstrumentation({
         // Prisma's own steps in the process (turning a call into a query, compiling its plan,
         // opening and committing a transaction) were a span each, two to three per operation of
-        // every sampled request: operations, transactions and queries stay (db_query, and pg's
-        // statements under it, BEGIN and COMMIT included).
-        ignoreSpanTypes: ["prisma:client:serialize", "prisma:client:compile", "prisma:client:start_transaction", "prisma:client:commit_transaction"],
+        // every sampled request. Its db_query span repeated each statement that pg's span under it
+        // records in full (text, database, server, prepared statement's name): a sampled order
+        // carried every statement's text twice. Operations and transactions stay; pg's statement
+        // spans, BEGIN and COMMIT included, are the SQL.
+        ignoreSpanTypes: [
+          "prisma:client:serialize",
+          "prisma:client:compile",
+          "prisma:client:start_transaction",
+          "prisma:client:commit_transaction",
+          "prisma:client:db_query",
+        ],
       }),
       new PgInstrumentation({
         // Statements outside a request (the periodic jobs' bookkeeping, pool connects) would each be a trace of their own.
