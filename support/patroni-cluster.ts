@@ -168,7 +168,12 @@ export async function startPatroniCluster(options: { nodes?: number } = {}): Pro
         return found!;
       },
       async waitForSyncStandby(node, timeoutMs = 60_000) {
-        await until(() => isRole(node, "sync"), timeoutMs, `${node.name} did not become the synchronous standby`);
+        const log = () => (node as NodeState).process?.output().slice(-6_000) ?? "(not running)";
+        await until(
+          () => isRole(node, "sync"),
+          timeoutMs,
+          () => `${node.name} did not become the synchronous standby; its Patroni said:\n${log()}`,
+        );
       },
       async killPostmaster(node) {
         const pid = await postmasterPid((node as NodeState).dataDir);
@@ -220,10 +225,10 @@ async function routesTo(url: string, inRecovery: boolean): Promise<boolean> {
 }
 const nodesToProbe = 4;
 
-async function until(probe: () => Promise<boolean>, timeoutMs: number, failure: string): Promise<void> {
+async function until(probe: () => Promise<boolean>, timeoutMs: number, failure: string | (() => string)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(failure);
+    if (Date.now() > deadline) throw new Error(typeof failure === "string" ? failure : failure());
     await sleep(100);
   }
 }
@@ -282,6 +287,10 @@ function patroniConfig(o: { name: string; nodeDir: string; dataDir: string; pgPo
         data_dir: o.dataDir,
         bin_dir: PG_BIN_DIR,
         pgpass: join(o.nodeDir, "pgpass"),
+        // A former leader that pg_rewind cannot bring back is copied afresh from the new one, as
+        // an operator would reinitialise it, instead of staying down.
+        remove_data_directory_on_rewind_failure: true,
+        remove_data_directory_on_diverged_timelines: true,
         authentication: {
           superuser: { username: "postgres", password: o.password },
           replication: { username: "replicator", password: o.password },
