@@ -17,7 +17,7 @@ import { main, onCleanup, step } from "./lib/main.js";
 import { startOtlpSink, tracingEnvironment } from "./lib/otlp-sink.js";
 import { seedProducts } from "./lib/postgres.js";
 import { median, printTable, type Row } from "./lib/report.js";
-import { serviceEnvironment } from "./lib/service.js";
+import { serviceEnvironment, WITHOUT_SOURCE_MAPS } from "./lib/service.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const ratio = process.env.BENCH_TRACING_RATIO ?? "0.1";
@@ -28,7 +28,14 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 function measure(env: Record<string, string>, tracing: boolean): Promise<{ cpuUs: number; rps: number; failed: number }> {
   const serviceDir = env.SERVICE_DIR ?? ROOT;
   const instrumentation = join(serviceDir, "src/instrumentation.ts");
-  const args = ["--import", "tsx", ...(tracing ? ["--import", instrumentation] : []), join(ROOT, "bench/tracing-cpu-worker.ts")];
+  const args = [
+    "--import",
+    "tsx",
+    "--import",
+    WITHOUT_SOURCE_MAPS,
+    ...(tracing ? ["--import", instrumentation] : []),
+    join(ROOT, "bench/tracing-cpu-worker.ts"),
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: serviceDir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

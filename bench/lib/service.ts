@@ -8,6 +8,8 @@ import { startNodeServer as startProcess, type Stopped } from "../../support/ser
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
+/** Source maps off, as the service runs outside tsx (see the module). */
+export const WITHOUT_SOURCE_MAPS = fileURLToPath(new URL("./without-source-maps.ts", import.meta.url));
 
 export interface RunningServer {
   baseUrl: string;
@@ -68,7 +70,7 @@ export async function startNodeServer(
   // for it), where the measured checkout has one.
   const instrumentation = join(cwd, "src/instrumentation.ts");
   const server = await startProcess(script, {
-    imports: script === SERVICE_SCRIPT && existsSync(instrumentation) ? [instrumentation] : [],
+    imports: [WITHOUT_SOURCE_MAPS, ...(script === SERVICE_SCRIPT && existsSync(instrumentation) ? [instrumentation] : [])],
     cwd,
     env: { ...env, ...unset },
     nodeArgs,
