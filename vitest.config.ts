@@ -27,19 +27,20 @@ export default defineConfig({
     // Two cores: two test files at a time, each with its own database.
     fileParallelism: true,
     maxWorkers: 2,
+    // Both workers live for the whole run: the pool never stops an idle one mid-run (with isolation
+    // off, that crashed a trial run with three workers and one to start with).
+    minWorkers: 2,
     // Each worker process runs its files one after another and loads the app's modules once, not
-    // once per file (that took about 2.5 s of CPU per file): with isolation off, vitest hands a
-    // finished worker the next file in the sequencer's order, and stops it only when none is left.
-    // Every file still builds its own apps and databases; the few that count the process's own
-    // resources run first in a fresh worker (tests/own-process.ts, tests/sequencer.ts). Each
-    // project below sets `isolate: false` itself: projects defined here do not inherit it from this level.
+    // once per file (that took about 2.5 s of CPU per file). Every file still builds its own apps
+    // and databases; the few that count the process's own resources run first in a fresh worker
+    // (tests/own-process.ts, tests/sequencer.ts).
+    poolOptions: { forks: { isolate: false } },
     sequence: { sequencer: LongestFirstSequencer },
     teardownTimeout: 30_000,
     projects: [
       {
         test: {
           name: "unit",
-          isolate: false,
           include: ["src/**/*.test.ts", "tests/unit/**/*.test.ts"],
           testTimeout: 10_000,
         },
@@ -51,7 +52,6 @@ export default defineConfig({
           exclude: ["**/node_modules/**", "tests/unit/**", ...otherHalf, ...notThroughPooler],
           // PGlite (WebAssembly) and the schema engine are happiest in plain child processes.
           pool: "forks",
-          isolate: false,
           // Prepares the migrated template database that each test file copies (TEST_DB=pglite|postgres).
           globalSetup: ["tests/global-setup.ts"],
           setupFiles: ["tests/setup/count-test-files.ts"],
