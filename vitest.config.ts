@@ -52,9 +52,10 @@ export default defineConfig({
           exclude: ["**/node_modules/**", "tests/unit/**", ...otherHalf, ...notThroughPooler],
           // PGlite (WebAssembly) and the schema engine are happiest in plain child processes.
           pool: "forks",
-          // Prepares the migrated template database that each test file copies (TEST_DB=pglite|postgres).
+          // Prepares the migrated template database that each test file copies (TEST_DB=pglite|postgres),
+          // and names how a worker ended and the file it ran if it dies mid-run (tests/worker-exits.ts).
           globalSetup: ["tests/global-setup.ts"],
-          setupFiles: ["tests/setup/count-test-files.ts"],
+          setupFiles: ["tests/setup/count-test-files.ts", "tests/setup/note-running-file.ts"],
           testTimeout: 20_000,
           // Copying a database takes ~0.5 s; a fresh PGlite (initdb) 2-4 s on a busy machine.
           hookTimeout: 60_000,

@@ -1,4 +1,5 @@
-// Prepares the migrated template that tests/helpers/database.ts copies for each test file.
+// Prepares the migrated template that tests/helpers/database.ts copies for each test file, and
+// watches the test workers' exits (tests/worker-exits.ts).
 // TEST_DB=postgres never falls back to PGlite: without a server it fails.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,9 +11,21 @@ import { applyMigrations } from "../src/infra/db/migrations.js";
 import { createDatabase, databaseUrl, dropDatabase, onServer, testDatabaseKind } from "./helpers/database-setup.js";
 import { startPostgresCluster } from "../support/postgres-cluster.js";
 import { startPgBouncer } from "../support/pgbouncer.js";
+import { watchWorkerExits } from "./worker-exits.js";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  return testDatabaseKind() === "pglite" ? setupPglite(project) : setupPostgres(project);
+  const workers = watchWorkerExits();
+  project.provide("runningFiles", workers.runningFiles);
+  try {
+    const teardown = await (testDatabaseKind() === "pglite" ? setupPglite(project) : setupPostgres(project));
+    return async () => {
+      await teardown();
+      workers.stop();
+    };
+  } catch (error) {
+    workers.stop();
+    throw error;
+  }
 }
 
 async function setupPglite(project: TestProject) {
