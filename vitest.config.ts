@@ -30,11 +30,16 @@ export default defineConfig({
     // Both workers live for the whole run: the pool never stops an idle one mid-run (with isolation
     // off, that crashed a trial run with three workers and one to start with).
     minWorkers: 2,
-    // Each worker process runs its files one after another and loads the app's modules once, not
-    // once per file (that took about 2.5 s of CPU per file). Every file still builds its own apps
-    // and databases; the few that count the process's own resources run first in a fresh worker
-    // (tests/own-process.ts, tests/sequencer.ts).
-    poolOptions: { forks: { isolate: false } },
+    // On PostgreSQL each worker process runs its files one after another and loads the app's
+    // modules once, not once per file (that took about 2.5 s of CPU per file). Every file still
+    // builds its own apps and databases; the few that count the process's own resources run first
+    // in a fresh worker (tests/own-process.ts, tests/sequencer.ts).
+    // The PGlite half (TEST_DB=pglite) runs each file in a process of its own: there the worker
+    // also hosts every test database (PGlite, a WebAssembly PostgreSQL in a thread of its own), and
+    // long-lived workers died silently, late in three CI runs, with nothing of theirs logged
+    // (tests/worker-exits.ts now names how). That costs the half about 150 s on two cores.
+    // (vitest 3 reads poolOptions only here, not per project.)
+    poolOptions: { forks: { isolate: process.env.TEST_DB === "pglite" } },
     sequence: { sequencer: LongestFirstSequencer },
     teardownTimeout: 30_000,
     projects: [
