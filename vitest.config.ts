@@ -27,8 +27,8 @@ export default defineConfig({
     // Two cores: two test files at a time, each with its own database.
     fileParallelism: true,
     maxWorkers: 2,
-    // Both workers live for the whole run: the pool never stops an idle one mid-run (with isolation
-    // off, that crashed a trial run with three workers and one to start with).
+    // With isolation off (the PostgreSQL half), both workers live for the whole run: the pool never
+    // stops an idle one mid-run (that crashed a trial run with three workers and one to start with).
     minWorkers: 2,
     // On PostgreSQL each worker process runs its files one after another and loads the app's
     // modules once, not once per file (that took about 2.5 s of CPU per file). Every file still
