@@ -2,11 +2,13 @@
 // BENCH_DATABASES=postgres,embedded): (a) commit-to-receiver latency of order.created at a steady
 // BENCH_WEBHOOK_RATE orders/s (default 100) with two endpoints subscribed, measured from the
 // order's 201 answer (just after its commit) to the delivery reaching a local receiver; (b) orders/s
-// under closed-loop load with no endpoint, two endpoints subscribed, then none again (goal: at
-// most 10 % slower than the mean of the two without; after a warm-up), with the CPU each order cost the service and
-// PostgreSQL (ms per order: the figure a shared machine does not blur; on the embedded database
-// the service's figure includes the database), and this process's own (the load and the receiver,
-// on the same machine). Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32).
+// under closed-loop load with two endpoints subscribed against none (goal: at most 10 % slower), in
+// BENCH_ROUNDS rounds (default 3) of one phase each, which goes first alternating from round to
+// round; the median of the rounds' changes, each round's, and the change that the CPU each order
+// cost says: the service's, PostgreSQL's (ms per order: the figures a shared machine blurs least;
+// on the embedded database the service's includes the database) and this process's own (the load
+// and the receiver, on the same machine).
+// Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_ROUNDS (3).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,10 +18,19 @@ import { benchDatabases, createBenchDatabase, type BenchDatabase } from "./lib/d
 import { benchDuration, randomInts, roundRobin, runLoad, WARMUP_SECONDS } from "./lib/load.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { seedProducts } from "./lib/postgres.js";
-import { printTable, summarize, type Row } from "./lib/report.js";
+import { median, printTable, summarize, type Row } from "./lib/report.js";
+
+/** One closed-loop phase: orders/s, and the CPU (ms) each order cost the service, PostgreSQL and this process. */
+interface Phase {
+  rps: number;
+  service: number;
+  postgres: number;
+  bench: number;
+}
 
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const rate = Number(process.env.BENCH_WEBHOOK_RATE ?? 100);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const PRODUCTS = 1_000;
 
 function cpuSecondsOfThisProcess(): number {
@@ -78,40 +89,8 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
     postgres: postmaster ? await treeCpuSeconds(postmaster) : Number.NaN,
     bench: cpuSecondsOfThisProcess(),
   });
-  const msPerOrder = (seconds: number, orders: number) => (Number.isNaN(seconds) ? "n/a" : Math.round((seconds * 1e5) / orders) / 100);
-
-  // The deliveries of a phase are sent during it and after it: its CPU is counted until they all arrived.
-  const closedLoop = async (name: string, deliveriesPerOrder: number) => {
-    const before = await cpu();
-    const sentBefore = receiver.deliveries();
-    const result = await step(`${label} orders, ${name} (${benchDuration()} s, ${connections} connections)`, () =>
-      runLoad({ baseUrl: service.baseUrl, connections, next: placeOrder }),
-    );
-    const created = result.statuses["201"] ?? 0;
-    await step(`${label} waiting for the phase's ${created * deliveriesPerOrder} deliveries`, async () => {
-      for (let i = 0; i < 1_200 && receiver.deliveries() - sentBefore < created * deliveriesPerOrder; i++)
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    });
-    const after = await cpu();
-    rows.push({
-      database: db.kind,
-      phase: `orders/s, ${name}`,
-      "orders/s": Math.round(result.rps),
-      p50: result.p50,
-      p99: result.p99,
-      non2xx: result.non2xx,
-      "service ms/order": msPerOrder(after.service - before.service, created),
-      "postgres ms/order": msPerOrder(after.postgres - before.postgres, created),
-      "load + receiver ms/order": msPerOrder(after.bench - before.bench, created),
-    });
-    return result.rps;
-  };
-  const placeOrder = () => ({ method: "POST" as const, path: "/api/order/", token: nextToken(), body: orderBody() });
-  // Warmed up first, so that the first phase (no endpoint) is not measured on a cold process.
-  await step(`${label} warm-up (${WARMUP_SECONDS} s)`, () =>
-    runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: placeOrder }),
-  );
-  const none = await closedLoop("no endpoint", 0);
+  const msPerOrder = (seconds: number, orders: number) => (Number.isNaN(seconds) ? Number.NaN : (seconds * 1e3) / orders);
+  const ms = (value: number) => (Number.isNaN(value) ? "n/a" : Math.round(value * 100) / 100);
 
   const endpoints: { id: string }[] = [];
   for (const path of ["/a", "/b"]) {
@@ -122,13 +101,68 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
       }),
     );
   }
-  const two = await closedLoop("two endpoints", 2);
-  // Let the backlog of the closed-loop phase drain before measuring latency.
+  const subscribe = async (enabled: boolean) => {
+    for (const endpoint of endpoints) await expect(200, service.baseUrl, "PATCH", `/api/webhook/${endpoint.id}`, { token: admin, body: { enabled } });
+  };
+  const placeOrder = () => ({ method: "POST" as const, path: "/api/order/", token: nextToken(), body: orderBody() });
+
+  // The deliveries of a phase are sent during it and after it: its CPU is counted until they all arrived.
+  const closedLoop = async (name: string, endpointCount: 0 | 2): Promise<Phase> => {
+    await subscribe(endpointCount > 0);
+    const before = await cpu();
+    const sentBefore = receiver.deliveries();
+    const result = await step(`${label} orders, ${name} (${benchDuration()} s, ${connections} connections)`, () =>
+      runLoad({ baseUrl: service.baseUrl, connections, next: placeOrder }),
+    );
+    const created = result.statuses["201"] ?? 0;
+    await step(`${label} waiting for the phase's ${created * endpointCount} deliveries`, async () => {
+      for (let i = 0; i < 1_200 && receiver.deliveries() - sentBefore < created * endpointCount; i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    const after = await cpu();
+    const phase: Phase = {
+      rps: result.rps,
+      service: msPerOrder(after.service - before.service, created),
+      postgres: msPerOrder(after.postgres - before.postgres, created),
+      bench: msPerOrder(after.bench - before.bench, created),
+    };
+    rows.push({
+      database: db.kind,
+      phase: `orders/s, ${name}`,
+      "orders/s": Math.round(result.rps),
+      p50: result.p50,
+      p99: result.p99,
+      non2xx: result.non2xx,
+      "service ms/order": ms(phase.service),
+      "postgres ms/order": ms(phase.postgres),
+      "load + receiver ms/order": ms(phase.bench),
+    });
+    return phase;
+  };
+  // Both paths warmed up first, so that no phase is measured on a cold process.
+  for (const endpointCount of [2, 0]) {
+    await subscribe(endpointCount > 0);
+    await step(`${label} warm-up, ${endpointCount} endpoints (${WARMUP_SECONDS} s)`, () =>
+      runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next: placeOrder }),
+    );
+  }
+  // Round after round, each mode's phase first every other round: the machine's drift and its
+  // neighbours weigh on both modes alike, and each round compares two phases seconds apart.
+  const pairs: { none: Phase; two: Phase }[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const pair: Partial<{ none: Phase; two: Phase }> = {};
+    for (const mode of round % 2 ? (["none", "two"] as const) : (["two", "none"] as const))
+      pair[mode] = await closedLoop(`${mode === "two" ? "two endpoints" : "no endpoint"}, round ${round}/${rounds}`, mode === "two" ? 2 : 0);
+    pairs.push(pair as { none: Phase; two: Phase });
+  }
+
+  // Let the backlog of the closed-loop phases drain before measuring latency.
+  await subscribe(true);
   await step(`${label} draining deliveries`, async () => {
     for (let i = 0; i < 600; i++) {
       const pending = await call(service.baseUrl, "GET", `/api/webhook/${endpoints[0]!.id}/deliveries?status=pending&limit=0`, { token: admin });
       const other = await call(service.baseUrl, "GET", `/api/webhook/${endpoints[1]!.id}/deliveries?status=pending&limit=0`, { token: admin });
-      if ((pending.body as { count: number }).count + (other.body as { count: number }).count === 0) return;
+      if ((pending.body as { count: number }).count + (other.body as { count: number }).count === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   });
@@ -166,10 +200,29 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
     non2xx: failed,
     delivered: `${latencies.length}/${answered.size}`,
   });
-  // No endpoint again (disabled), so that warming up does not favour the phase that ran later.
-  for (const endpoint of endpoints) await expect(200, service.baseUrl, "PATCH", `/api/webhook/${endpoint.id}`, { token: admin, body: { enabled: false } });
-  const noneAgain = await closedLoop("no endpoint, again", 0);
-  const baseline = (none + noneAgain) / 2;
-  rows.push({ database: db.kind, phase: "two endpoints vs none (mean of both)", "orders/s": `${(((two - baseline) / baseline) * 100).toFixed(1)} %` });
+  const change = (two: number, none: number) => (Number.isNaN(two - none) ? "n/a" : `${(((two - none) / none) * 100).toFixed(1)} %`);
+  const extra = (of: (phase: Phase) => number) => median(pairs.map(({ none, two }) => of(two) - of(none)));
+  const total = (phase: Phase) => phase.service + phase.postgres + phase.bench;
+  const totalNone = median(pairs.map(({ none }) => total(none)));
+  rows.push(
+    {
+      database: db.kind,
+      phase: `two endpoints vs none: median of ${rounds} rounds`,
+      "orders/s": change(median(pairs.map(({ none, two }) => two.rps / none.rps)), 1),
+      "service ms/order": `+${ms(extra((p) => p.service))}`,
+      "postgres ms/order": `+${ms(extra((p) => p.postgres))}`,
+      "load + receiver ms/order": `+${ms(extra((p) => p.bench))}`,
+    },
+    {
+      database: db.kind,
+      phase: "  round by round",
+      "orders/s": pairs.map(({ none, two }) => change(two.rps, none.rps)).join(", "),
+    },
+    {
+      database: db.kind,
+      phase: "  as the CPU of all three says",
+      "orders/s": change(totalNone, totalNone + extra(total)),
+    },
+  );
   return rows;
 }
