@@ -116,8 +116,7 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
     );
     const created = result.statuses["201"] ?? 0;
     await step(`${label} waiting for the phase's ${created * endpointCount} deliveries`, async () => {
-      for (let i = 0; i < 1_200 && receiver.deliveries() - sentBefore < created * endpointCount; i++)
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 1_200 && receiver.deliveries() - sentBefore < created * endpointCount; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     });
     const after = await cpu();
     const phase: Phase = {

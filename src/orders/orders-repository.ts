@@ -78,6 +78,8 @@ export interface Idempotency {
 }
 
 const MAX_ATTEMPTS = 4;
+/** The foreign keys from an order's rows to its user (the migrations' names). */
+const USER_REFERENCES = ["orders_user_id_fkey", "idempotency_keys_user_id_fkey"];
 
 /**
  * How long a back-office filter's `count` is reused. Counting is what a back-office page costs at
@@ -159,8 +161,9 @@ export class OrdersRepository {
         outcomeUnknown: (placed, cause) => (placed.replayed ? undefined : orderOutcomeUnknown(placed.order.id, cause)),
       });
     } catch (error) {
-      // The order's (or its key's) user_id points nowhere: the user was deleted since its token was checked.
-      throw isForeignKeyViolation(error) ? userGone() : error;
+      // The order's (or its key's) user_id points nowhere: the user was deleted since its token was
+      // checked. Any other reference refused is ours to answer for (a 5xx), not the caller's token.
+      throw isForeignKeyViolation(error, USER_REFERENCES) ? userGone() : error;
     } finally {
       this.generation++;
     }

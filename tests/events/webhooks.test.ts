@@ -1,7 +1,7 @@
 // Webhooks pushed to a real receiver over TCP (tests/helpers/webhook-receiver.ts verifies every
 // signature with the standardwebhooks package): management, retries on the schedule, timeouts,
 // 410, 429 with Retry-After, an endpoint that goes away and comes back, per-resource order,
-// secret rotation, test events and replays.
+// secret rotation, test events and replays, and endpoints removed while orders are placed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { recordEvent } from "../../src/events/index.js";
@@ -364,5 +364,36 @@ describe("secrets, test events and replays", () => {
     // Another endpoint's delivery is not found under this one.
     expect((await t.request({ method: "POST", url: `/api/webhook/${hook.id}/deliveries/${pendingTest.id}/retry`, token: admin })).statusCode).toBe(404);
     await t.request({ method: "PATCH", url: `/api/webhook/${other.id}`, token: admin, payload: { enabled: false } });
+  });
+});
+
+describe("removing an endpoint while events are written", () => {
+  // Last in this file: its many orders would push the other tests' events past the stream's first page.
+  it("fails no change: every order placed meanwhile is accepted", async () => {
+    const product = await createProduct(viaApp(t), admin, { stock: 100_000 });
+    let removing = true;
+    const statuses = new Map<number, number>();
+    // Orders placed without pause by eight clients for as long as endpoints are added and removed.
+    const clients = Array.from({ length: 8 }, async () => {
+      while (removing) {
+        const answer = await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: product.id, quantity: 1 }] } });
+        statuses.set(answer.statusCode, (statuses.get(answer.statusCode) ?? 0) + 1);
+        if (answer.statusCode !== 201) throw new Error(`an order placed while an endpoint was removed answered ${answer.statusCode}: ${answer.body}`);
+      }
+    });
+    try {
+      for (let round = 0; round < 60; round++) {
+        const doomed = await endpoint(["order.created"]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const removed = await t.request({ method: "DELETE", url: `/api/webhook/${doomed.id}`, token: admin });
+        expect(removed.statusCode, removed.body).toBe(204);
+        expect((await t.request({ url: `/api/webhook/${doomed.id}/deliveries`, token: admin })).statusCode).toBe(404);
+      }
+    } finally {
+      removing = false;
+      await Promise.all(clients);
+    }
+    expect([...statuses.keys()]).toEqual([201]);
+    expect(statuses.get(201)).toBeGreaterThan(60);
   });
 });

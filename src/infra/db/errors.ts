@@ -61,6 +61,8 @@ interface ErrorLike {
   originalCode?: unknown;
   kind?: unknown;
   message?: unknown;
+  /** pg's name of the violated constraint; Prisma's adapter's `{ index }` for a foreign key. */
+  constraint?: unknown;
   cause?: unknown;
   meta?: { driverAdapterError?: unknown };
 }
@@ -136,11 +138,22 @@ export function isUniqueViolation(error: unknown): boolean {
   return false;
 }
 
-/** A foreign key refused the write (PostgreSQL's 23503; Prisma's P2003): the row it points to is gone. */
-export function isForeignKeyViolation(error: unknown): boolean {
-  for (const e of errorChain(error))
-    if (codesOf(e).some((code) => code === "23503" || code === "P2003") || e.kind === "ForeignKeyConstraintViolation") return true;
+/**
+ * A foreign key refused the write (PostgreSQL's 23503; Prisma's P2003): the row it points to is
+ * gone. With `constraints`, only a violation of one of these (by name) counts.
+ */
+export function isForeignKeyViolation(error: unknown, constraints?: readonly string[]): boolean {
+  for (const e of errorChain(error)) {
+    if (!(codesOf(e).some((code) => code === "23503" || code === "P2003") || e.kind === "ForeignKeyConstraintViolation")) continue;
+    if (constraints === undefined || constraints.includes(constraintName(e) ?? "")) return true;
+  }
   return false;
+}
+
+function constraintName(e: ErrorLike): string | undefined {
+  if (typeof e.constraint === "string") return e.constraint;
+  const index = (e.constraint as { index?: unknown } | null | undefined)?.index;
+  return typeof index === "string" ? index : undefined;
 }
 
 /** An update or delete found no row (Prisma's P2025). */
