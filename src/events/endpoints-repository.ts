@@ -61,7 +61,9 @@ export class EndpointsRepository {
   /** Queues a `webhook.test` event for this endpoint alone. Null when it does not exist. */
   async sendTest(id: string): Promise<DeliveryRecord | null> {
     return transactionWithEvents(this.db, async (tx) => {
-      const endpoint = await tx.webhookEndpoint.findUnique({ where: { id } });
+      // Locked against removal until this transaction ends: removed in between, the delivery's
+      // foreign key would fail the request; removed before, it is not found.
+      const [endpoint] = await tx.$queryRaw<{ id: string; url: string }[]>`SELECT id::text, url FROM webhook_endpoints WHERE id = ${id}::uuid FOR KEY SHARE`;
       if (!endpoint) return null;
       const eventId = await recordEvent(tx, TEST_EVENT_TYPE, { id: endpoint.id, url: endpoint.url });
       const event = await tx.event.findUniqueOrThrow({ where: { id: eventId } });
