@@ -40,7 +40,8 @@ export function authHandlers(deps: {
           throw invalidCredentials();
         }
         if (hashIsOutdated(account.passwordHash)) await storeNewHash(account, request.body.password, request.log);
-        return await tokens.issue(account.id, account.tokensValidAfter);
+        // Deleted while its password was checked: as if it had never existed.
+        return await tokens.issue(account.id, account.tokensValidAfter, { userGone: invalidCredentials });
       } finally {
         if (release) await limits.releaseLogin(request);
       }

@@ -1,7 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { PrismaClient } from "../../generated/prisma/client.js";
-import { tokenNotValid } from "../errors/app-error.js";
+import { tokenNotValid, type AppError } from "../errors/app-error.js";
+import { isForeignKeyViolation } from "../infra/db/errors.js";
+
+/** The user a token was issued to, or a login found, has been deleted since. */
+const userNoLongerExists = (): AppError => tokenNotValid("User no longer exists");
 
 export type TokenType = "access" | "refresh";
 
@@ -110,18 +114,26 @@ export class TokenService {
     return claims as TokenClaims;
   }
 
-  /** `validAfter`: the user's cut-off (users.tokens_valid_after), which new tokens must not predate. */
-  async issue(userId: string, validAfter: Date | null, family: string = randomUUID()): Promise<TokenPair> {
+  /**
+   * `validAfter`: the user's cut-off (users.tokens_valid_after), which new tokens must not predate.
+   * `userGone`: the answer when the user was deleted meanwhile (by default, 401 token-not-valid).
+   */
+  async issue(userId: string, validAfter: Date | null, options: { family?: string; userGone?: () => AppError } = {}): Promise<TokenPair> {
+    const { family = randomUUID(), userGone = userNoLongerExists } = options;
     const refreshId = randomUUID();
     const iat = issuedAt(validAfter);
-    await this.db.refreshToken.create({
-      data: {
-        id: refreshId,
-        familyId: family,
-        userId,
-        expiresAt: new Date(Date.now() + this.lifetimes.refreshSeconds * 1000),
-      },
-    });
+    try {
+      await this.db.refreshToken.create({
+        data: {
+          id: refreshId,
+          familyId: family,
+          userId,
+          expiresAt: new Date(Date.now() + this.lifetimes.refreshSeconds * 1000),
+        },
+      });
+    } catch (error) {
+      throw isForeignKeyViolation(error, ["refresh_tokens_user_id_fkey"]) ? userGone() : error;
+    }
     return {
       access: this.signer.sign({ token_type: "access", user_id: userId, jti: randomUUID(), iat }, this.lifetimes.accessSeconds),
       refresh: this.signer.sign({ token_type: "refresh", user_id: userId, jti: refreshId, family, iat }, this.lifetimes.refreshSeconds),
@@ -145,8 +157,8 @@ export class TokenService {
       throw tokenNotValid("Refresh token has been used or revoked");
     }
     const user = await this.db.user.findUnique({ where: { id: claims.user_id }, select: { tokensValidAfter: true } });
-    if (!user) throw tokenNotValid("User no longer exists");
-    return this.issue(claims.user_id, user.tokensValidAfter, claims.family ?? randomUUID());
+    if (!user) throw userNoLongerExists();
+    return this.issue(claims.user_id, user.tokensValidAfter, { family: claims.family ?? randomUUID() });
   }
 
   /**

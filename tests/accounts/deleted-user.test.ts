@@ -1,5 +1,6 @@
 // Issue 27, finding 5: "500 instead of 401 after a user deletes themselves". For the ~2 s the
-// principal cache trusted the token, every order answered 500 (a foreign-key violation).
+// principal cache trusted the token, every order answered 500 (a foreign-key violation). And a
+// login or a refresh racing the deletion: 401, not 500.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { createProduct, viaApp } from "../helpers/factories.js";
@@ -55,5 +56,53 @@ describe("finding 5: a deleted user's token is 401, never 500", () => {
     expect(await t.database.prisma.order.count({ where: { userId: user.id } })).toBe(0);
     // The admin is unaffected.
     expect((await order(other, (await t.login(ADMIN.name, ADMIN.password)).access)).statusCode).toBe(201);
+  });
+});
+
+describe("a user deleted while signing in or refreshing: 401, never 500", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("a login whose user is deleted while its password is checked answers 401 invalid credentials", async () => {
+    const answers = new Set<number>();
+    for (let round = 0; round < 30; round++) {
+      const user = await t.createUser();
+      const [login, removed] = await Promise.all([
+        t.request({ method: "POST", url: "/api/token/", payload: { name: user.name, password: user.password } }),
+        t.request({ method: "DELETE", url: `/api/user/${user.id}`, token: user.access }),
+      ]);
+      expect(removed.statusCode, removed.body).toBe(204);
+      assertMatchesSpec("POST", "/api/token/", login);
+      if (login.statusCode !== 200) {
+        expect(login.statusCode, login.body).toBe(401);
+        expect(login.json().code).toBe("invalid-credentials");
+      }
+      answers.add(login.statusCode);
+    }
+    expect([...answers]).toContain(401);
+  });
+
+  it("a refresh whose user is deleted meanwhile answers 401 token-not-valid", async () => {
+    const answers = new Set<number>();
+    for (let round = 0; round < 30; round++) {
+      const user = await t.createUser();
+      const [refreshed, removed] = await Promise.all([
+        t.request({ method: "POST", url: "/api/token/refresh/", payload: { refresh: user.refresh } }),
+        t.request({ method: "DELETE", url: `/api/user/${user.id}`, token: user.access }),
+      ]);
+      expect(removed.statusCode, removed.body).toBe(204);
+      assertMatchesSpec("POST", "/api/token/refresh/", refreshed);
+      if (refreshed.statusCode !== 200) {
+        expect(refreshed.statusCode, refreshed.body).toBe(401);
+        expect(refreshed.json().code).toBe("token-not-valid");
+      }
+      answers.add(refreshed.statusCode);
+    }
+    expect([...answers]).toContain(401);
   });
 });
