@@ -2,7 +2,9 @@
 // placements, started alternately with tracing off and on (OTLP to the benchmark's receiver,
 // OTEL_TRACES_SAMPLER=parentbased_traceidratio at BENCH_TRACING_RATIO, default 0.1), round after
 // round, so that both modes see the same share of a shared machine's noise. Compares the service
-// process's CPU time per request (the steady figure) and req/s, median over the rounds.
+// process's CPU time per request (the steady figure) and req/s: the median of the rounds' changes,
+// each round's "on" against the same round's "off" (a median per mode across rounds let one slow
+// round of "off" flatter the change).
 // Env: BENCH_DATABASES (default embedded), BENCH_ROUNDS (default 3), BENCH_DURATION (seconds per
 // measurement, default 10), BENCH_CONNECTIONS (default 32), BENCH_TRACING_RATIO (default 0.1),
 // BENCH_WARMUP (seconds, default 2); BENCH_SERVICE_DIR measures another checkout (service.ts).
@@ -24,6 +26,7 @@ const MODES = ["off", "on"] as const;
 type Mode = (typeof MODES)[number];
 
 interface Sample {
+  round: number;
   database: string;
   work: string;
   mode: Mode;
@@ -69,6 +72,7 @@ await main("bench:tracing", async () => {
           const load = await step(`${label} ${work.name} (${benchDuration()} s)`, () => runLoad({ baseUrl: service.baseUrl, connections, next }));
           const cpuAfter = (await service.cpuSeconds()) ?? Number.NaN;
           samples.push({
+            round,
             database,
             work: work.name,
             mode,
@@ -94,19 +98,26 @@ await main("bench:tracing", async () => {
       const [off, on] = [of("off"), of("on")];
       const [cpuOff, cpuOn] = [median(off.map((s) => s.cpuUs)), median(on.map((s) => s.cpuUs))];
       const [rpsOff, rpsOn] = [median(off.map((s) => s.rps)), median(on.map((s) => s.rps))];
+      // Each round's on against the same round's off (measured minutes apart at most), then their median.
+      const changes = on.flatMap((s) => {
+        const paired = off.find((o) => o.round === s.round);
+        return paired ? [{ rps: s.rps / paired.rps - 1, cpu: s.cpuUs / paired.cpuUs - 1 }] : [];
+      });
+      const percent = (change: number) => `${(100 * change).toFixed(1)} %`;
       rows.push({
         database,
         work,
         "CPU µs/req off": cpuOff,
         [`on (${ratio})`]: cpuOn,
-        "CPU cost": `${((100 * (cpuOn - cpuOff)) / cpuOff).toFixed(1)} %`,
+        "CPU cost": percent(median(changes.map((c) => c.cpu))),
         "req/s off": rpsOff,
         [`req/s on (${ratio})`]: rpsOn,
-        "req/s change": `${((100 * (rpsOn - rpsOff)) / rpsOff).toFixed(1)} %`,
+        "req/s change": percent(median(changes.map((c) => c.rps))),
+        "round by round": changes.map((c) => percent(c.rps)).join(", "),
       });
     }
   }
-  printTable(`Tracing off vs on at ratio ${ratio}: medians of ${rounds} rounds`, rows);
+  printTable(`Tracing off vs on at ratio ${ratio}: medians of ${rounds} rounds (the changes: of each round's on against its off)`, rows);
   const exports = await sink.exports();
   const checks: Check[] = [
     { name: "every request answered 2xx", ok: samples.every((s) => s.non2xx === 0 && s.errors === 0), detail: `${samples.length} measurements` },
