@@ -103,7 +103,7 @@ await main("bench:tracing", async () => {
         const paired = off.find((o) => o.round === s.round);
         return paired ? [{ rps: s.rps / paired.rps - 1, cpu: s.cpuUs / paired.cpuUs - 1 }] : [];
       });
-      const percent = (change: number) => `${(100 * change).toFixed(1)} %`;
+      const percent = (change: number) => `${change > 0 ? "+" : ""}${(100 * change).toFixed(1)} %`;
       rows.push({
         database,
         work,

@@ -62,6 +62,7 @@ async function startReceiver() {
 }
 
 await main("bench:webhooks", async () => {
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS: a whole number ≥ 1, not ${process.env.BENCH_ROUNDS}`);
   const rows: Row[] = [];
   for (const kind of benchDatabases())
     rows.push(...(await benchWebhooks(await step(`[${kind}] database + migrations`, () => createBenchDatabase(kind, "webhooks")))));
@@ -199,18 +200,19 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
     non2xx: failed,
     delivered: `${latencies.length}/${answered.size}`,
   });
-  const change = (two: number, none: number) => (Number.isNaN(two - none) ? "n/a" : `${(((two - none) / none) * 100).toFixed(1)} %`);
+  const change = (two: number, none: number) => (Number.isNaN(two - none) ? "n/a" : `${two > none ? "+" : ""}${(((two - none) / none) * 100).toFixed(1)} %`);
   const extra = (of: (phase: Phase) => number) => median(pairs.map(({ none, two }) => of(two) - of(none)));
   const total = (phase: Phase) => phase.service + phase.postgres + phase.bench;
   const totalNone = median(pairs.map(({ none }) => total(none)));
+  const added = (value: number) => (Number.isNaN(value) ? "n/a" : `+${ms(value)}`);
   rows.push(
     {
       database: db.kind,
       phase: `two endpoints vs none: median of ${rounds} rounds`,
       "orders/s": change(median(pairs.map(({ none, two }) => two.rps / none.rps)), 1),
-      "service ms/order": `+${ms(extra((p) => p.service))}`,
-      "postgres ms/order": `+${ms(extra((p) => p.postgres))}`,
-      "load + receiver ms/order": `+${ms(extra((p) => p.bench))}`,
+      "service ms/order": added(extra((p) => p.service)),
+      "postgres ms/order": added(extra((p) => p.postgres)),
+      "load + receiver ms/order": added(extra((p) => p.bench)),
     },
     {
       database: db.kind,
