@@ -374,11 +374,13 @@ describe("removing an endpoint while events are written", () => {
     let removing = true;
     const statuses = new Map<number, number>();
     // Orders placed without pause by eight clients for as long as endpoints are added and removed.
+    // A client stops at its first answer other than 201; the statuses below say so.
+    const refused: string[] = [];
     const clients = Array.from({ length: 8 }, async () => {
-      while (removing) {
+      while (removing && refused.length === 0) {
         const answer = await t.request({ method: "POST", url: "/api/order/", token: alice.access, payload: { products: [{ id: product.id, quantity: 1 }] } });
         statuses.set(answer.statusCode, (statuses.get(answer.statusCode) ?? 0) + 1);
-        if (answer.statusCode !== 201) throw new Error(`an order placed while an endpoint was removed answered ${answer.statusCode}: ${answer.body}`);
+        if (answer.statusCode !== 201) refused.push(`${answer.statusCode}: ${answer.body}`);
       }
     });
     // 60 rounds, or as many as fit in 8 s (a busy embedded database, where transactions take turns, fits fewer).
@@ -396,6 +398,7 @@ describe("removing an endpoint while events are written", () => {
       removing = false;
       await Promise.all(clients);
     }
+    expect(refused, "orders placed while an endpoint was removed").toEqual([]);
     expect([...statuses.keys()]).toEqual([201]);
     expect(statuses.get(201)).toBeGreaterThan(rounds);
   }, 60_000);
