@@ -10,15 +10,16 @@
 // PROFILE_TRACING_RATIO (e.g. 0.1): the service with tracing on, exporting to the benchmark's
 // receiver and sampling that share of requests (compare with a run without it: the tables of self
 // time by package say, in µs per request, what tracing adds and where).
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerUsers } from "./lib/api.js";
 import { benchDatabases, createBenchDatabase } from "./lib/databases.js";
-import { flameGraphSvg, selfTimeByOwner, sliceProfile, topSelfTime, type CpuProfile } from "./lib/flamegraph.js";
+import { flameGraphSvg, selfTimeByOwner, sliceProfile, topSelfTime } from "./lib/flamegraph.js";
 import { benchDuration, randomInts, runLoad, WARMUP_SECONDS } from "./lib/load.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { startOtlpSink, tracingEnvironment } from "./lib/otlp-sink.js";
+import { mainThreadProfile } from "./lib/phase-profile.js";
 import { seedProducts } from "./lib/postgres.js";
 import { printTable, type Row } from "./lib/report.js";
 
@@ -59,12 +60,8 @@ await main("profile", async () => {
       await step(`${label}: warm-up (${WARMUP_SECONDS} s)`, () => runLoad({ baseUrl: service.baseUrl, connections, durationSeconds: WARMUP_SECONDS, next }));
       const load = await step(`${label}: load (${benchDuration()} s)`, () => runLoad({ baseUrl: service.baseUrl, connections, next }));
       const stopped = await service.stop(); // the profile is written as the process exits
-      // Worker threads (if any) write profiles of their own: the main thread's is the largest.
-      const files = await Promise.all((await readdir(profileDir)).map(async (f) => ({ f, text: await readFile(join(profileDir, f), "utf8") })));
-      const profileText = files.sort((a, b) => b.text.length - a.text.length)[0]?.text;
-      if (!profileText) throw new Error(`${label}: no profile written`);
+      const { text: profileText, profile: whole } = await mainThreadProfile(profileDir);
       // Only the measured load: the profile ends at exit, `stopped.seconds` after the load ended.
-      const whole = JSON.parse(profileText) as CpuProfile;
       const end = whole.endTime - whole.startTime - stopped.seconds * 1e6;
       const profile = sliceProfile(whole, end - benchDuration() * 1e6, end);
       const base = join(outDir, `${database}-${read.name}${tracingRatio ? `-tracing-${tracingRatio}` : ""}`);

@@ -8,17 +8,25 @@
 // cost says: the service's, PostgreSQL's (ms per order: the figures a shared machine blurs least;
 // on the embedded database the service's includes the database) and this process's own (the load
 // and the receiver, on the same machine).
-// Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_ROUNDS (3).
+// Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_ROUNDS (3);
+// BENCH_WEBHOOKS_FLOOR=1 (PostgreSQL only) measures the floor instead: no delivery row written,
+// every delivery still signed, sent and answered (lib/webhooks-floor.ts); BENCH_PROFILE_DIR runs
+// the service under --cpu-prof (its profile is kept in a new directory there) and prints what two endpoints added to
+// an order's CPU on the service's main thread, by package and by function.
 import { once } from "node:events";
+import { mkdir, mkdtemp } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { adminToken, call, expect, registerUsers } from "./lib/api.js";
 import { postmasterPid, treeCpuSeconds } from "./lib/cpu.js";
 import { benchDatabases, createBenchDatabase, type BenchDatabase } from "./lib/databases.js";
 import { benchDuration, randomInts, roundRobin, runLoad, WARMUP_SECONDS } from "./lib/load.js";
 import { main, onCleanup, step } from "./lib/main.js";
 import { seedProducts } from "./lib/postgres.js";
+import { addedSelfTime, mainThreadProfile, monotonicMicros, type PhaseWindow } from "./lib/phase-profile.js";
 import { median, printTable, summarize, type Row } from "./lib/report.js";
+import { installWebhooksFloor } from "./lib/webhooks-floor.js";
 
 /** One closed-loop phase: orders/s, and the CPU (ms) each order cost the service, PostgreSQL and this process. */
 interface Phase {
@@ -31,6 +39,8 @@ interface Phase {
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const rate = Number(process.env.BENCH_WEBHOOK_RATE ?? 100);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const floor = process.env.BENCH_WEBHOOKS_FLOOR === "1";
+const profileDir = process.env.BENCH_PROFILE_DIR;
 const PRODUCTS = 1_000;
 
 function cpuSecondsOfThisProcess(): number {
@@ -63,17 +73,24 @@ async function startReceiver() {
 
 await main("bench:webhooks", async () => {
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS: a whole number ≥ 1, not ${process.env.BENCH_ROUNDS}`);
+  if (floor && benchDatabases().includes("embedded")) throw new Error("BENCH_WEBHOOKS_FLOOR: PostgreSQL only (BENCH_DATABASES=postgres)");
   const rows: Row[] = [];
   for (const kind of benchDatabases())
     rows.push(...(await benchWebhooks(await step(`[${kind}] database + migrations`, () => createBenchDatabase(kind, "webhooks")))));
-  printTable("Webhooks (latency in ms; the machine may be shared: compare rows of one run)", rows);
+  printTable(`Webhooks${floor ? ", the floor (no delivery row written)" : ""} (latency in ms; the machine may be shared: compare rows of one run)`, rows);
   return true;
 });
 
 async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
   const label = `[${db.kind}]`;
   const { firstId, lastId } = await step(`${label} seeding ${PRODUCTS} products`, () => db.withUrl((url) => seedProducts(url, PRODUCTS, 1_000_000_000)));
-  const service = await step(`${label} starting service`, () => db.startService({ WEBHOOK_CONCURRENCY: "32" }));
+  const url = db.url;
+  if (floor && url) await step(`${label} the floor: record_event writes no delivery row`, () => installWebhooksFloor(url));
+  // A directory of this run's own in BENCH_PROFILE_DIR, for this database's service alone.
+  const profiles = profileDir ? await mkdir(profileDir, { recursive: true }).then(() => mkdtemp(join(profileDir, `${db.kind}-`))) : undefined;
+  const service = await step(`${label} starting service`, () =>
+    db.startService({ WEBHOOK_CONCURRENCY: "32" }, profiles ? ["--cpu-prof", `--cpu-prof-dir=${profiles}`] : []),
+  );
   onCleanup(async () => void (await service.stop()));
   const admin = await adminToken(service.baseUrl);
   const users = await step(`${label} registering 32 users`, () => registerUsers(service.baseUrl, 32));
@@ -108,9 +125,11 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
   const placeOrder = () => ({ method: "POST" as const, path: "/api/order/", token: nextToken(), body: orderBody() });
 
   // The deliveries of a phase are sent during it and after it: its CPU is counted until they all arrived.
+  const windows: Record<0 | 2, PhaseWindow[]> = { 0: [], 2: [] };
   const closedLoop = async (name: string, endpointCount: 0 | 2): Promise<Phase> => {
     await subscribe(endpointCount > 0);
     const before = await cpu();
+    const fromUs = monotonicMicros();
     const sentBefore = receiver.deliveries();
     const result = await step(`${label} orders, ${name} (${benchDuration()} s, ${connections} connections)`, () =>
       runLoad({ baseUrl: service.baseUrl, connections, next: placeOrder }),
@@ -120,6 +139,7 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
       for (let i = 0; i < 1_200 && receiver.deliveries() - sentBefore < created * endpointCount; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     });
     const after = await cpu();
+    windows[endpointCount].push({ fromUs, toUs: monotonicMicros(), units: created });
     const phase: Phase = {
       rps: result.rps,
       service: msPerOrder(after.service - before.service, created),
@@ -225,5 +245,19 @@ async function benchWebhooks(db: BenchDatabase): Promise<Row[]> {
       "orders/s": change(totalNone, totalNone + extra(total)),
     },
   );
+  if (profiles) {
+    await service.stop(); // the profile is written as the process exits
+    const { profile } = await mainThreadProfile(profiles);
+    for (const by of ["package", "function"] as const)
+      printTable(
+        `${label} what two endpoints added to an order on the service's main thread, by ${by} (µs of self time per order, closed-loop phases)`,
+        addedSelfTime(profile, windows[0], windows[2], by).map((row) => ({
+          [by]: row.where,
+          "no endpoint": Math.round(row.base * 10) / 10,
+          "two endpoints": Math.round(row.measured * 10) / 10,
+          added: Math.round(row.added * 10) / 10,
+        })),
+      );
+  }
   return rows;
 }
