@@ -11,8 +11,8 @@
 // Env: BENCH_DURATION (seconds per phase, default 10), BENCH_CONNECTIONS (32), BENCH_ROUNDS (3);
 // BENCH_WEBHOOKS_FLOOR=1 (PostgreSQL only) measures the floor instead: no delivery row written,
 // every delivery still signed, sent and answered (lib/webhooks-floor.ts); BENCH_PROFILE_DIR runs
-// the service under --cpu-prof (its profile is kept in a new directory there) and prints what two endpoints added to
-// an order's CPU on the service's main thread, by package and by function.
+// the service under --cpu-prof (its profile is kept in a new directory there) and prints what two
+// endpoints added to an order's CPU on the service's main thread, by package and by function.
 import { once } from "node:events";
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { createServer } from "node:http";

@@ -40,7 +40,10 @@ export interface AddedSelfTime {
 
 /** Self time per unit (µs) in `windows`, by `keyOf` each frame. */
 function selfTimePerUnit(profile: CpuProfile, windows: readonly PhaseWindow[], keyOf: typeof frameOwner): Map<string, number> {
-  const units = windows.reduce((sum, w) => sum + w.units, 0);
+  const units = Math.max(
+    1,
+    windows.reduce((sum, w) => sum + w.units, 0),
+  );
   const perUnit = new Map<string, number>();
   for (const window of windows) {
     const slice = sliceProfile(profile, window.fromUs - profile.startTime, window.toUs - profile.startTime);

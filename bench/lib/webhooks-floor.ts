@@ -3,8 +3,9 @@
 // delivery row and lock no endpoint; it still answers every subscribed endpoint's delivery, taken
 // by the process that wrote the change. The service then signs and sends each event to each
 // endpoint once, as always, and its outcome updates find no row. What two endpoints cost then is
-// what any design that keeps delivery state in the database pays at least: the HTTP exchange of
-// each delivery (the service's request, the receiver's answer) and the event's reading.
+// less than any design that keeps delivery state in the database pays, which writes something per
+// delivery: the HTTP exchange of each delivery (the service's request, the receiver's answer), and
+// the lookup of the subscribed endpoints with each event (which a design could keep in memory).
 // Rewritten from the function as migrated (pg_get_functiondef), so that it follows the migrations;
 // it refuses to run when the function no longer has the parts it replaces.
 import { sql } from "./postgres.js";
